@@ -1,0 +1,90 @@
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Category(models.Model):
+    """A node of the two-level category tree: departments and their leaf categories."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, related_name="children", on_delete=models.PROTECT
+    )
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name if self.parent_id is None else f"{self.parent} / {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:category", kwargs={"slug": self.slug})
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    brand = models.CharField(max_length=80, db_index=True)
+    model = models.CharField(max_length=80, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
+    rating = models.DecimalField(
+        max_digits=2,
+        decimal_places=1,
+        default=Decimal("0.0"),
+        validators=[MinValueValidator(0), MaxValueValidator(5)],
+    )
+    review_count = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["category", "is_active", "price"], name="product_cat_price"),
+            models.Index(fields=["category", "is_active", "rating"], name="product_cat_rating"),
+            models.Index(fields=["is_active", "created_at"], name="product_active_new"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="product_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product", kwargs={"slug": self.slug})
+
+
+class ProductImage(models.Model):
+    """A placeholder picture, drawn as SVG from these fields by the image view."""
+
+    product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+    hue = models.PositiveSmallIntegerField(default=210)
+    alt = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["product", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "position"], name="image_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} #{self.position}"
+
+    @property
+    def url(self) -> str:
+        return reverse("catalog:image", kwargs={"pk": self.pk})

@@ -1,0 +1,42 @@
+"""Settings for pytest: other Redis database numbers and another PostgreSQL database, so tests
+never touch the data of a running shop."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from .base import *  # noqa: F403
+from .base import (
+    CACHES,
+    CELERY_BROKER_URL,
+    DATABASES,
+    REDIS_CACHE_URL,
+    REDIS_STATE_URL,
+    env,
+)
+
+
+def _with_db(url: str, number: int) -> str:
+    """Return the same Redis server's URL with another database number."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="shelf_test")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+REDIS_CACHE_URL = env("TEST_REDIS_CACHE_URL", default=_with_db(REDIS_CACHE_URL, 10))
+REDIS_STATE_URL = env("TEST_REDIS_STATE_URL", default=_with_db(REDIS_STATE_URL, 11))
+CACHES["default"]["LOCATION"] = REDIS_CACHE_URL
+CACHES["state"]["LOCATION"] = REDIS_STATE_URL
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=_with_db(CELERY_BROKER_URL, 12))
+# Unit tests run tasks in-process; the worker test starts a real worker against the broker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,0 +1,17 @@
+"""Fixtures every app's tests share: clean test Redis databases around each test."""
+
+import pytest
+from django.conf import settings
+from django_redis import get_redis_connection
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Empty the test Redis databases: the cache survives the database rollback between tests.
+
+    Test settings point every role at its own database number, so FLUSHDB here never touches
+    a running shop's data.
+    """
+    for alias in settings.CACHES:
+        get_redis_connection(alias).flushdb()
+    yield
