@@ -87,4 +87,9 @@ class ProductImage(models.Model):
 
     @property
     def url(self) -> str:
-        return reverse("catalog:image", kwargs={"pk": self.pk})
+        return image_url(self.pk, self.hue)
+
+
+def image_url(image_id: int, hue: int) -> str:
+    """The placeholder picture's URL; the view draws it from these two numbers alone."""
+    return reverse("catalog:image", kwargs={"image_id": image_id, "hue": hue})

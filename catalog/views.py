@@ -1,6 +1,62 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from shop.pages import respond
+
+from . import selectors
 
 
+def _page_number(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 1
+    if not raw.isdigit() or len(raw) > 6:
+        raise Http404("No such page.")
+    return int(raw)
+
+
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog/home.html", {})
+    page = selectors.home_page()
+    return respond(request, page.html, page.stock)
+
+
+@require_safe
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    sort = request.GET.get("sort", "")
+    page = selectors.category_page(slug, sort, _page_number(request.GET.get("page")))
+    if page is None:
+        raise Http404("No such category page.")
+    return respond(request, page.html, page.stock)
+
+
+@require_safe
+def product(request: HttpRequest, slug: str) -> HttpResponse:
+    page = selectors.product_page(slug)
+    if page is None:
+        raise Http404("No such product.")
+    return respond(request, page.html, page.stock)
+
+
+@require_safe
+def api_product(request: HttpRequest, product_id: int) -> JsonResponse:
+    found = selectors.product_get(product_id)
+    if found is None:
+        return JsonResponse({"error": "not found"}, status=404)
+    return JsonResponse({k: v for k, v in found.items() if k != "tier"})
+
+
+@require_safe
+@cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
+def image(request: HttpRequest, image_id: int, hue: int) -> HttpResponse:
+    """A placeholder picture drawn from the URL alone: no query, cacheable forever."""
+    if hue > 359:
+        raise Http404("No such image.")
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400" role="img">'
+        f'<rect width="400" height="400" fill="hsl({hue},45%,88%)"/>'
+        f'<circle cx="200" cy="170" r="{70 + image_id % 40}" fill="hsl({hue},55%,62%)"/>'
+        f'<rect x="90" y="280" width="220" height="26" rx="13" fill="hsl({hue},35%,72%)"/>'
+        "</svg>"
+    )
+    return HttpResponse(svg, content_type="image/svg+xml")

@@ -5,3 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("catalog.urls")),
 ]
+
+handler404 = "shop.views.not_found"

@@ -1,0 +1,141 @@
+"""The catalog's shelf entries, their keys, TTLs and tags. Nothing else in the app touches Redis.
+
+Entries
+- `catalog.product` per id: the fields a card or the API needs (about 300 bytes of JSON).
+- `catalog.page` per slug, `catalog.listing` per category/sort/page and `catalog.home`: whole
+  rendered pages with visitor slots (see shop.pages), so a hit renders no template.
+
+Tags (bumped after commit by catalog.services)
+- `product:<id>`: the product, its images, or its category's name changed.
+- `listing:<category id>`: a product in the category or below it changed, came or went.
+- `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
+
+Staleness: none after a commit that bumps the tags; if a bump is lost (Redis unreachable at that
+moment) an entry may live until its TTL. Related products and "popular" lists are chosen when a
+page is built and may lag rating changes by up to the page's TTL; prices on them never lag.
+"""
+
+import time
+
+from shop import shelf
+from shop.shelf import backend
+
+POPULAR_TTL = 3600
+REGULAR_TTL = 1800
+NEW_TTL = 300
+NEW_FOR = 24 * 3600
+PAGE_TTL = 1800
+HOME_TTL = 300
+VIEWS_KEY = "catalog:views:{hour}"
+VIEWS_TTL = 25 * 3600
+POPULAR_KEY = "catalog:popular"
+
+
+def _product_ttl(data: dict) -> int:
+    """Popular products 1 hour, regular 30 minutes, new ones (under a day old) 5 minutes."""
+    return {"p": POPULAR_TTL, "n": NEW_TTL}.get(data.get("tier"), REGULAR_TTL)
+
+
+def product_tag(product_id: int) -> str:
+    return f"product:{product_id}"
+
+
+def listing_tag(category_id: int) -> str:
+    return f"listing:{category_id}"
+
+
+HOME_TAG = "catalog:home"
+SLUGS_TAG = "catalog:slugs"
+CATEGORIES_TAG = "catalog:categories"
+
+PRODUCT = shelf.Namespace(
+    "catalog.product", schema=1, ttl=_product_ttl, key_tags=lambda pid: (product_tag(pid),)
+)
+PAGE = shelf.Namespace("catalog.page", schema=1, ttl=PAGE_TTL)
+LISTING = shelf.Namespace("catalog.listing", schema=1, ttl=PAGE_TTL)
+HOME = shelf.Namespace("catalog.home", schema=1, ttl=HOME_TTL)
+NAMESPACES = (PRODUCT, PAGE, LISTING, HOME)
+
+
+def record_view(product_id: int) -> None:
+    """Count a product view in this hour's ranking (buffered, flushed with the counters)."""
+    hour = int(time.time() // 3600)
+    shelf.stats.zincr(VIEWS_KEY.format(hour=hour), str(product_id), VIEWS_TTL)
+
+
+def popular_ids(limit: int) -> list[int]:
+    """The most viewed products of the last 24 hours, as last ranked by `popular_rank`."""
+    try:
+        ids = backend.call(lambda r: r.zrevrange(POPULAR_KEY, 0, limit - 1))
+    except backend.ShelfUnavailable:
+        return []
+    return [int(i) for i in ids]
+
+
+def popular_among(product_ids: list[int]) -> set[int]:
+    """Which of these products are in the popular set (for their TTL tier)."""
+    if not product_ids:
+        return set()
+    try:
+        scores = backend.call(lambda r: r.zmscore(POPULAR_KEY, [str(i) for i in product_ids]))
+    except backend.ShelfUnavailable:
+        return set()
+    return {pid for pid, score in zip(product_ids, scores, strict=True) if score is not None}
+
+
+def popular_rank(size: int) -> int:
+    """Rank the `size` most viewed products over the last 24 hourly buckets; return how many."""
+    hour = int(time.time() // 3600)
+    sources = [VIEWS_KEY.format(hour=h) for h in range(hour - 23, hour + 1)]
+
+    def rank(r):
+        pipe = r.pipeline()
+        pipe.zunionstore(POPULAR_KEY, sources)
+        pipe.zremrangebyrank(POPULAR_KEY, 0, -size - 1)
+        pipe.expire(POPULAR_KEY, VIEWS_TTL)
+        pipe.zcard(POPULAR_KEY)
+        return pipe.execute()[-1]
+
+    try:
+        return backend.call(rank)
+    except backend.ShelfUnavailable:
+        return 0
+
+
+def product_get_many(product_ids: list[int], loader) -> dict[int, dict | None]:
+    return shelf.fetch_many(PRODUCT, product_ids, loader)
+
+
+def page_get(slug: str, loader, follow):
+    return shelf.fetch_with(PAGE, slug, loader, follow)
+
+
+def listing_get(part: str, loader, follow):
+    return shelf.fetch_with(LISTING, part, loader, follow)
+
+
+def home_get(loader, follow):
+    return shelf.fetch_with(HOME, "home", loader, follow)
+
+
+def page_versions(*tags: str) -> dict[str, str]:
+    """Versions to record with a page, read before the data it shows."""
+    return shelf.versions(tags)
+
+
+def invalidate(
+    product_ids=(), category_ids=(), *, slugs=False, categories=False, then=None
+) -> None:
+    """Bump the tags of changed products and categories once the transaction commits."""
+    tags = [product_tag(i) for i in product_ids] + [listing_tag(i) for i in category_ids]
+    tags.append(HOME_TAG)
+    if slugs:
+        tags.append(SLUGS_TAG)
+    if categories:
+        tags.append(CATEGORIES_TAG)
+    shelf.bump_on_commit(*tags, then=then)
+
+
+def invalidate_everything() -> None:
+    """Expire every catalog entry (after a bulk load that sent no signals)."""
+    shelf.bump_on_commit(*(ns.generation for ns in NAMESPACES), SLUGS_TAG, CATEGORIES_TAG)

@@ -1,0 +1,206 @@
+"""Reads for the catalog's pages and API, through catalog.cache."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from inventory.cache import stock_request
+from shop.pages import render_shared
+from shop.shelf import Loaded
+
+from . import cache
+from .models import Category, Product, ProductImage, image_url
+
+PAGE_SIZE = 24
+RELATED_COUNT = 8
+HOME_COUNT = 8
+SORTS = {
+    "": ("-rating", "id"),
+    "price": ("price", "id"),
+    "-price": ("-price", "id"),
+    "rating": ("-rating", "id"),
+    "new": ("-created_at", "id"),
+}
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    """A shared page and the stock levels to show in its slots."""
+
+    html: str
+    stock: dict[int, int | None]
+
+
+def _first_image():
+    return ProductImage.objects.filter(product=OuterRef("pk")).order_by("position")
+
+
+def _load_products(product_ids: list[int]) -> dict[int, dict]:
+    now = timezone.now()
+    popular = cache.popular_among(product_ids)
+    rows = (
+        Product.objects.filter(id__in=product_ids, is_active=True)
+        .annotate(
+            image_id=Subquery(_first_image().values("pk")[:1]),
+            image_hue=Subquery(_first_image().values("hue")[:1]),
+        )
+        .values(
+            "id", "name", "slug", "brand", "price", "rating", "review_count", "created_at",
+            "category_id", "category__name", "category__slug", "image_id", "image_hue",
+        )
+    )  # fmt: skip
+    products = {}
+    for row in rows:
+        tier = "n" if now - row["created_at"] < timedelta(seconds=cache.NEW_FOR) else "r"
+        if row["id"] in popular:
+            tier = "p"
+        products[row["id"]] = {
+            "id": row["id"],
+            "name": row["name"],
+            "slug": row["slug"],
+            "brand": row["brand"],
+            "price": str(row["price"]),
+            "rating": float(row["rating"]),
+            "reviews": row["review_count"],
+            "category": [row["category_id"], row["category__name"], row["category__slug"]],
+            "image": image_url(row["image_id"], row["image_hue"]) if row["image_id"] else None,
+            "tier": tier,
+        }
+    return products
+
+
+def product_get(product_id: int) -> dict | None:
+    """The cached product entry (active products only)."""
+    return cache.product_get_many([product_id], _load_products)[product_id]
+
+
+def product_cards(product_ids: list[int]) -> list[dict]:
+    """Product entries in the given order, skipping any that are gone or inactive."""
+    found = cache.product_get_many(product_ids, _load_products)
+    return [found[i] for i in product_ids if found.get(i)]
+
+
+def _follow_stock(data: dict) -> list:
+    return [stock_request(data["stock"])]
+
+
+def _page(value, follows) -> Page | None:
+    if value is None:
+        return None
+    return Page(value["html"], follows[0] if follows else {})
+
+
+def _load_product_page(slug: str) -> Loaded:
+    deps = cache.page_versions(cache.SLUGS_TAG)
+    found = Product.objects.filter(slug=slug, is_active=True).values_list("id", flat=True).first()
+    if found is None:
+        return Loaded(None, deps)
+    deps |= cache.page_versions(cache.product_tag(found))
+    product = (
+        Product.objects.select_related("category__parent").prefetch_related("images").get(pk=found)
+    )
+    related = list(
+        Product.objects.filter(category_id=product.category_id, is_active=True)
+        .exclude(pk=product.pk)
+        .order_by("-rating", "-review_count", "id")
+        .values_list("id", flat=True)[:RELATED_COUNT]
+    )
+    deps |= cache.page_versions(*(cache.product_tag(i) for i in related))
+    category = product.category
+    html = render_shared(
+        "catalog/product.html",
+        {
+            "product": product,
+            "images": [i.url for i in product.images.all()],
+            "breadcrumb": [c for c in (category.parent, category) if c is not None],
+            "related": product_cards(related),
+        },
+    )
+    return Loaded({"html": html, "stock": [product.pk, *related]}, deps)
+
+
+def product_page(slug: str) -> Page | None:
+    """The product page for `slug`, or None for an unknown or inactive product."""
+    value, follows = cache.page_get(slug, _load_product_page, _follow_stock)
+    if value is not None:
+        cache.record_view(value["stock"][0])
+    return _page(value, follows)
+
+
+def _category_tree() -> list[Category]:
+    return list(Category.objects.filter(parent=None).prefetch_related("children"))
+
+
+def _load_listing(part: str) -> Loaded:
+    slug, sort, page = part.rsplit(":", 2)
+    page = int(page)
+    deps = cache.page_versions(cache.CATEGORIES_TAG)
+    category = Category.objects.select_related("parent").filter(slug=slug).first()
+    if category is None:
+        return Loaded(None, deps)
+    deps |= cache.page_versions(cache.listing_tag(category.pk))
+    children = list(category.children.all())
+    products = Product.objects.filter(
+        category_id__in=[category.pk, *(c.pk for c in children)], is_active=True
+    )
+    total = products.count()
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        return Loaded(None, deps)
+    offset = (page - 1) * PAGE_SIZE
+    ids = list(products.order_by(*SORTS[sort]).values_list("id", flat=True)[offset:][:PAGE_SIZE])
+    html = render_shared(
+        "catalog/category.html",
+        {
+            "category": category,
+            "children": children,
+            "breadcrumb": [c for c in (category.parent, category) if c is not None],
+            "products": product_cards(ids),
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "sort": sort,
+            "sorts": [("", "Top rated"), ("price", "Price: low to high"),
+                      ("-price", "Price: high to low"), ("new", "Newest")],
+        },
+    )  # fmt: skip
+    return Loaded({"html": html, "stock": ids}, deps)
+
+
+def category_page(slug: str, sort: str, page: int) -> Page | None:
+    """A category listing page, or None for an unknown category or a page past the end."""
+    if sort not in SORTS or not 1 <= page <= MAX_PAGE:
+        return None
+    value, follows = cache.listing_get(f"{slug}:{sort}:{page}", _load_listing, _follow_stock)
+    return _page(value, follows)
+
+
+def _load_home(_part: str) -> Loaded:
+    deps = cache.page_versions(cache.HOME_TAG)
+    popular = cache.popular_ids(HOME_COUNT)
+    if len(popular) < HOME_COUNT:
+        top = Product.objects.filter(is_active=True).order_by("-rating", "-review_count", "id")
+        popular += [i for i in top.values_list("id", flat=True)[: HOME_COUNT * 2]
+                    if i not in popular][: HOME_COUNT - len(popular)]  # fmt: skip
+    newest = list(
+        Product.objects.filter(is_active=True)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)[:HOME_COUNT]
+    )
+    html = render_shared(
+        "catalog/home.html",
+        {
+            "departments": _category_tree(),
+            "popular": product_cards(popular),
+            "newest": product_cards(newest),
+        },
+    )
+    return Loaded({"html": html, "stock": [*popular, *newest]}, deps)
+
+
+def home_page() -> Page:
+    value, follows = cache.home_get(_load_home, _follow_stock)
+    return _page(value, follows)

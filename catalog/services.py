@@ -1,0 +1,78 @@
+"""Writes to the catalog and the invalidation each one needs."""
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import cache
+from .models import Category, Product
+
+
+def _with_ancestors(category_ids: Iterable[int]) -> set[int]:
+    """The categories and their parents: a department's listing shows its children's products."""
+    ids = {i for i in category_ids if i is not None}
+    parents = Category.objects.filter(pk__in=ids, parent__isnull=False).values_list(
+        "parent_id", flat=True
+    )
+    return ids | set(parents)
+
+
+def products_changed(product_ids: Iterable[int], category_ids: Iterable[int] = ()) -> None:
+    """Invalidate products (and the listings they were or are in) after the commit, then
+    write their entries through so the next shopper gets a hit."""
+    from .selectors import product_cards
+
+    product_ids = sorted(set(product_ids))
+    category_ids = set(category_ids) | set(
+        Product.objects.filter(pk__in=product_ids).values_list("category_id", flat=True)
+    )
+    cache.invalidate(
+        product_ids,
+        _with_ancestors(category_ids),
+        slugs=True,
+        then=lambda: product_cards(product_ids),
+    )
+
+
+def category_changed(category: Category, old_parent_id: int | None = None) -> None:
+    """A category's name, slug or place changed: every page naming it is stale."""
+    tree = [category.pk, *category.children.values_list("pk", flat=True)]
+    product_ids = Product.objects.filter(category_id__in=tree).values_list("pk", flat=True)
+    cache.invalidate(
+        product_ids, _with_ancestors([*tree, old_parent_id]), slugs=True, categories=True
+    )
+
+
+def catalog_changed_everything() -> None:
+    """Expire every catalog entry: for bulk loads that bypass signals (seed_catalog)."""
+    cache.invalidate_everything()
+
+
+@transaction.atomic
+def product_price_change_percent(product_ids: Iterable[int], percent: Decimal) -> int:
+    """Change the prices of these products by `percent` (e.g. -10 for 10% off); return count.
+
+    A bulk UPDATE sends no signals, so the invalidation is explicit.
+    """
+    product_ids = list(product_ids)
+    factor = (Decimal(100) + percent) / Decimal(100)
+    if factor <= 0:
+        raise ValueError("A price cannot drop by 100% or more.")
+    products = Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")
+    updated = 0
+    for product in products:
+        new_price = (product.price * factor).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        Product.objects.filter(pk=product.pk).update(
+            price=max(new_price, Decimal("0.01")), updated_at=timezone.now()
+        )
+        updated += 1
+    products_changed(product_ids)
+    return updated
+
+
+def popular_rank() -> int:
+    """Rank the top 10% of active products by views over the last 24 hours; return how many."""
+    size = max(1, Product.objects.filter(is_active=True).count() // 10)
+    return cache.popular_rank(size)

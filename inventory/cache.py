@@ -1,0 +1,43 @@
+"""The inventory app's shelf entries: units on hand per product, apart from the product entry
+so that a sale never invalidates the product.
+
+Staleness: a shown stock level may lag a sale by at most the tier's TTL when an invalidation is
+lost; normally the entry is invalidated after each commit that changes it. Decisions (can this
+order be placed?) are never taken from here, only from PostgreSQL.
+"""
+
+from shop import shelf
+
+from .models import Stock
+
+LOW_STOCK = 10
+
+
+def _stock_ttl(quantity: int | None) -> int:
+    """In stock 1 minute, low stock 10 seconds, out of stock 5 minutes (the seed's tiers)."""
+    if not quantity:
+        return 300
+    return 10 if quantity < LOW_STOCK else 60
+
+
+STOCK = shelf.Namespace(
+    "inventory.stock", schema=1, ttl=_stock_ttl, key_tags=lambda pid: (f"stock:{pid}",)
+)
+
+
+def _load(product_ids: list[int]) -> dict[int, int]:
+    rows = Stock.objects.filter(product_id__in=product_ids).values_list("product_id", "quantity")
+    return {pid: 0 for pid in product_ids} | dict(rows)
+
+
+def stock_request(product_ids: list[int]) -> shelf.Request:
+    """The read of these products' stock, to ride along another read (see shelf.fetch_with)."""
+    return shelf.Request(STOCK, list(dict.fromkeys(product_ids)), _load)
+
+
+def stock_get_many(product_ids: list[int]) -> dict[int, int]:
+    return shelf.fetch_many(STOCK, product_ids, _load)
+
+
+def stock_invalidate(product_id: int) -> None:
+    shelf.bump_on_commit(f"stock:{product_id}")

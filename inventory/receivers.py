@@ -1,0 +1,14 @@
+from django.db.models.signals import post_delete, post_save
+
+from .cache import stock_invalidate
+from .models import Stock
+
+
+def stock_saved(sender, instance: Stock, raw: bool = False, **kwargs) -> None:
+    if not raw:
+        stock_invalidate(instance.product_id)
+
+
+def connect() -> None:
+    post_save.connect(stock_saved, sender=Stock, dispatch_uid="inventory.stock_saved")
+    post_delete.connect(stock_saved, sender=Stock, dispatch_uid="inventory.stock_deleted")

@@ -1,0 +1,82 @@
+"""The cache Redis connection, guarded so that Redis trouble never breaks a page.
+
+Every command the toolkit sends goes through `call()`. A failure (refused, reset, timed out) is
+counted by a per-process circuit breaker; once it opens, calls fail at once without touching the
+network, so a hung Redis costs each request at most one short timeout (SHELF_REDIS_TIMEOUT) and
+the shop serves from PostgreSQL. A failure also marks the current request, so the rest of that
+request skips Redis instead of paying the timeout again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TypeVar
+
+import pybreaker
+from django.conf import settings
+from django_redis import get_redis_connection
+from redis import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("shelf")
+T = TypeVar("T")
+
+
+class ShelfUnavailable(Exception):
+    """The cache Redis cannot be used right now; the caller should go to PostgreSQL."""
+
+
+class _BreakerLog(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        logger.warning(
+            "shelf circuit breaker %s -> %s",
+            getattr(old_state, "name", old_state),
+            getattr(new_state, "name", new_state),
+        )
+
+
+breaker = pybreaker.CircuitBreaker(
+    fail_max=settings.SHELF_BREAKER_FAILURES,
+    reset_timeout=settings.SHELF_BREAKER_RESET,
+    listeners=[_BreakerLog()],
+    name="cache-redis",
+)
+
+# True once a Redis call failed during the current request (reset by ShelfMiddleware).
+_failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
+
+
+def client() -> Redis:
+    """Return the raw redis-py client of the cache alias (shared pool, short timeouts)."""
+    return get_redis_connection("default")
+
+
+def available() -> bool:
+    """Tell whether Redis may be tried now: shelf enabled, breaker closed, no failure yet."""
+    return (
+        settings.SHELF_ENABLED
+        and not _failed_in_request.get()
+        and breaker.current_state != pybreaker.STATE_OPEN
+    )
+
+
+def call(fn: Callable[[Redis], T]) -> T:
+    """Run `fn(client)` through the breaker; raise ShelfUnavailable on any Redis trouble."""
+    if not available():
+        raise ShelfUnavailable
+    try:
+        return breaker.call(fn, client())
+    except pybreaker.CircuitBreakerError as exc:
+        _failed_in_request.set(True)
+        raise ShelfUnavailable from exc
+    except (RedisError, OSError) as exc:
+        _failed_in_request.set(True)
+        logger.warning("shelf redis error: %s", exc)
+        raise ShelfUnavailable from exc
+
+
+def request_started() -> None:
+    """Forget the previous request's failure: each request gets one try."""
+    _failed_in_request.set(False)
