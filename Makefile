@@ -1,0 +1,40 @@
+# Shelf: the two commands are `make run` and `make test`. See README.md.
+#
+#   make run                 set everything up and run the shop on http://127.0.0.1:8000/
+#   make test                set everything up, then ruff check . and pytest
+#   make test ARGS="-k foo"  extra arguments for pytest
+#   make venv                only create/update .venv
+#   make services            only make sure PostgreSQL and Redis answer (leaves them running)
+#   make services-status     say which services answer
+#   make stop                stop every project-local server under .local/ (after a crash)
+#
+# PYTHON=/path/to/python3.11 picks the interpreter for .venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+ARGS ?=
+export PYTHON
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test services services-status stop
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
+
+venv:
+	@scripts/venv.sh
+
+run: venv
+	@scripts/run.sh
+
+test: venv
+	@scripts/test.sh $(ARGS)
+
+services: venv
+	@.venv/bin/python scripts/services.py up --create-db
+
+services-status: venv
+	@.venv/bin/python scripts/services.py status
+
+stop:
+	@python3 scripts/services.py down --all

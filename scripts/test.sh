@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make test`: make sure the services answer, then `ruff check .` and `pytest "$@"` with the
+# test settings. Stops any server it started itself; exits with pytest's code (or ruff's, if
+# only ruff failed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# An exported DJANGO_SETTINGS_MODULE would beat pyproject.toml's: the test settings point at
+# other Redis databases and another PostgreSQL database, so make sure they are the ones used.
+export DJANGO_SETTINGS_MODULE=config.settings.test
+export PATH="$PWD/.venv/bin:$PATH"
+
+mkdir -p .local/run
+record=".local/run/test-$$.json"
+cleanup() {
+    trap '' INT TERM
+    python scripts/services.py down --record "$record" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+python scripts/services.py up --record "$record"
+
+echo "test: ruff check ."
+ruff_status=0
+ruff check . || ruff_status=$?
+
+echo "test: pytest $*"
+pytest_status=0
+pytest "$@" || pytest_status=$?
+
+if [ "$pytest_status" -ne 0 ]; then
+    exit "$pytest_status"
+fi
+if [ "$ruff_status" -ne 0 ]; then
+    echo "test: pytest passed, but ruff check failed (see above)" >&2
+    exit "$ruff_status"
+fi
