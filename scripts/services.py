@@ -455,7 +455,7 @@ def postgres_base(server: Server, prefix: list[str]) -> Path:
     return home / f"postgres-{server.port}"
 
 
-def start_postgres(server: Server) -> dict:
+def start_postgres(server: Server) -> None:
     bindir = pg_bindir(server)
     prefix, account = postgres_owner()
     base = postgres_base(server, prefix)
@@ -485,15 +485,16 @@ def start_postgres(server: Server) -> dict:
     options = f"-p {server.port} -h {server.host} -k ''"
     wait = str(int(timeout()))
     pg_ctl = [str(bindir / "pg_ctl"), "--pgdata", str(data), "--log", str(log)]
-    run([*prefix, *pg_ctl, "--options", options, "--wait", "--timeout", wait, "start"], log)
+    # Written before the start, so that an interrupted start can still be stopped.
     pidfile = pids_dir() / f"postgres-{server.port}.pid"
+    pidfile.write_text(f"starting\n{data}\n{bindir}\n")
+    run([*prefix, *pg_ctl, "--options", options, "--wait", "--timeout", wait, "start"], log)
     pid = read_pid(data / "postmaster.pid")
     pidfile.write_text(f"{pid}\n{data}\n{bindir}\n")
     wait_until_answers(server, log)
-    return {"kind": "postgres", "port": server.port, "pidfile": str(pidfile)}
 
 
-def start_redis(server: Server) -> dict:
+def start_redis(server: Server) -> None:
     binary = redis_server_binary(server)
     role = server.redis_role
     conf = REDIS_CONF_DIR / f"{role}.conf"
@@ -516,22 +517,33 @@ def start_redis(server: Server) -> dict:
     command = [binary, str(conf), "--port", str(server.port), "--bind", server.host]
     if server.password:
         command += ["--requirepass", server.password]
-    command += [
-        "--dir",
-        str(directory),
-        "--daemonize",
-        "yes",
-        "--pidfile",
-        str(pidfile),
-        "--logfile",
-        str(log),
-    ]
-    run(command, log)
-    wait_until_answers(server, log)
+    command += ["--dir", str(directory), "--pidfile", str(pidfile), "--logfile", str(log)]
+    # Not daemonized: its pid is known at once (an interrupted start can still be stopped), and
+    # an early exit (a bad option, a port taken meanwhile) is seen. Its own session keeps a
+    # Ctrl-C in the terminal away from it; it outlives this script.
+    log_start = log.stat().st_size if log.exists() else 0
+    with open(log, "ab") as early:  # what it says before it opens its log (a bad option)
+        process = subprocess.Popen(
+            [*command, "--daemonize", "no"],
+            stdin=subprocess.DEVNULL,
+            stdout=early,
+            stderr=early,
+            start_new_session=True,
+        )
+    pidfile.write_text(f"{process.pid}\n")
     deadline = time.monotonic() + timeout()
-    while read_pid(pidfile) is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return {"kind": "redis", "port": server.port, "pidfile": str(pidfile)}
+    while not redis_answers(server):
+        if process.poll() is not None or time.monotonic() > deadline:
+            with open(log, "rb") as file:
+                file.seek(log_start)
+                tail = file.read().decode(errors="replace").strip().splitlines()[-5:]
+            status = process.poll()
+            why = f"exited with {status}" if status is not None else "did not answer"
+            raise ServiceError(
+                f"{server.label}: redis-server {why} (log: {log})"
+                + "".join(f"\n  {line}" for line in tail)
+            )
+        time.sleep(0.05)
 
 
 def process_is(pid: int, name: str) -> bool:
@@ -627,9 +639,12 @@ def up(record: Path | None, create_db: bool) -> None:
     try:
         for server in servers:
             if server in to_start:
-                starter = start_postgres if server.kind == "postgres" else start_redis
-                started.append(starter(server))
+                # Recorded before it starts: an interrupted start is stopped like a finished one.
+                pidfile = pids_dir() / f"{server.kind}-{server.port}.pid"
+                started.append({"kind": server.kind, "port": server.port, "pidfile": str(pidfile)})
                 remember()
+                starter = start_postgres if server.kind == "postgres" else start_redis
+                starter(server)
             else:
                 wait_until_answers(server)
             if server.kind == "postgres" and create_db:
@@ -704,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as error:
         print(f"services: error: {error}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:
+        print("services: interrupted", file=sys.stderr, flush=True)
+        return 130
     return 0
 
 
