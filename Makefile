@@ -11,7 +11,7 @@
 # PYTHON=/path/to/python3.11 picks the interpreter for .venv.
 
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?=
 ARGS ?=
 export PYTHON
 
