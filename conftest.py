@@ -4,14 +4,19 @@ import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 
+from shop.shelf import backend, stats
+
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Empty the test Redis databases: the cache survives the database rollback between tests.
 
     Test settings point every role at its own database number, so FLUSHDB here never touches
-    a running shop's data.
+    a running shop's data. The circuit breaker and counters are per process: reset them too.
     """
     for alias in settings.CACHES:
         get_redis_connection(alias).flushdb()
+    backend.breaker.close()
+    backend.request_started()
+    stats.maybe_flush(force=True)
     yield

@@ -70,7 +70,7 @@ class ProductAdmin(admin.ModelAdmin):
     def stock_quantity(self, product: Product) -> int | None:
         return getattr(getattr(product, "stock", None), "quantity", None)
 
-    @admin.action(description="Change price by N%")
+    @admin.action(description="Change price by N%%")
     def change_price(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         form = PricePercentForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():

@@ -30,6 +30,8 @@ class ShelfUnavailable(Exception):
 
 class _BreakerLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        if getattr(old_state, "name", None) == getattr(new_state, "name", None):
+            return
         logger.warning(
             "shelf circuit breaker %s -> %s",
             getattr(old_state, "name", old_state),

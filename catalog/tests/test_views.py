@@ -1,0 +1,261 @@
+"""Catalog pages from the shelf: zero SQL on a hit, fresh on the next request after a save."""
+
+import time
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+from redis.connection import Connection
+
+from inventory.models import Stock
+from shop.shelf import backend
+from shop.tests.servers import redis_server
+
+from .factories import CategoryFactory, ProductFactory, ProductImageFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def catalog():
+    department = CategoryFactory(name="Computers", slug="computers", parent=None)
+    laptops = CategoryFactory(name="Laptops", slug="laptops", parent=department)
+    tablets = CategoryFactory(name="Tablets", slug="tablets", parent=department)
+    products = [
+        ProductFactory(
+            name=f"Nordvik X{i} Laptop", slug=f"nordvik-x{i}", category=laptops,
+            price=Decimal(500 + i), rating=Decimal("4.0") + Decimal(i) / 100,
+        )
+        for i in range(30)
+    ]  # fmt: skip
+    for p in products[:3]:
+        ProductImageFactory(product=p)
+    Stock.objects.filter(product=products[0]).update(quantity=3)
+    return {"department": department, "laptops": laptops, "tablets": tablets, "products": products}
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Count Redis round trips: each one sends one packed command (a pipeline sends one)."""
+    sent = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    return sent
+
+
+def warm(client: Client, *urls: str) -> None:
+    for url in urls:
+        client.get(url)
+
+
+def test_product_page_on_a_warm_shelf_runs_no_sql_and_two_round_trips(
+    catalog, client, django_assert_num_queries, round_trips
+):
+    product = catalog["products"][0]
+    warm(client, f"/p/{product.slug}/")
+    round_trips.clear()
+    with django_assert_num_queries(0):
+        response = client.get(f"/p/{product.slug}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert product.name in body and "$500.00" in body and "Only 3 left" in body
+    assert 'name="csrfmiddlewaretoken"' in body
+    assert len(round_trips) <= 2, round_trips
+
+
+def test_category_and_home_pages_on_a_warm_shelf_run_no_sql(
+    catalog, client, django_assert_num_queries
+):
+    urls = ["/", "/c/computers/", "/c/laptops/?sort=price&page=2", "/api/v1/products/%d"]
+    urls[-1] %= catalog["products"][1].pk
+    warm(client, *urls)
+    for url in urls:
+        with django_assert_num_queries(0):
+            assert client.get(url).status_code == 200
+
+
+def test_listing_pages_show_subcategories_products_sorted_and_paged(catalog, client):
+    body = client.get("/c/computers/?sort=price").content.decode()
+    assert "30 products" in body and "Page 1 of 2" in body
+    assert body.index("Nordvik X0 Laptop") < body.index("Nordvik X1 Laptop")
+    body = client.get("/c/laptops/?sort=-price&page=2").content.decode()
+    assert "Nordvik X5 Laptop" in body and "Nordvik X29 Laptop" not in body
+
+
+def test_price_changed_in_the_admin_is_visible_everywhere_on_the_next_request(catalog, client):
+    product = catalog["products"][-1]  # top rated and newest: on the home page too
+    product.refresh_from_db()
+    urls = [f"/p/{product.slug}/", "/c/laptops/", "/c/computers/?sort=rating", "/"]
+    warm(client, *urls, f"/api/v1/products/{product.pk}")
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    staff = Client()
+    staff.force_login(admin)
+    form = {
+        "name": product.name, "slug": product.slug, "sku": product.sku, "brand": product.brand,
+        "model": product.model, "attributes": "{}", "description": product.description,
+        "price": "123.45", "category": product.category_id, "rating": str(product.rating),
+        "review_count": product.review_count, "is_active": "on",
+        "created_at_0": product.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": product.created_at.strftime("%H:%M:%S"),
+        "stock-TOTAL_FORMS": 1, "stock-INITIAL_FORMS": 1, "stock-MIN_NUM_FORMS": 1,
+        "stock-MAX_NUM_FORMS": 1, "stock-0-quantity": 25, "stock-0-product": product.pk,
+        "images-TOTAL_FORMS": 0, "images-INITIAL_FORMS": 0,
+        "images-MIN_NUM_FORMS": 0, "images-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+    response = staff.post(f"/admin/catalog/product/{product.pk}/change/", form)
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [f.formset.errors for f in response.context["inline_admin_formsets"]],
+    )
+    for url in urls:
+        body = client.get(url).content.decode()
+        assert "$123.45" in body, url
+        assert "$529.00" not in body, url
+    assert client.get(f"/api/v1/products/{product.pk}").json()["price"] == "123.45"
+
+
+def test_admin_save_writes_the_product_entry_through(catalog, client, django_assert_num_queries):
+    product = catalog["products"][4]
+    product.price = Decimal("99.00")
+    product.save()  # outside a transaction: on_commit runs at once
+    with django_assert_num_queries(0):
+        assert client.get(f"/api/v1/products/{product.pk}").json()["price"] == "99.00"
+
+
+def test_bulk_price_action_invalidates_without_signals(catalog, client):
+    product = catalog["products"][2]
+    warm(client, f"/p/{product.slug}/")
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    staff = Client()
+    staff.force_login(admin)
+    response = staff.post(
+        "/admin/catalog/product/",
+        {"action": "change_price", "_selected_action": [product.pk], "apply": 1, "percent": -10},
+    )
+    assert response.status_code == 302
+    assert "$451.80" in client.get(f"/p/{product.slug}/").content.decode()
+
+
+def test_moved_product_leaves_its_old_listing_and_joins_the_new_one(catalog, client):
+    product = catalog["products"][0]
+    warm(client, "/c/laptops/?sort=price", "/c/tablets/")
+    product.category = catalog["tablets"]
+    product.save()
+    assert product.name not in client.get("/c/laptops/?sort=price").content.decode()
+    assert product.name in client.get("/c/tablets/").content.decode()
+
+
+def test_deactivated_product_disappears(catalog, client):
+    product = catalog["products"][0]
+    warm(client, f"/p/{product.slug}/", "/c/laptops/?sort=price")
+    product.is_active = False
+    product.save()
+    assert client.get(f"/p/{product.slug}/").status_code == 404
+    assert product.name not in client.get("/c/laptops/?sort=price").content.decode()
+
+
+def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, client):
+    product = catalog["products"][0]
+    warm(client, f"/p/{product.slug}/")
+    stock = Stock.objects.get(product=product)
+    stock.quantity = 0
+    stock.save()
+    assert "Out of stock" in client.get(f"/p/{product.slug}/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/p/no-such-product/",
+        "/c/no-such-category/",
+        "/c/laptops/?page=abc",
+        "/c/laptops/?page=-1",
+        "/c/laptops/?page=0",
+        "/c/laptops/?page=99999999",
+        "/c/laptops/?sort=drop",
+        "/api/v1/products/999999999",
+    ],
+)
+def test_bad_urls_give_the_shops_404(catalog, client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    if not url.startswith("/api/"):
+        assert "We could not find that page" in response.content.decode()
+
+
+def test_page_past_the_end_is_404_but_the_last_page_works(catalog, client):
+    assert client.get("/c/laptops/?page=2").status_code == 200
+    assert client.get("/c/laptops/?page=3").status_code == 404
+
+
+def test_shared_pages_carry_no_visitor_data(catalog):
+    product = catalog["products"][0]
+    user = get_user_model().objects.create_user("alice", "alice@example.com", "pw")
+    alice = Client()
+    alice.force_login(user)
+    alice_body = alice.get(f"/p/{product.slug}/").content.decode()
+    anon_body = Client().get(f"/p/{product.slug}/").content.decode()
+    assert "alice" in alice_body
+    assert "alice" not in anon_body
+    from django_redis import get_redis_connection
+
+    raw = get_redis_connection("default").get(f"catalog.page:v1:{product.slug}")
+    assert b"alice" not in raw and b'csrfmiddlewaretoken" value' not in raw
+
+
+def test_sitemap_index_lists_sections(catalog, client):
+    index = client.get("/sitemap.xml").content.decode()
+    assert "sitemap-products.xml" in index and "sitemap-categories.xml" in index
+    products = client.get("/sitemap-products.xml").content.decode()
+    assert f"/p/{catalog['products'][0].slug}/" in products
+
+
+def test_image_is_drawn_without_sql(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/img/12-200.svg")
+    assert response["Content-Type"] == "image/svg+xml" and b"hsl(200" in response.content
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["kill", "pause"])
+def test_pages_answer_from_postgresql_when_the_cache_redis_fails(catalog, fault):
+    product = catalog["products"][0]
+    urls = ["/", "/c/computers/", "/c/laptops/?page=2", f"/p/{product.slug}/"]
+    with redis_server() as server:
+        caches = _caches_at(server.url)
+        with override_settings(CACHES=caches):
+            client = Client()
+            warm(client, *urls)
+            getattr(server, fault)()
+            try:
+                for _ in range(3):
+                    for url in urls:
+                        started = time.monotonic()
+                        response = client.get(url)
+                        elapsed = time.monotonic() - started
+                        assert response.status_code == 200, url
+                        assert "Nordvik" in response.content.decode(), url
+                        assert elapsed < 1.0, (url, elapsed)
+                assert backend.breaker.current_state == "open"
+            finally:
+                if fault == "pause":
+                    server.resume()
+
+
+def _caches_at(url: str) -> dict:
+    from django.conf import settings
+
+    caches = {alias: dict(conf) for alias, conf in settings.CACHES.items()}
+    caches["default"] = {
+        **caches["default"],
+        "LOCATION": url,
+        "OPTIONS": {**caches["default"]["OPTIONS"], "SOCKET_TIMEOUT": 0.2,
+                    "SOCKET_CONNECT_TIMEOUT": 0.2},
+    }  # fmt: skip
+    return caches
