@@ -87,8 +87,6 @@ INSTALL_HINT = {
         "darwin": "brew install redis",
     },
 }
-
-
 PLATFORM_NAME = {"debian": "Debian/Ubuntu", "redhat": "Fedora/RHEL", "darwin": "macOS, Homebrew"}
 
 
