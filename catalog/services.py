@@ -1,7 +1,8 @@
 """Writes to the catalog and the invalidation each one needs."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,3 +77,26 @@ def popular_rank() -> int:
     """Rank the top 10% of active products by views over the last 24 hours; return how many."""
     size = max(1, Product.objects.filter(is_active=True).count() // 10)
     return cache.popular_rank(size)
+
+
+def catalog_warm_plan(products: int) -> list[tuple[str, Callable[[], object]]]:
+    """What `warm_cache` loads for the catalog: the home page, the first page of every
+    category, and the pages and entries of the `products` most popular products (top rated
+    until there are views to rank)."""
+    from . import selectors
+
+    popular = cache.popular_ids(products)
+    if len(popular) < products:
+        top = Product.objects.filter(is_active=True).order_by("-rating", "-review_count", "id")
+        seen = set(popular)
+        popular += [i for i in top.values_list("id", flat=True)[:products] if i not in seen]
+        popular = popular[:products]
+    slugs = dict(Product.objects.filter(pk__in=popular).values_list("pk", "slug"))
+    plan: list[tuple[str, Callable[[], object]]] = [("catalog.home", selectors.home_page)]
+    for slug in Category.objects.order_by("pk").values_list("slug", flat=True):
+        plan.append(("catalog.listing", partial(selectors.category_page, slug, "", 1)))
+    plan.append(("catalog.product", partial(selectors.product_cards, popular)))
+    for pid in popular:
+        if pid in slugs:
+            plan.append(("catalog.page", partial(selectors.product_page, slugs[pid])))
+    return plan
