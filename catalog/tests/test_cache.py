@@ -1,0 +1,46 @@
+"""The catalog's TTL tiers and popularity ranking, read back from Redis."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_redis import get_redis_connection
+
+from catalog import cache, selectors, services
+from shop.shelf import stats
+
+from .factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _logical_ttl(product_id: int) -> float:
+    raw = get_redis_connection("default").get(cache.PRODUCT.key(product_id))
+    return json.loads(raw)["x"] - time.time()
+
+
+def test_ttl_tiers_new_regular_and_popular():
+    new = ProductFactory(created_at=timezone.now() - timedelta(hours=2))
+    regular = ProductFactory(created_at=timezone.now() - timedelta(days=90))
+    popular = ProductFactory(created_at=timezone.now() - timedelta(days=90))
+    for _ in range(5):
+        cache.record_view(popular.pk)
+    stats.maybe_flush(force=True)
+    assert services.popular_rank() == 1
+    selectors.product_cards([new.pk, regular.pk, popular.pk])
+    assert 0.85 * 300 < _logical_ttl(new.pk) <= 1.1 * 300
+    assert 0.85 * 1800 < _logical_ttl(regular.pk) <= 1.1 * 1800
+    assert 0.85 * 3600 < _logical_ttl(popular.pk) <= 1.1 * 3600
+
+
+def test_product_entry_holds_only_card_fields_and_is_small():
+    product = ProductFactory(description="x" * 5000)
+    selectors.product_get(product.pk)
+    raw = get_redis_connection("default").get(cache.PRODUCT.key(product.pk))
+    data = json.loads(raw)["d"]
+    assert set(data) == {
+        "id", "name", "slug", "brand", "price", "rating", "reviews", "category", "image", "tier",
+    }  # fmt: skip
+    assert len(raw) < 600
