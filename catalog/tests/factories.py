@@ -1,0 +1,70 @@
+"""factory-boy factories for the catalog: categories, products (with stock) and images."""
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from catalog.models import Category, Product, ProductImage
+
+
+class CategoryFactory(DjangoModelFactory):
+    """A department by default; pass ``parent=...`` (or ``leaf=True``) for a leaf category."""
+
+    class Meta:
+        model = Category
+
+    class Params:
+        leaf = factory.Trait(parent=factory.SubFactory("catalog.tests.factories.CategoryFactory"))
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+    parent = None
+    description = factory.LazyAttribute(lambda o: f"Everything in {o.name}.")
+    position = factory.Sequence(lambda n: n)
+
+
+class ProductFactory(DjangoModelFactory):
+    """An active product in a leaf category, with a Stock row of 25 units.
+
+    ``stock__quantity=0`` changes the stock; ``stock=None`` creates the product without one.
+    """
+
+    class Meta:
+        model = Product
+        skip_postgeneration_save = True
+
+    sku = factory.Sequence(lambda n: f"TEST-{n:07d}")
+    brand = "Nordvik"
+    model = factory.Sequence(lambda n: f"X{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.brand} {o.model} Laptop")
+    slug = factory.Sequence(lambda n: f"test-product-{n}")
+    attributes = factory.LazyFunction(lambda: {"colour": "Black", "memory": "16 GB"})
+    description = factory.LazyAttribute(lambda o: f"The {o.name} is a laptop for tests.")
+    price = Decimal("99.99")
+    category = factory.SubFactory(CategoryFactory, leaf=True)
+    rating = Decimal("4.2")
+    review_count = 12
+    is_active = True
+    created_at = factory.LazyFunction(timezone.now)
+    stock = factory.RelatedFactory(
+        "inventory.tests.factories.StockFactory", factory_related_name="product", quantity=25
+    )
+
+
+def _next_position(stub) -> int:
+    """The first free position of the image's product (0 for an unsaved product)."""
+    if stub.product.pk is None:
+        return 0
+    return stub.product.images.count()
+
+
+class ProductImageFactory(DjangoModelFactory):
+    class Meta:
+        model = ProductImage
+
+    product = factory.SubFactory(ProductFactory)
+    position = factory.LazyAttribute(_next_position)
+    hue = factory.Sequence(lambda n: (n * 47) % 360)
+    alt = factory.LazyAttribute(lambda o: f"{o.product.name}, view {o.position + 1}")
