@@ -1,8 +1,7 @@
 from django.http import HttpRequest, HttpResponse
-
-from .pages import render_page
+from django.shortcuts import render
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The shop's 404 page, with the visitor's header like every other page."""
-    return render_page(request, "404.html", {}, status=404)
+    return render(request, "404.html", {}, status=404)

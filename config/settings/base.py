@@ -57,6 +57,7 @@ CACHES = {
         "KEY_PREFIX": "",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": SHELF_REDIS_TIMEOUT,
             "SOCKET_TIMEOUT": SHELF_REDIS_TIMEOUT,
             # django-redis covers only get/set-style calls with this; the toolkit guards the rest.
@@ -70,20 +71,29 @@ CACHES = {
         "LOCATION": REDIS_STATE_URL,
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # JSON, never pickle: a value in Redis must not be able to run code when read.
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=1.0),
             "SOCKET_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=1.0),
         },
     },
 }
 
-# SESSIONS
+# SESSIONS AND ACCOUNTS
 # ------------------------------------------------------------------------------
-# Cached-db: reads come from the state Redis, writes go through to PostgreSQL, so a Redis
-# outage or flush never logs anyone out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Read from the state Redis with a sliding idle expiry, written through to PostgreSQL, so a
+# Redis outage or flush never logs anyone out (see shop/sessions.py).
+SESSION_ENGINE = "shop.sessions"
 SESSION_CACHE_ALIAS = "state"
+# Idle seconds before a session ends; each request slides it (the cookie lasts the browser
+# session, the server decides).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = False
+# The signed-in user comes from the shelf, so a logged-in page view reads no PostgreSQL.
+AUTHENTICATION_BACKENDS = ["shop.auth.CachedModelBackend"]
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 # APPS
 # ------------------------------------------------------------------------------
@@ -114,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the final HTML: fills each visitor's header and CSRF slots.
+    "shop.pages.VisitorSlotsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -170,6 +182,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "catalog-popular-rank": {"task": "catalog.tasks.popular_rank", "schedule": 300.0},
+    # Write-behind of carts: the sync lag is at most this interval plus the sync itself.
+    "cart-sync": {"task": "cart.tasks.carts_sync", "schedule": 2.0},
+    "cart-evict-idle": {"task": "cart.tasks.carts_evict_idle", "schedule": 300.0},
 }
 
 # LOGGING

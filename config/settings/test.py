@@ -38,5 +38,6 @@ CACHES["default"]["LOCATION"] = REDIS_CACHE_URL
 CACHES["state"]["LOCATION"] = REDIS_STATE_URL
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=_with_db(CELERY_BROKER_URL, 12))
 # Unit tests run tasks in-process; the worker test starts a real worker against the broker.
-CELERY_TASK_ALWAYS_EAGER = True
+# The real-worker tests start `celery worker` with this set to False in its environment.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

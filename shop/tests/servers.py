@@ -5,10 +5,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 
@@ -77,3 +79,38 @@ def redis_server() -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def celery_worker(database_name: str) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` on the test broker and the test database; killed on exit."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
+        "TEST_REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
+        "TEST_REDIS_STATE_URL": settings.REDIS_STATE_URL,
+        "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    with tempfile.NamedTemporaryFile(prefix="shelf-worker-", suffix=".log") as log:
+        worker = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "config", "worker",
+             "--pool", "solo", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            yield worker
+        except BaseException:
+            print("celery worker log:\n" + Path(log.name).read_text()[-5000:])
+            raise
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(10)

@@ -1,0 +1,93 @@
+"""Reads of carts for the header badge and the cart page."""
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+from catalog.cache import product_get_many
+from catalog.selectors import _load_products
+from inventory.cache import stock_get_many
+
+from . import store
+from .models import Cart
+from .services import cart_load, cart_owner
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Line:
+    product_id: int
+    quantity: int
+    product: dict | None  # None: the product is gone or inactive
+    stock: int
+
+    @property
+    def available(self) -> bool:
+        return self.product is not None and self.stock >= self.quantity
+
+    @property
+    def unit_price(self) -> Decimal:
+        return Decimal(self.product["price"]) if self.product else Decimal(0)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class CartView:
+    lines: list[Line]
+    from_database: bool = False  # Redis was unavailable: showing the last synced state
+
+    @property
+    def count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.subtotal for line in self.lines if line.product), Decimal(0))
+
+
+def cart_lines(owner: str) -> dict[int, int]:
+    """{product id: quantity} of the cart, loading it from PostgreSQL if Redis lost it."""
+    cart_hash = store.read(owner)
+    if cart_hash is None:
+        cart_load(owner)
+        cart_hash = store.read(owner) or {}
+    return store.lines_of(cart_hash)
+
+
+def _synced_lines(owner: str) -> dict[int, int]:
+    cart = Cart.objects.filter(owner=owner).first()
+    return dict(cart.lines.values_list("product_id", "quantity")) if cart else {}
+
+
+def cart_get(owner: str | None) -> CartView:
+    if owner is None:
+        return CartView([])
+    try:
+        lines, from_database = cart_lines(owner), False
+    except RedisError:
+        logger.warning("state redis unavailable: cart %s shown as last synced", owner)
+        lines, from_database = _synced_lines(owner), True
+    ids = sorted(lines)
+    products = product_get_many(ids, _load_products)
+    stock = stock_get_many(ids)
+    return CartView(
+        [Line(p, lines[p], products.get(p), stock.get(p) or 0) for p in ids], from_database
+    )
+
+
+def cart_count(request: HttpRequest) -> int:
+    """Items in the visitor's cart, for the header; 0 without a cart or with Redis away."""
+    owner = cart_owner(getattr(request, "user", None), request.session)
+    if owner is None:
+        return 0
+    try:
+        return sum(cart_lines(owner).values())
+    except RedisError:
+        return 0

@@ -1,0 +1,76 @@
+"""Sessions read from the state Redis and written through to PostgreSQL.
+
+Django's cached_db engine, with three changes:
+- a sliding idle expiry: each request that reads the session extends its Redis TTL, so an
+  active shopper stays signed in and an idle one expires after SESSION_COOKIE_AGE;
+- the PostgreSQL copy is refreshed at most every DB_REFRESH seconds (one UPDATE per active
+  shopper per quarter hour, not one per request), so a flushed Redis still finds the session;
+- Redis errors never sign anyone out: reads fall back to PostgreSQL and writes still reach it.
+The pure cache engine, by contrast, loses every session with Redis and, with Redis down,
+tries 10,000 keys in `create()` before giving up.
+"""
+
+import logging
+import time
+
+from django.contrib.sessions.backends import cached_db
+
+logger = logging.getLogger(__name__)
+
+DB_REFRESH = 15 * 60
+_SYNCED = "_synced"
+
+
+class SessionStore(cached_db.SessionStore):
+    cache_key_prefix = "session:"
+
+    def load(self) -> dict:
+        try:
+            data = self._cache.get(self.cache_key)
+        except Exception as exc:
+            logger.warning("state redis unavailable, session read from PostgreSQL: %s", exc)
+            data = None
+        if data is None:
+            return self._load_from_db()
+        try:
+            # Pass the expiry: without it get_expiry_age() reads the session, i.e. calls load().
+            age = self.get_expiry_age(expiry=data.get("_session_expiry"))
+            self._cache.touch(self.cache_key, age)
+        except Exception as exc:
+            logger.warning("state redis unavailable, session expiry not extended: %s", exc)
+        if data.get(_SYNCED, 0) < time.time() - DB_REFRESH:
+            self.modified = True  # the middleware saves it: PostgreSQL's copy stays alive
+        return data
+
+    def _load_from_db(self) -> dict:
+        session = self._get_session_from_db()
+        if session is None:
+            return {}
+        data = self.decode(session.session_data)
+        try:
+            self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=session.expire_date))
+        except Exception:
+            logger.warning("state redis unavailable: session not cached")
+        return data
+
+    def save(self, must_create: bool = False) -> None:
+        self._session[_SYNCED] = int(time.time())
+        super().save(must_create)
+
+    def exists(self, session_key: str) -> bool:
+        try:
+            if session_key and (self.cache_key_prefix + session_key) in self._cache:
+                return True
+        except Exception:
+            logger.warning("state redis unavailable: session key checked in PostgreSQL")
+        return super(cached_db.SessionStore, self).exists(session_key)
+
+    def delete(self, session_key: str | None = None) -> None:
+        super(cached_db.SessionStore, self).delete(session_key)
+        session_key = session_key or self.session_key
+        if session_key is None:
+            return
+        try:
+            self._cache.delete(self.cache_key_prefix + session_key)
+        except Exception:
+            logger.warning("state redis unavailable: session %s left to expire", session_key[:6])

@@ -1,0 +1,122 @@
+"""Accounts and sessions: sign up, log in, sliding expiry, the cached user, Redis trouble."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+from django_redis import get_redis_connection
+
+from catalog.tests.factories import ProductFactory
+from shop.cache import USER, user_get
+from shop.tests.servers import redis_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "a-long-pass-1234"
+
+
+@pytest.fixture
+def alice():
+    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+def test_signup_logs_the_new_shopper_in(client):
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "dora", "email": "Dora@Example.com", "password1": PASSWORD,
+         "password2": PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert get_user_model().objects.get(username="dora").email == "dora@example.com"
+    assert "Hi, dora" in client.get("/").content.decode()
+
+
+def test_signup_errors_are_shown_next_to_the_fields(client, alice):
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "alice", "email": "alice@example.com", "password1": "x", "password2": "y"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "A user with that username already exists." in body
+    assert "An account with this email already exists." in body
+
+
+def test_login_rotates_the_session_key_and_logout_ends_it(client, alice):
+    client.get("/accounts/login/")
+    before = client.cookies.get("sessionid")
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.cookies["sessionid"].value != (before.value if before else None)
+    assert "Hi, alice" in client.get("/").content.decode()
+    client.post("/accounts/logout/")
+    assert "Hi, alice" not in client.get("/").content.decode()
+
+
+def test_wrong_password_is_a_form_error(client, alice):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_password_change_keeps_the_shopper_logged_in(client, alice):
+    client.force_login(alice)
+    response = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": "another-pass-987",
+         "new_password2": "another-pass-987"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert "Hi, alice" in client.get("/").content.decode()
+    assert Client().login(username="alice", password="another-pass-987")
+
+
+def test_session_expiry_slides_in_the_state_redis(client, alice, settings):
+    client.force_login(alice)
+    key = f":1:session:{client.cookies['sessionid'].value}"
+    state = get_redis_connection("state")
+    state.expire(key, 100)
+    client.get("/cart/")
+    assert state.ttl(key) > 3000
+
+
+def test_the_user_is_read_from_the_shelf_and_refreshed_after_a_save(
+    client, alice, django_assert_num_queries
+):
+    client.force_login(alice)
+    client.get("/cart/")
+    assert get_redis_connection("default").exists(USER.key(alice.pk))
+    alice.first_name = "Alicia"
+    alice.save()
+    assert user_get(alice.pk).first_name == "Alicia"
+    with django_assert_num_queries(0):
+        assert user_get(alice.pk).first_name == "Alicia"
+
+
+def test_a_deactivated_user_is_logged_out(client, alice):
+    client.force_login(alice)
+    alice.is_active = False
+    alice.save()
+    assert "Hi, alice" not in client.get("/").content.decode()
+
+
+@pytest.mark.slow
+def test_with_the_state_redis_down_nobody_is_logged_out_and_login_works(alice):
+    product = ProductFactory()
+    with redis_server() as server:
+        from django.conf import settings
+
+        caches = {alias: dict(conf) for alias, conf in settings.CACHES.items()}
+        caches["state"] = {**caches["state"], "LOCATION": server.url}
+        with override_settings(CACHES=caches):
+            shopper = Client()
+            shopper.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+            assert "Hi, alice" in shopper.get("/").content.decode()
+            server.kill()
+            assert "Hi, alice" in shopper.get(f"/p/{product.slug}/").content.decode()
+            assert shopper.get("/cart/").status_code == 200
+            late = Client()
+            response = late.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+            assert response.status_code == 302
+            assert "Hi, alice" in late.get("/").content.decode()
+            response = late.post("/cart/add/", {"product": product.pk, "quantity": 1}, follow=True)
+            assert response.status_code == 200
+            assert "cannot be changed right now" in response.content.decode()
