@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from shop import health, ops
+
 urlpatterns = [
+    path("admin/cache/", ops.dashboard, name="cache-dashboard"),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", health.metrics_view, name="metrics"),
     path("", include("catalog.urls")),
     path("", include("cart.urls")),
     path("", include("shop.accounts")),

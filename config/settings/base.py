@@ -48,6 +48,10 @@ SHELF_ENABLED = env.bool("SHELF_ENABLED", default=True)
 # Consecutive cache failures that open the circuit breaker, and seconds it stays open.
 SHELF_BREAKER_FAILURES = env.int("SHELF_BREAKER_FAILURES", default=3)
 SHELF_BREAKER_RESET = env.int("SHELF_BREAKER_RESET", default=5)
+# Count hits and misses per namespace (off only to measure what counting costs).
+SHELF_COUNTERS = env.bool("SHELF_COUNTERS", default=True)
+# A loader slower than this many seconds is logged as a slow load.
+SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 
 CACHES = {
     # The display shelf. The toolkit in shop.shelf talks to it; nothing else should.
@@ -192,7 +196,21 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object a line, with the `extra` fields (namespace, seconds, breaker...).
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "structured": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "loggers": {
+        # Cache errors, circuit breaker changes, slow loads and ops actions, for log shippers.
+        "shelf": {"handlers": ["structured"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }

@@ -6,6 +6,7 @@ An app's cache.py declares a `Namespace` per kind of entry and calls `fetch`, `f
 
 from .backend import ShelfUnavailable
 from .core import (
+    NAMESPACES,
     Loaded,
     Namespace,
     Request,
@@ -18,6 +19,7 @@ from .core import (
 )
 
 __all__ = [
+    "NAMESPACES",
     "Loaded",
     "Namespace",
     "Request",

@@ -30,13 +30,11 @@ class ShelfUnavailable(Exception):
 
 class _BreakerLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
-        if getattr(old_state, "name", None) == getattr(new_state, "name", None):
-            return
-        logger.warning(
-            "shelf circuit breaker %s -> %s",
-            getattr(old_state, "name", old_state),
-            getattr(new_state, "name", new_state),
-        )
+        old, new = getattr(old_state, "name", None), getattr(new_state, "name", None)
+        if old != new:
+            logger.warning(
+                "shelf circuit breaker %s", new, extra={"breaker": cb.name, "from": old, "to": new}
+            )
 
 
 breaker = pybreaker.CircuitBreaker(
@@ -75,7 +73,7 @@ def call(fn: Callable[[Redis], T]) -> T:
         raise ShelfUnavailable from exc
     except (RedisError, OSError) as exc:
         _failed_in_request.set(True)
-        logger.warning("shelf redis error: %s", exc)
+        logger.warning("shelf redis error", extra={"error": str(exc)})
         raise ShelfUnavailable from exc
 
 

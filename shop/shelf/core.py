@@ -31,6 +31,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from . import backend, stats
@@ -49,6 +50,10 @@ Part = Hashable
 Loader = Callable[[list], dict]
 
 
+# Every namespace declared in any app, by name: for the dashboard and "invalidate namespace".
+NAMESPACES: dict[str, Namespace] = {}
+
+
 @dataclass(frozen=True)
 class Namespace:
     """What one kind of entry is: its key shape, TTL policy and the tags it depends on.
@@ -65,6 +70,9 @@ class Namespace:
     negative_ttl: int = 60
     wait: float = 2.0
     key_tags: Callable[[Any], Sequence[str]] = field(default=lambda part: ())
+
+    def __post_init__(self) -> None:
+        NAMESPACES[self.name] = self
 
     def key(self, part: Part) -> str:
         return f"{self.name}:v{self.schema}:{part}"
@@ -221,8 +229,14 @@ def _envelope(ns: Namespace, data: Any, deps: dict[str, str], cost: float) -> tu
 def _run_loader(req: Request, parts: list) -> dict:
     started = time.perf_counter()
     loaded = req.loader(parts)
-    stats.load_time(req.ns.name, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    stats.load_time(req.ns.name, seconds)
     stats.count(req.ns.name, "load", len(parts))
+    if seconds > settings.SHELF_SLOW_LOAD:
+        logger.warning(
+            "shelf slow load",
+            extra={"namespace": req.ns.name, "seconds": round(seconds, 3), "parts": len(parts)},
+        )
     return loaded
 
 
@@ -383,6 +397,7 @@ def _read(req: Request, reader: _Reader, follow: Follow | None = None) -> dict:
     try:
         return _resolve(req, reader, follow)
     except backend.ShelfUnavailable:
+        stats.count(req.ns.name, "error")
         return _bypass(req)
 
 

@@ -16,9 +16,15 @@ import threading
 import time
 from collections import Counter
 
+from django.conf import settings
+
+from shop import metrics
+
 from . import backend
 
 FLUSH_INTERVAL = 1.0
+# Off only to measure what counting costs (see `manage.py bench_counters`).
+enabled: bool = settings.SHELF_COUNTERS
 MINUTE_BUCKET_TTL = 2 * 3600
 RESULTS = ("hit", "miss", "stale", "load", "error", "bypass")
 
@@ -31,12 +37,17 @@ _last_flush = time.monotonic()
 
 def count(namespace: str, result: str, n: int = 1) -> None:
     """Count `n` events of `result` (one of RESULTS) for `namespace`."""
+    if not enabled:
+        return
     with _lock:
         _counts[f"{namespace}:{result}"] += n
 
 
 def load_time(namespace: str, seconds: float) -> None:
     """Add one loader run's duration to the namespace's total load time."""
+    if not enabled:
+        return
+    metrics.LOADER_SECONDS.labels(namespace).observe(seconds)
     with _lock:
         _load_ms[f"{namespace}:load_ms"] += round(seconds * 1000)
 
@@ -68,6 +79,7 @@ def maybe_flush(force: bool = False) -> None:
         _zsets.clear()
     if not counts and not zsets:
         return
+    metrics.record_cache_counts(counts)
 
     def write(r):
         minute_key = f"shelf:stats:m:{int(time.time() // 60)}"
@@ -87,23 +99,32 @@ def maybe_flush(force: bool = False) -> None:
         backend.call(write)
 
 
-def read_totals(window_minutes: int | None = None) -> dict[str, int]:
-    """Return flushed counts since start, or summed over the last `window_minutes` minutes."""
+def read_minutes(minutes: int) -> list[dict[str, int]]:
+    """Flushed counts of each of the last `minutes` minutes, oldest first ({} when unknown)."""
+    now = int(time.time() // 60)
 
     def read(r):
-        if window_minutes is None:
-            return r.hgetall("shelf:stats:total")
-        now = int(time.time() // 60)
         pipe = r.pipeline(transaction=False)
-        for minute in range(now - window_minutes + 1, now + 1):
+        for minute in range(now - minutes + 1, now + 1):
             pipe.hgetall(f"shelf:stats:m:{minute}")
-        merged: Counter[str] = Counter()
-        for bucket in pipe.execute():
-            merged.update({k.decode(): int(v) for k, v in bucket.items()})
-        return merged
+        return pipe.execute()
 
     try:
-        raw = backend.call(read)
+        buckets = backend.call(read)
+    except backend.ShelfUnavailable:
+        return [{} for _ in range(minutes)]
+    return [{k.decode(): int(v) for k, v in bucket.items()} for bucket in buckets]
+
+
+def read_totals(window_minutes: int | None = None) -> dict[str, int]:
+    """Flushed counts since start, or summed over the last `window_minutes` minutes."""
+    if window_minutes is not None:
+        merged: Counter[str] = Counter()
+        for bucket in read_minutes(window_minutes):
+            merged.update(bucket)
+        return dict(merged)
+    try:
+        raw = backend.call(lambda r: r.hgetall("shelf:stats:total"))
     except backend.ShelfUnavailable:
         return {}
-    return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+    return {k.decode(): int(v) for k, v in raw.items()}

@@ -1,0 +1,17 @@
+"""gunicorn settings shared by `make run`, `make stack` and the Dockerfile."""
+
+import os
+
+from prometheus_client import multiprocess
+
+wsgi_app = "config.wsgi"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# A request that outlives this is killed; the shelf's Redis timeout keeps pages far below it.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+
+
+def child_exit(server, worker) -> None:
+    """Drop a dead worker's live gauges from the /metrics totals (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

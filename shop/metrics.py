@@ -1,0 +1,84 @@
+"""Prometheus metrics for /metrics, in prometheus-client's multiprocess mode under gunicorn.
+
+With PROMETHEUS_MULTIPROC_DIR set (make run sets it), each gunicorn worker writes its samples to
+files there and the scrape adds them up; without it (tests, manage.py) the process's own
+registry serves. Counts are cheap on the request path: the cache counters are added in bulk when
+shop.shelf.stats flushes (about once a second), not per lookup. Gauges that live in Redis
+(dirty carts, sync lag, queue length) are read at scrape time only.
+"""
+
+import os
+import statistics
+from collections.abc import Iterator, Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+CACHE_REQUESTS = Counter(
+    "shelf_cache_requests", "Shelf lookups by namespace and result.", ["namespace", "result"]
+)
+LOADER_SECONDS = Histogram(
+    "shelf_loader_seconds", "Time a loader spent reading PostgreSQL.", ["namespace"]
+)
+REQUEST_SECONDS = Histogram(
+    "shelf_request_seconds", "Request latency by view.", ["view"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)  # fmt: skip
+REQUEST_QUERIES = Histogram(
+    "shelf_request_sql_queries", "SQL statements per request by view.", ["view"],
+    buckets=(0, 1, 2, 3, 5, 10, 20, 50, 100),
+)  # fmt: skip
+
+
+def record_cache_counts(counts: Mapping[str, int]) -> None:
+    """Add flushed `<namespace>:<result>` counts to the Prometheus counter."""
+    for field, n in counts.items():
+        namespace, _, result = field.rpartition(":")
+        if result != "load_ms":
+            CACHE_REQUESTS.labels(namespace, result).inc(n)
+
+
+class RedisGauges:
+    """Gauges read from Redis at scrape time: dirty carts, sync lag, Celery queue length."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from . import ops
+
+        state = ops.write_behind()
+        yield GaugeMetricFamily("shelf_cart_dirty", "Carts waiting for a sync.", state["dirty"])
+        lag = GaugeMetricFamily(
+            "shelf_cart_sync_lag_seconds", "Recent cart sync lag.", labels=["quantile"]
+        )
+        for quantile, value in (("0.5", state["lag_p50"]), ("0.99", state["lag_p99"])):
+            if value is not None:
+                lag.add_metric([quantile], value)
+        yield lag
+        queue = ops.celery_queue_length()
+        if queue is not None:
+            yield GaugeMetricFamily("shelf_celery_queue_length", "Tasks waiting.", queue)
+
+
+def render() -> tuple[bytes, str]:
+    """The scrape: every process's samples (multiprocess mode) plus the Redis gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    gauges = CollectorRegistry()
+    gauges.register(RedisGauges())
+    return generate_latest(registry) + generate_latest(gauges), CONTENT_TYPE_LATEST
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=100)[round(q * 100) - 1]

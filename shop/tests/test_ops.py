@@ -1,0 +1,125 @@
+"""Observability: counters, /metrics, /healthz, the cache dashboard and cache_stats."""
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from catalog.tests.factories import ProductFactory
+from shop import shelf
+from shop.shelf import stats
+from shop.tests.servers import spare_port
+
+pytestmark = pytest.mark.django_db
+
+NS = shelf.Namespace("test.ops", schema=1, ttl=1, grace=60)
+
+
+@pytest.fixture
+def staff_client():
+    user = get_user_model().objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _flushed(field: str) -> int:
+    stats.maybe_flush(force=True)
+    return stats.read_totals().get(field, 0)
+
+
+def test_counters_move_for_a_miss_a_hit_and_a_stale_serve():
+    shelf.fetch(NS, 1, lambda p: "v")
+    assert _flushed("test.ops:miss") == 1 and _flushed("test.ops:load") == 1
+    shelf.fetch(NS, 1, lambda p: "v")
+    assert _flushed("test.ops:hit") == 1
+    time.sleep(1.2)
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").set(f"shelf:lock:{NS.key(1)}", "busy", px=5000)
+    shelf.fetch(NS, 1, lambda p: "v")
+    assert _flushed("test.ops:stale") == 1
+    assert _flushed("test.ops:miss") == 1, "a stale serve is not a miss"
+    assert stats.read_totals(5)["test.ops:hit"] == 1, "minute buckets agree with the totals"
+
+
+def test_metrics_parse_and_name_the_series(client):
+    product = ProductFactory()
+    client.get(f"/p/{product.slug}/")
+    client.get(f"/p/{product.slug}/")
+    stats.maybe_flush(force=True)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(response.content.decode())}
+    for name in [
+        "shelf_cache_requests", "shelf_loader_seconds", "shelf_request_seconds",
+        "shelf_request_sql_queries", "shelf_cart_dirty", "shelf_cart_sync_lag_seconds",
+        "shelf_celery_queue_length",
+    ]:  # fmt: skip
+        assert name in families, name
+    samples = families["shelf_cache_requests"].samples
+    assert any(
+        s.labels == {"namespace": "catalog.page", "result": "hit"} and s.value >= 1 for s in samples
+    )
+    views = {s.labels.get("view") for s in families["shelf_request_seconds"].samples}
+    assert "catalog:product" in views
+
+
+def test_dashboard_refuses_non_staff(client):
+    assert client.get("/admin/cache/").status_code == 302
+    user = get_user_model().objects.create_user("shopper", "s@example.com", "pw")
+    client.force_login(user)
+    assert client.get("/admin/cache/").status_code == 302
+
+
+def test_dashboard_shows_rates_and_warns_under_seventy_percent(staff_client):
+    stats.count("catalog.page", "hit", 20)
+    stats.count("catalog.page", "miss", 180)
+    stats.count("catalog.product", "hit", 500)
+    stats.maybe_flush(force=True)
+    body = staff_client.get("/admin/cache/").content.decode()
+    assert "Hit rate under 70%" in body
+    assert "catalog.page" in body.split("Hit rate under 70%")[1].split("</div>")[0]
+    assert "catalog.product (" not in body.split("</div>")[0]
+    assert "<polyline" in body
+
+
+def test_no_banner_without_enough_traffic(staff_client):
+    stats.count("catalog.page", "miss", 10)
+    stats.maybe_flush(force=True)
+    assert "Hit rate under 70%" not in staff_client.get("/admin/cache/").content.decode()
+
+
+def test_invalidate_namespace_action_bumps_its_generation_and_is_logged(staff_client):
+    loads = []
+    shelf.fetch(NS, 2, lambda p: loads.append(p))
+    response = staff_client.post(
+        "/admin/cache/", {"action": "invalidate", "namespace": "test.ops"}, follow=True
+    )
+    assert "Every test.ops entry will be reloaded." in response.content.decode()
+    assert "ops: invalidated test.ops" in response.content.decode()
+    shelf.fetch(NS, 2, lambda p: loads.append(p))
+    assert loads == [2, 2]
+
+
+def test_healthz_is_ok_then_degraded_not_failed_without_the_cache_redis(client, settings):
+    assert client.get("/healthz").json()["status"] == "ok"
+    settings.REDIS_CACHE_URL = f"redis://127.0.0.1:{spare_port()}/0"
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["cache_redis"]["ok"] is False
+    assert body["checks"]["postgresql"]["ok"] is True
+
+
+def test_cache_stats_prints_the_table(capsys):
+    stats.count("catalog.product", "hit", 9)
+    stats.count("catalog.product", "miss", 1)
+    stats.maybe_flush(force=True)
+    call_command("cache_stats")
+    out = capsys.readouterr().out
+    assert "catalog.product" in out and "90.0%" in out and "Redis roles:" in out
