@@ -7,6 +7,7 @@
 #   make services            only make sure PostgreSQL and Redis answer (leaves them running)
 #   make services-status     say which services answer
 #   make stop                stop every project-local server under .local/ (after a crash)
+#   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #
 # PYTHON=/path/to/python3.11 picks the interpreter for .venv.
 
@@ -16,7 +17,7 @@ ARGS ?=
 export PYTHON
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test services services-status stop
+.PHONY: help venv run test services services-status stop bench-search
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
@@ -38,3 +39,6 @@ services-status: venv
 
 stop:
 	@python3 scripts/services.py down --all
+
+bench-search: venv
+	@scripts/bench_search.sh

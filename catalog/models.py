@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -49,10 +51,15 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Weighted full-text document (name A; brand and category names B; description D). A
+    # PostgreSQL trigger writes it on every INSERT and on UPDATEs of those columns, so admin
+    # saves, QuerySet.update() and COPY all keep it current (migration 0002).
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["name"]
         indexes = [
+            GinIndex(fields=["search_vector"], name="product_search_vector"),
             models.Index(fields=["category", "is_active", "price"], name="product_cat_price"),
             models.Index(fields=["category", "is_active", "rating"], name="product_cat_rating"),
             models.Index(fields=["is_active", "created_at"], name="product_active_new"),

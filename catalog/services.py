@@ -4,8 +4,10 @@ from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+
+from search import services as search_services
 
 from . import cache
 from .models import Category, Product
@@ -20,9 +22,16 @@ def _with_ancestors(category_ids: Iterable[int]) -> set[int]:
     return ids | set(parents)
 
 
-def products_changed(product_ids: Iterable[int], category_ids: Iterable[int] = ()) -> None:
+def products_changed(
+    product_ids: Iterable[int], category_ids: Iterable[int] = (), *, price_only: bool = False
+) -> None:
     """Invalidate products (and the listings they were or are in) after the commit, then
-    write their entries through so the next shopper gets a hit."""
+    write their entries through so the next shopper gets a hit.
+
+    Search results hold ids, not cards: unless the caller knows only prices changed
+    (`price_only`), the product may have come, gone, been renamed or moved, so every search
+    entry expires; a price change expires only the price-sorted and price-filtered ones.
+    """
     from .selectors import product_cards
 
     product_ids = sorted(set(product_ids))
@@ -35,20 +44,46 @@ def products_changed(product_ids: Iterable[int], category_ids: Iterable[int] = (
         slugs=True,
         then=lambda: product_cards(product_ids),
     )
+    if price_only:
+        search_services.search_prices_changed()
+    else:
+        search_services.search_catalog_changed()
+
+
+def _search_reindex(category_ids: list[int]) -> None:
+    """Recompute the search document of the products in these categories, whose names it
+    holds; rows whose document is unchanged are not written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE catalog_product p SET search_vector = d.document
+            FROM (
+                SELECT id, catalog_product_search_document(name, brand, description, category_id)
+                    AS document
+                FROM catalog_product WHERE category_id = ANY(%s)
+            ) d
+            WHERE p.id = d.id AND p.search_vector IS DISTINCT FROM d.document
+            """,
+            [category_ids],
+        )
 
 
 def category_changed(category: Category, old_parent_id: int | None = None) -> None:
-    """A category's name, slug or place changed: every page naming it is stale."""
+    """A category's name, slug or place changed: every page naming it is stale, and its
+    products' search documents (which hold its and its parent's names) are recomputed."""
     tree = [category.pk, *category.children.values_list("pk", flat=True)]
     product_ids = Product.objects.filter(category_id__in=tree).values_list("pk", flat=True)
     cache.invalidate(
         product_ids, _with_ancestors([*tree, old_parent_id]), slugs=True, categories=True
     )
+    _search_reindex(tree)
+    search_services.search_catalog_changed()
 
 
 def catalog_changed_everything() -> None:
     """Expire every catalog entry: for bulk loads that bypass signals (seed_catalog)."""
     cache.invalidate_everything()
+    search_services.search_catalog_reloaded()
 
 
 @transaction.atomic
@@ -69,7 +104,7 @@ def product_price_change_percent(product_ids: Iterable[int], percent: Decimal) -
             price=max(new_price, Decimal("0.01")), updated_at=timezone.now()
         )
         updated += 1
-    products_changed(product_ids)
+    products_changed(product_ids, price_only=True)
     return updated
 
 

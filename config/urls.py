@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("", include("catalog.urls")),
+    path("", include("search.urls")),
     path("", include("cart.urls")),
     path("", include("shop.accounts")),
 ]

@@ -189,7 +189,25 @@ CELERY_BEAT_SCHEDULE = {
     # Write-behind of carts: the sync lag is at most this interval plus the sync itself.
     "cart-sync": {"task": "cart.tasks.carts_sync", "schedule": 2.0},
     "cart-evict-idle": {"task": "cart.tasks.carts_evict_idle", "schedule": 300.0},
+    # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
+    "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
 }
+
+# SEARCH
+# ------------------------------------------------------------------------------
+# How many of the most searched queries (last 24 hours) count as popular: cached 10 minutes
+# instead of 5, and warmed by the beat task and warm_cache.
+SEARCH_POPULAR_QUERIES = env.int("SEARCH_POPULAR_QUERIES", default=100)
+# What to warm before any query history exists (and to fill up the top list until then).
+SEARCH_SEED_QUERIES = env.list(
+    "SEARCH_SEED_QUERIES",
+    default=[
+        "laptop", "phone", "headphones", "shoes", "watch", "tablet", "monitor", "keyboard",
+        "earbuds", "speaker", "smartwatch", "charger", "coffee machine", "vacuum cleaner",
+        "blender", "lamp", "running shoes", "bike", "tent", "backpack", "sneakers", "boots",
+        "jacket", "t-shirt", "board game", "puzzle", "drone", "cookbook", "novel", "travel guide",
+    ],
+)  # fmt: skip
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+"""Search's shelf entries and query counters. Nothing else in the app touches Redis.
+
+Entries
+- `search.results` per hash of (normalised query, filters, sort, page): the page's product
+  ids, the total, the category facets and the typo correction, never the cards themselves.
+  Cards come from the product cache (catalog.selectors.product_cards), so a new price shows in
+  search results on the next request without touching these entries.
+
+Tags (bumped after commit)
+- the namespace generation: a product came, went, was renamed, moved, re-described or
+  (de)activated, or a category was renamed. Every search entry is stale then.
+- `search:prices`: a price changed. Only entries whose ids depend on prices (sorted by price or
+  filtered by a price range) record it.
+
+Staleness: none after a commit that bumps a tag, except two orderings chosen at load time and
+kept until the TTL: "in stock only" (stock moves with every sale; each card's badge is live)
+and "sort by rating" (ratings drift slowly). If a bump is lost while Redis is away an entry may
+live until its TTL, at most 10 minutes.
+
+Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
+- `search:queries:<unix hour>`: searches per normalised query in that hour, kept 25 hours.
+- `search:top`: the last 24 hourly sets summed by `queries_rank`; its first POPULAR_SIZE
+  members are the "popular" queries (10-minute TTL, warmed every 5 minutes).
+"""
+
+import contextlib
+import time
+
+from django.conf import settings
+
+from shop import shelf
+from shop.shelf import backend
+
+SCHEMA = 1
+POPULAR_TTL = 600
+REGULAR_TTL = 300
+EMPTY_TTL = 60
+PRICES_TAG = "search:prices"
+QUERIES_KEY = "search:queries:{hour}"
+QUERIES_TTL = 25 * 3600
+TOP_KEY = "search:top"
+TOP_KEEP = 1000  # how many ranked queries `top_queries` can show
+TERMS_BUILT_KEY = "search:terms:built"
+
+
+def _results_ttl(data: dict) -> int:
+    """Popular queries 10 minutes, others 5, empty results 1 (the seed's tiers)."""
+    if not data["total"]:
+        return EMPTY_TTL
+    return POPULAR_TTL if data.get("popular") else REGULAR_TTL
+
+
+RESULTS = shelf.Namespace("search.results", schema=SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL)
+
+
+def popular_size() -> int:
+    """How many of the top queries count as popular (and are warmed)."""
+    return settings.SEARCH_POPULAR_QUERIES
+
+
+def results_get(part: str, loader) -> dict | None:
+    return shelf.fetch(RESULTS, part, loader)
+
+
+def prices_versions() -> dict[str, str]:
+    """The price tag's version, to record with a price-dependent entry: read it before the SQL."""
+    return shelf.versions([PRICES_TAG])
+
+
+def invalidate_results() -> None:
+    """Expire every search entry once the transaction commits."""
+    shelf.bump_on_commit(RESULTS.generation)
+
+
+def invalidate_prices() -> None:
+    """Expire the price-sorted and price-filtered entries once the transaction commits."""
+    shelf.bump_on_commit(PRICES_TAG)
+
+
+def record_query(query: str) -> None:
+    """Count a search in this hour's ranking (buffered, flushed with the shelf's counters)."""
+    hour = int(time.time() // 3600)
+    shelf.stats.zincr(QUERIES_KEY.format(hour=hour), query, QUERIES_TTL)
+
+
+def queries_rank() -> int:
+    """Sum the last 24 hourly counts into the top set; return how many queries it holds."""
+    hour = int(time.time() // 3600)
+    sources = [QUERIES_KEY.format(hour=h) for h in range(hour - 23, hour + 1)]
+
+    def rank(r):
+        pipe = r.pipeline()
+        pipe.zunionstore(TOP_KEY, sources)
+        pipe.zremrangebyrank(TOP_KEY, 0, -TOP_KEEP - 1)
+        pipe.expire(TOP_KEY, QUERIES_TTL)
+        pipe.zcard(TOP_KEY)
+        return pipe.execute()[-1]
+
+    try:
+        return backend.call(rank)
+    except backend.ShelfUnavailable:
+        return 0
+
+
+def top_queries(limit: int) -> list[tuple[str, int]]:
+    """The most searched queries as last ranked by `queries_rank`, with their counts."""
+    if limit <= 0:
+        return []
+    try:
+        rows = backend.call(lambda r: r.zrevrange(TOP_KEY, 0, limit - 1, withscores=True))
+    except backend.ShelfUnavailable:
+        return []
+    return [(q.decode(), int(score)) for q, score in rows]
+
+
+def is_popular(query: str) -> bool:
+    """Whether the query is among the current top POPULAR_SIZE (decides its TTL)."""
+    try:
+        rank = backend.call(lambda r: r.zrevrank(TOP_KEY, query))
+    except backend.ShelfUnavailable:
+        return False
+    return rank is not None and rank < popular_size()
+
+
+def vocabulary_outdated() -> tuple[bool, str | None]:
+    """Whether products changed since the typo vocabulary was rebuilt, and the current search
+    generation to pass to `vocabulary_built` (read before rebuilding, so that a change during
+    the rebuild leaves it outdated)."""
+    try:
+        current = shelf.versions([RESULTS.generation]).get(RESULTS.generation)
+        built = backend.call(lambda r: r.get(TERMS_BUILT_KEY))
+    except backend.ShelfUnavailable:
+        return True, None
+    return current is None or built is None or built.decode() != current, current
+
+
+def vocabulary_built(generation: str | None) -> None:
+    """Remember the generation the vocabulary was rebuilt under."""
+    if generation is None:
+        return
+    with contextlib.suppress(backend.ShelfUnavailable):
+        backend.call(lambda r: r.set(TERMS_BUILT_KEY, generation, ex=QUERIES_TTL))
