@@ -26,9 +26,11 @@ NEW_TTL = 300
 NEW_FOR = 24 * 3600
 PAGE_TTL = 1800
 HOME_TTL = 300
-VIEWS_KEY = "catalog:views:{hour}"
+# The hourly view counters and the ranking built from them share the hash tag
+# `{catalog:popular}`, so that ZUNIONSTORE and its MULTI work on a Redis Cluster (one slot).
+POPULAR_KEY = "{catalog:popular}"
+VIEWS_KEY = "{{catalog:popular}}:views:{hour}"
 VIEWS_TTL = 25 * 3600
-POPULAR_KEY = "catalog:popular"
 
 
 def _product_ttl(data: dict) -> int:
@@ -89,7 +91,7 @@ def popular_rank(size: int) -> int:
     sources = [VIEWS_KEY.format(hour=h) for h in range(hour - 23, hour + 1)]
 
     def rank(r):
-        pipe = r.pipeline()
+        pipe = r.pipeline(transaction=True)
         pipe.zunionstore(POPULAR_KEY, sources)
         pipe.zremrangebyrank(POPULAR_KEY, 0, -size - 1)
         pipe.expire(POPULAR_KEY, VIEWS_TTL)

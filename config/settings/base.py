@@ -39,8 +39,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Three roles, three URLs: eviction and persistence are per server, so the shelf (may evict,
 # no persistence), the state (sessions and carts: must not evict) and the broker (must not
 # evict) can each live on a server configured for them. Locally they may share one server.
+# REDIS_CACHE_URL may name a Redis Cluster instead of one server:
+#   redis-cluster://host:port,host:port,host:port (database 0; see shop/shelf/client.py).
 REDIS_CACHE_URL = env("REDIS_CACHE_URL", default="redis://127.0.0.1:6379/0")
+# With REDIS_STATE_SENTINELS (host:port,host:port) the state role is found through Redis
+# Sentinel, and REDIS_STATE_URL names the master instead of a host: redis://<master name>/<db>.
 REDIS_STATE_URL = env("REDIS_STATE_URL", default="redis://127.0.0.1:6379/1")
+REDIS_STATE_SENTINELS = env.list("REDIS_STATE_SENTINELS", default=[])
 # A request never waits longer than this for the cache Redis; after that PostgreSQL serves.
 SHELF_REDIS_TIMEOUT = env.float("SHELF_REDIS_TIMEOUT", default=0.25)
 # Set to False to send every read to PostgreSQL (the "before" configuration of the benchmark).
@@ -60,7 +65,8 @@ CACHES = {
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "",
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # django-redis's DefaultClient, or RedisCluster for a redis-cluster:// URL.
+            "CLIENT_CLASS": "shop.shelf.client.ShelfClient",
             "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": SHELF_REDIS_TIMEOUT,
             "SOCKET_TIMEOUT": SHELF_REDIS_TIMEOUT,
@@ -82,6 +88,20 @@ CACHES = {
         },
     },
 }
+if REDIS_STATE_SENTINELS:
+    # https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
+    # One location, the master: sessions and carts must read their own writes, which a replica
+    # (where SentinelClient sends reads given a plain URL) may not have received yet.
+    CACHES["state"]["LOCATION"] = [REDIS_STATE_URL]
+    CACHES["state"]["OPTIONS"].update(
+        CLIENT_CLASS="django_redis.client.SentinelClient",
+        CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
+        SENTINELS=[
+            (host, int(port))
+            for host, _, port in (s.rpartition(":") for s in REDIS_STATE_SENTINELS)
+        ],
+        SENTINEL_KWARGS={"socket_timeout": env.float("REDIS_STATE_TIMEOUT", default=1.0)},
+    )
 
 # SESSIONS AND ACCOUNTS
 # ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ request skips Redis instead of paying the timeout again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
@@ -18,7 +19,8 @@ import pybreaker
 from django.conf import settings
 from django_redis import get_redis_connection
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 logger = logging.getLogger("shelf")
 T = TypeVar("T")
@@ -44,13 +46,41 @@ breaker = pybreaker.CircuitBreaker(
     name="cache-redis",
 )
 
+
+class _OpenedAt(pybreaker.CircuitBreakerListener):
+    """Remember when the breaker last opened.
+
+    pybreaker moves an open breaker to half-open only inside a call, and `available()` keeps
+    calls away from an open breaker, so without this an opened breaker would never close again.
+    """
+
+    at = 0.0
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        if getattr(new_state, "name", None) == pybreaker.STATE_OPEN:
+            self.at = time.monotonic()
+
+
+_opened = _OpenedAt()
+breaker.add_listener(_opened)
+
 # True once a Redis call failed during the current request (reset by ShelfMiddleware).
 _failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
 
 
 def client() -> Redis:
-    """Return the raw redis-py client of the cache alias (shared pool, short timeouts)."""
+    """Return the raw redis-py client of the cache alias (shared pool, short timeouts).
+
+    A `Redis` for one server, a `RedisCluster` for a cluster (see shop/shelf/client.py).
+    """
     return get_redis_connection("default")
+
+
+def mget(r: Redis, keys: list[str]) -> list:
+    """MGET `keys`; on a cluster, one MGET per hash slot (not atomic across slots)."""
+    if isinstance(r, RedisCluster):
+        return r.mget_nonatomic(keys)
+    return r.mget(keys)
 
 
 def available() -> bool:
@@ -58,7 +88,10 @@ def available() -> bool:
     return (
         settings.SHELF_ENABLED
         and not _failed_in_request.get()
-        and breaker.current_state != pybreaker.STATE_OPEN
+        and not (
+            breaker.current_state == pybreaker.STATE_OPEN
+            and time.monotonic() - _opened.at < breaker.reset_timeout
+        )
     )
 
 
@@ -71,7 +104,7 @@ def call(fn: Callable[[Redis], T]) -> T:
     except pybreaker.CircuitBreakerError as exc:
         _failed_in_request.set(True)
         raise ShelfUnavailable from exc
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
         _failed_in_request.set(True)
         logger.warning("shelf redis error", extra={"error": str(exc)})
         raise ShelfUnavailable from exc

@@ -136,7 +136,7 @@ class _Reader:
     def mget(self, keys: Iterable[str]) -> None:
         wanted = [k for k in dict.fromkeys(keys) if k not in self.raw]
         if wanted:
-            values = backend.call(lambda r: r.mget(wanted))
+            values = backend.call(lambda r: backend.mget(r, wanted))
             self.raw.update(zip(wanted, values, strict=True))
 
 
@@ -266,7 +266,9 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
         for key, body, px in writes:
             pipe.set(key, body, px=px)
         for lock_key, token in locks.items():
-            pipe.eval(_RELEASE, 1, lock_key, token)
+            # The same EVAL as pipe.eval(), which redis-py's cluster pipeline refuses; a
+            # one-key script is routed to that key's slot like any command.
+            pipe.execute_command("EVAL", _RELEASE, 1, lock_key, token)
         pipe.execute()
 
     with contextlib.suppress(backend.ShelfUnavailable):

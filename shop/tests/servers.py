@@ -114,3 +114,150 @@ def celery_worker(database_name: str) -> Iterator[subprocess.Popen]:
             if worker.poll() is None:
                 worker.kill()
             worker.wait(10)
+
+
+CLUSTER_CONF = Path(__file__).resolve().parents[2] / "docker" / "redis" / "cluster.conf"
+
+
+def spare_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too, both below 65536."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+class RedisClusterNodes:
+    """Six redis-server processes in cluster mode on spare ports: 3 masters, 3 replicas.
+
+    Started with docker/redis/cluster.conf (the production node configuration) and a short
+    cluster-node-timeout, so that a killed master's replica is promoted within seconds.
+    """
+
+    def __init__(self, workdir: str, size: int = 6, node_timeout_ms: int = 2000) -> None:
+        self.workdir = workdir
+        self.ports = [spare_cluster_port() for _ in range(size)]
+        self.node_timeout_ms = node_timeout_ms
+        self.processes: dict[int, subprocess.Popen] = {}
+
+    @property
+    def url(self) -> str:
+        return "redis-cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports) + "/0"
+
+    def start(self) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        for port in self.ports:
+            directory = Path(self.workdir) / str(port)
+            directory.mkdir()
+            self.processes[port] = subprocess.Popen(
+                [binary, str(CLUSTER_CONF), "--port", str(port), "--bind", "127.0.0.1",
+                 "--dir", str(directory), "--cluster-node-timeout", str(self.node_timeout_ms),
+                 "--logfile", str(directory / "redis.log")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        for port in self.ports:
+            self._wait(lambda p=port: redis.Redis(port=p, socket_timeout=0.2).ping())
+        subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+             "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        for port in self.ports:
+            self._wait(lambda p=port: self.info(p)["cluster_state"] == "ok")
+        # Every node must know every other one and its role before the test starts.
+        self._wait(
+            lambda: (
+                len(self.masters()) == len(self.ports) // 2
+                and all(len(self.nodes(p)) == len(self.ports) for p in self.ports)
+            )
+        )
+
+    def info(self, port: int) -> dict[str, str]:
+        # Two arguments: redis-py leaves the reply of "CLUSTER" alone (plain text, parsed here).
+        raw = redis.Redis(port=port, socket_timeout=0.5).execute_command("CLUSTER", "INFO")
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+    def nodes(self, port: int) -> list[list[str]]:
+        raw = redis.Redis(port=port, socket_timeout=0.5).execute_command("CLUSTER", "NODES")
+        return [line.split() for line in raw.decode().splitlines()]
+
+    def masters(self, asked: int | None = None) -> dict[int, list[str]]:
+        """{port: node line} of the masters that the node on `asked` sees as alive."""
+        asked = asked or next(p for p in self.ports if self.alive(p))
+        found = {}
+        for node in self.nodes(asked):
+            flags = node[2].split(",")
+            if "master" in flags and "fail" not in flags and "fail?" not in flags:
+                found[int(node[1].split("@")[0].rsplit(":", 1)[1])] = node
+        return found
+
+    def master_of(self, key: str) -> int:
+        slot = redis.Redis(port=self.ports[0]).execute_command("CLUSTER", "KEYSLOT", key)
+        for port, node in self.masters().items():
+            for span in node[8:]:
+                low, _, high = span.partition("-")
+                if low.isdigit() and int(low) <= slot <= int(high or low):
+                    return port
+        raise RuntimeError(f"no master owns slot {slot}")
+
+    def replica_of(self, master_port: int) -> int:
+        master_id = self.masters()[master_port][0]
+        for node in self.nodes(master_port):
+            if node[3] == master_id:
+                return int(node[1].split("@")[0].rsplit(":", 1)[1])
+        raise RuntimeError(f"the master on {master_port} has no replica")
+
+    def alive(self, port: int) -> bool:
+        return self.processes[port].poll() is None
+
+    def kill(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGKILL)
+        self.processes[port].wait(5)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    @staticmethod
+    def _wait(check, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if check():
+                    return
+            except (redis.RedisError, OSError, KeyError, StopIteration):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not come up in time")
+            time.sleep(0.1)
+
+
+@contextmanager
+def redis_cluster(node_timeout_ms: int = 2000) -> Iterator[RedisClusterNodes]:
+    """A fresh 6-node Redis Cluster (3 masters, 3 replicas) on loopback; stopped on exit."""
+    workdir = tempfile.mkdtemp(prefix="shelf-cluster-")
+    cluster = RedisClusterNodes(workdir, node_timeout_ms=node_timeout_ms)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

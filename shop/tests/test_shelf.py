@@ -172,3 +172,18 @@ def test_shelf_disabled_sends_every_read_to_the_loader(settings):
     shelf.fetch(NS, 3, loader)
     assert loader.calls == [3, 3]
     assert not get_redis_connection("default").exists(NS.key(3))
+
+
+def test_open_breaker_lets_a_call_through_after_its_reset_timeout(monkeypatch):
+    from shop.shelf import backend
+
+    monkeypatch.setattr(backend.breaker, "reset_timeout", 0.2)
+    backend.breaker.open()
+    loader = CountingLoader()
+    shelf.fetch(NS, 4, loader)  # open: straight to the loader, nothing stored
+    assert not get_redis_connection("default").exists(NS.key(4))
+    time.sleep(0.25)
+    backend.request_started()
+    shelf.fetch(NS, 4, loader)  # the trial call succeeds: closed again, the entry is stored
+    assert backend.breaker.current_state == "closed"
+    assert get_redis_connection("default").exists(NS.key(4))
