@@ -89,6 +89,11 @@ def cart_item_remove(owner: str, product: int) -> None:
     _loaded(owner, lambda: store.set_quantity(owner, product, 0))
 
 
+def cart_clear(owner: str) -> None:
+    """Empty the cart (its lines were ordered); the write-behind records the empty cart."""
+    _loaded(owner, lambda: store.clear(owner))
+
+
 def cart_merge_on_login(session: SessionBase, user_id: int) -> None:
     """Merge the anonymous cart into the user's, keeping the larger quantity of each line."""
     token = session.pop(SESSION_KEY, None)

@@ -80,6 +80,19 @@ end
 return changed and 1 or 0
 """
 
+# KEYS: cart, dirty, touched. ARGV: now, owner. Removes every line (after an order), keeps `_v`
+# growing so the write-behind replaces the synced lines with the empty cart.
+_CLEAR = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if f ~= '_v' then redis.call('HDEL', KEYS[1], f) end
+end
+redis.call('HINCRBY', KEYS[1], '_v', 1)
+redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
+return 1
+"""
+
 # KEYS: cart, dirty. ARGV: synced version, owner. Clears the dirty mark if nothing changed since.
 _CLEAN = """
 if redis.call('HGET', KEYS[1], '_v') == ARGV[1] then
@@ -149,6 +162,10 @@ def merge(target: str, source: str) -> bool:
             MAX_QUANTITY, time.time(), target,
         )
     )  # fmt: skip
+
+
+def clear(owner: str) -> int:
+    return client().eval(_CLEAR, 3, key(owner), DIRTY, TOUCHED, time.time(), owner)
 
 
 def delete(owner: str) -> None:

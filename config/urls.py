@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("search.urls")),
     path("", include("cart.urls")),
     path("", include("shop.accounts")),
+    path("", include("shop.urls")),
 ]
 
 handler404 = "shop.views.not_found"

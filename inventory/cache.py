@@ -21,7 +21,16 @@ def _stock_ttl(quantity: int | None) -> int:
 
 
 STOCK = shelf.Namespace(
-    "inventory.stock", schema=1, ttl=_stock_ttl, key_tags=lambda pid: (f"stock:{pid}",)
+    "inventory.stock",
+    schema=1,
+    ttl=_stock_ttl,
+    key_tags=lambda pid: (f"stock:{pid}",),
+    # How long a reader waits for another caller's load before loading itself. The load is
+    # one primary-key query, and during a run of sales of one product the entry another
+    # caller stores is often outdated by the next sale before it lands, so waiting the
+    # default 2 s only delays the order confirmation page (measured: 2 s stalls in 3 of 20
+    # bursts of 50 checkouts). A quarter second still folds a burst of readers into one load.
+    wait=0.25,
 )
 
 
@@ -41,3 +50,10 @@ def stock_get_many(product_ids: list[int]) -> dict[int, int]:
 
 def stock_invalidate(product_id: int) -> None:
     shelf.bump_on_commit(f"stock:{product_id}")
+
+
+def stock_refresh(product_ids: list[int]) -> None:
+    """After the commit, invalidate these entries and load them again (write-through), so the
+    next page view finds the committed levels instead of a miss."""
+    ids = sorted(set(product_ids))
+    shelf.bump_on_commit(*(f"stock:{pid}" for pid in ids), then=lambda: stock_get_many(ids))

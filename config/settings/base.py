@@ -3,6 +3,7 @@
 See .env.example for the full list with defaults.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -118,6 +119,17 @@ SESSION_SAVE_EVERY_REQUEST = False
 AUTHENTICATION_BACKENDS = ["shop.auth.CachedModelBackend"]
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# CHECKOUT AND ORDERS
+# ------------------------------------------------------------------------------
+# Dotted path of the payment provider class (shop/payments.py). The built-in one accepts test
+# card numbers only and moves no money.
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="shop.payments.TestCardProvider")
+# Flat shipping fee added to every order.
+ORDER_SHIPPING_FEE = Decimal(env("ORDER_SHIPPING_FEE", default="4.95"))
+# Sender of order confirmations.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#default-from-email
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Shelf <orders@shelf.example>")
 
 # APPS
 # ------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Writes to stock. Whether an order can be placed is decided here, from PostgreSQL only."""
+
+from collections.abc import Mapping
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .cache import stock_refresh
+from .models import Stock
+
+
+class OutOfStock(Exception):
+    """Some lines could not be reserved, so none was.
+
+    `short` maps each short product id to (units asked for, units left).
+    """
+
+    def __init__(self, short: dict[int, tuple[int, int]]) -> None:
+        self.short = short
+        parts = [
+            f"product {pid}: {asked} asked, {left} left" for pid, (asked, left) in short.items()
+        ]
+        super().__init__("; ".join(parts))
+
+
+def stock_reserve(lines: Mapping[int, int]) -> None:
+    """Take `lines` ({product id: units}) off the stock, all or nothing.
+
+    Runs inside the caller's transaction and raises OutOfStock if any line is short, so that the
+    caller's rollback undoes the lines already taken. Each line is one conditional UPDATE
+    (`quantity = quantity - n WHERE quantity >= n`): PostgreSQL re-checks the condition on the
+    newest row version after waiting for a concurrent order, so two orders can never both take
+    the last unit, and the CHECK constraint backs that up. Rows are taken in primary-key order,
+    so two orders sharing products always lock them in the same order and cannot deadlock.
+    """
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError("stock_reserve needs a transaction")
+    if any(n < 1 for n in lines.values()):
+        raise ValueError("Reserve at least one unit of each product.")
+    now, ids = timezone.now(), sorted(lines)
+    for position, product_id in enumerate(ids):
+        taken = Stock.objects.filter(product_id=product_id, quantity__gte=lines[product_id]).update(
+            quantity=F("quantity") - lines[product_id], updated_at=now
+        )
+        if not taken:
+            # Stop taking locks; read the rest only to tell the shopper every short line at once.
+            rest = ids[position:]
+            left = dict(
+                Stock.objects.filter(product_id__in=rest).values_list("product_id", "quantity")
+            )
+            # The line that failed is short even if a restock landed since its UPDATE.
+            short = {pid: (lines[pid], left.get(pid, 0)) for pid in rest}
+            raise OutOfStock(
+                {pid: v for pid, v in short.items() if pid == product_id or v[1] < v[0]}
+            )
+    # update() sends no signals: write the new levels through to the shelf after the commit.
+    stock_refresh(ids)

@@ -1,0 +1,193 @@
+"""Placing orders and confirming them by email."""
+
+import logging
+import secrets
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from cart.models import CartLine
+from cart.services import cart_clear, cart_sync
+from inventory.services import OutOfStock, stock_reserve
+
+from . import tasks
+from .models import Order, OrderLine, Payment
+from .payments import payment_provider
+from .selectors import Priced, lines_priced
+
+logger = logging.getLogger(__name__)
+
+# No 0/O or 1/I: the number is read out over the phone. 32**8 numbers make a clash unlikely;
+# a clash is retried.
+NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+NUMBER_ATTEMPTS = 3
+DETAIL_FIELDS = ("email", "name", "address_line1", "address_line2", "city", "postcode", "country")
+
+
+class CheckoutError(Exception):
+    """The order cannot be placed as it stands; the message says why, for the shopper."""
+
+
+class EmptyCart(CheckoutError):
+    pass
+
+
+class ItemsUnavailable(CheckoutError):
+    """Some lines are withdrawn from sale or short of stock; nothing was reserved or charged."""
+
+
+class PriceChanged(CheckoutError):
+    """The total differs from the one the shopper confirmed; nothing was reserved or charged."""
+
+
+class PaymentDeclined(CheckoutError):
+    pass
+
+
+def checkout_token_new() -> str:
+    """A token for one checkout: the orders it can produce are at most one."""
+    return secrets.token_urlsafe(24)
+
+
+def _number_new() -> str:
+    code = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+    return f"SH-{code[:4]}-{code[4:]}"
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
+def _order_open(token: str, user_id: int | None, details: Mapping[str, str]) -> Order:
+    """Insert the order first: a second submit of the same token waits on the unique index
+    until this transaction ends, then fails (if this one committed) before charging anyone."""
+    for _ in range(NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(
+                    number=_number_new(),
+                    checkout_token=token,
+                    user_id=user_id,
+                    **{name: details.get(name, "") for name in DETAIL_FIELDS},
+                )
+        except IntegrityError as exc:
+            if _constraint(exc) != "order_number_unique":
+                raise
+    raise RuntimeError("no free order number after several attempts")
+
+
+def _cart_flushed(owner: str) -> dict[int, int]:
+    """Write the cart to PostgreSQL now and return its lines from there."""
+    cart_sync(owner)
+    return dict(CartLine.objects.filter(cart__owner=owner).values_list("product_id", "quantity"))
+
+
+def _refusal(priced: Priced, short: Mapping[int, tuple[int, int]]) -> str:
+    """Name each short product and how many are left, for the shopper."""
+    names = {line.product_id: line.name for line in priced.lines}
+    parts = []
+    for pid, (asked, left) in sorted(short.items()):
+        have = "out of stock" if left <= 0 else f"only {left} left"
+        parts.append(f"{names[pid]} is {have} (you asked for {asked})")
+    return "Not enough stock: " + "; ".join(parts) + ". Nothing was ordered or charged."
+
+
+def order_place(
+    *,
+    owner: str,
+    user_id: int | None,
+    details: Mapping[str, str],
+    token: str,
+    card_number: str,
+    expected_total: Decimal | None = None,
+) -> Order:
+    """Place the order for the cart of `owner`, in one transaction, or raise CheckoutError.
+
+    Flushes the cart to PostgreSQL, prices it from PostgreSQL (never from the form), reserves
+    every line (all or nothing), charges, records the payment and the lines. `expected_total`
+    is the total the shopper confirmed: if prices moved since, PriceChanged asks them again.
+    Idempotent per `token`: a second call returns the first call's order.
+    """
+    existing = Order.objects.filter(checkout_token=token).first()
+    if existing is not None:
+        return existing
+    provider = payment_provider()
+    try:
+        with transaction.atomic():
+            order = _order_open(token, user_id, details)
+            priced = lines_priced(_cart_flushed(owner))
+            if not priced.lines:
+                raise EmptyCart("Your cart is empty.")
+            withdrawn = [line.name for line in priced.lines if not line.active]
+            if withdrawn:
+                raise ItemsUnavailable(
+                    f"No longer for sale: {', '.join(withdrawn)}. Please update your cart."
+                )
+            if expected_total is not None and priced.total != expected_total:
+                raise PriceChanged(
+                    f"The total changed from ${expected_total} to ${priced.total} since you"
+                    " reviewed your order. Please check it and place the order again."
+                )
+            try:
+                stock_reserve({line.product_id: line.quantity for line in priced.lines})
+            except OutOfStock as exc:
+                raise ItemsUnavailable(_refusal(priced, exc.short)) from exc
+            result = provider.charge(priced.total, order.number, {"card_number": card_number})
+            if not result.approved:
+                raise PaymentDeclined(result.message)
+            Payment.objects.create(
+                order=order,
+                provider=provider.name,
+                amount=priced.total,
+                status=Payment.Status.APPROVED,
+                reference=result.reference,
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    product_id=line.product_id,
+                    name=line.name,
+                    sku=line.sku,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                )
+                for line in priced.lines
+            )
+            order.subtotal, order.shipping = priced.subtotal, priced.shipping
+            order.total, order.status = priced.total, Order.Status.PAID
+            order.save(update_fields=["subtotal", "shipping", "total", "status", "updated_at"])
+            transaction.on_commit(lambda: cart_clear(owner), robust=True)
+            transaction.on_commit(
+                lambda: tasks.send_order_confirmation.delay(order.pk), robust=True
+            )
+    except IntegrityError as exc:
+        if _constraint(exc) != "order_checkout_token_unique":
+            raise
+        # The same checkout was submitted twice at once and the other submit won.
+        return Order.objects.get(checkout_token=token)
+    return order
+
+
+def order_confirmation_send(order_id: int) -> bool:
+    """Email the order's confirmation unless it was sent already; return whether it was sent.
+
+    The row lock makes a concurrent second run wait and then skip. A crash between sending and
+    the commit sends it again on the retry: a duplicate email beats a lost one.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.confirmation_sent_at is not None:
+            return False
+        body = render_to_string(
+            "emails/order_confirmation.txt",
+            {"order": order, "lines": order.lines.all(), "site_name": settings.SITE_NAME},
+        )
+        send_mail(f"Your {settings.SITE_NAME} order {order.number}", body, None, [order.email])
+        order.confirmation_sent_at = timezone.now()
+        order.save(update_fields=["confirmation_sent_at", "updated_at"])
+    return True
