@@ -11,7 +11,6 @@ import redis
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.management import call_command
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django_redis import get_redis_connection
@@ -24,6 +23,7 @@ from catalog.selectors import product_cards
 
 from . import metrics
 from .shelf import NAMESPACES, backend, bump, stats
+from .tasks import shelf_warm
 
 logger = logging.getLogger("shelf.ops")
 
@@ -176,9 +176,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _act(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
     if action == "warm":
-        call_command("warm_cache", products=200)
-        _log_action(request, "warmed the shelf")
-        messages.success(request, "The shelf was warmed.")
+        shelf_warm.delay()
+        _log_action(request, "asked for a warm-up")
+        messages.success(request, "A worker is warming the shelf.")
     elif action == "invalidate" and request.POST.get("namespace") in NAMESPACES:
         namespace = NAMESPACES[request.POST["namespace"]]
         bump(namespace.generation)

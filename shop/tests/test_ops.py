@@ -123,3 +123,15 @@ def test_cache_stats_prints_the_table(capsys):
     call_command("cache_stats")
     out = capsys.readouterr().out
     assert "catalog.product" in out and "90.0%" in out and "Redis roles:" in out
+
+
+def test_warm_now_runs_the_warm_task_and_is_logged(staff_client):
+    product = ProductFactory()
+    response = staff_client.post("/admin/cache/", {"action": "warm"}, follow=True)
+    assert "A worker is warming the shelf." in response.content.decode()
+    assert "ops: asked for a warm-up" in response.content.decode()
+    from django_redis import get_redis_connection
+
+    from catalog.cache import PAGE
+
+    assert get_redis_connection("default").exists(PAGE.key(product.slug))

@@ -1,14 +1,12 @@
 """Load the shelf ahead of shoppers: what each app names in its warm plan."""
 
 import time
-from collections import Counter
+from functools import partial
 
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from catalog.services import catalog_warm_plan
-from search.services import search_warm_plan
-from shop.shelf import stats
+from shop.warming import shelf_warm, warm_plan
 
 
 class Command(BaseCommand):
@@ -30,18 +28,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, products: int, queries: int | None, **options) -> None:
         started = time.monotonic()
-        plan = catalog_warm_plan(products) + search_warm_plan(queries)
-        loads_before = _loads()
-        for _label, warm in tqdm(plan, desc="warming", unit="entry", disable=None):
-            warm()
-        stats.maybe_flush(force=True)
-        loaded = _loads() - loads_before
-        kinds = ", ".join(f"{label} {n}" for label, n in Counter(lb for lb, _ in plan).items())
+        progress = partial(tqdm, desc="warming", unit="entry", disable=None)
+        done = shelf_warm(warm_plan(products, queries), progress)
+        kinds = ", ".join(f"{label} {n}" for label, n in done["kinds"].items())
         self.stdout.write(
-            f"Warmed {len(plan)} entries ({kinds}; {loaded} loaded from PostgreSQL, the rest "
-            f"were already on the shelf) in {time.monotonic() - started:.1f} s."
+            f"Warmed {done['entries']} entries ({kinds}; {done['loaded']} loaded from "
+            f"PostgreSQL, the rest were already on the shelf) in "
+            f"{time.monotonic() - started:.1f} s."
         )
-
-
-def _loads() -> int:
-    return sum(n for field, n in stats.read_totals().items() if field.endswith(":load"))
