@@ -296,29 +296,40 @@ def _try_locks(keys: list[str], timeout: float) -> dict[str, str]:
 
 
 def _wait_for(req: Request, parts: list, reader: _Reader) -> dict:
-    """Poll for entries another caller is loading; load ourselves what does not come in time."""
+    """Poll for entries another caller is loading; load ourselves what does not come in time.
+
+    A part stops waiting as soon as its lock is gone without a valid entry (the other loader
+    failed, or stored a value that a write made stale meanwhile): no one else will bring it.
+    """
     ns, found = req.ns, {}
     deadline = time.monotonic() + ns.wait
     pause = 0.005
-    pending = list(parts)
+    pending, abandoned = list(parts), []
+    latest = reader
     while pending and time.monotonic() < deadline:
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
-        keys = [ns.key(p) for p in pending]
-        tags = [tag_key(t) for p in pending for t in ns.tags(p)]
-        fresh = _Reader()
-        fresh.mget(keys + tags)
+        latest = _Reader()
+        latest.mget(
+            [ns.key(p) for p in pending]
+            + [_lock_key(ns.key(p)) for p in pending]
+            + [tag_key(t) for p in pending for t in ns.tags(p)]
+        )
         for part in list(pending):
-            env = _decode(fresh.raw[ns.key(part)])
-            if env is None:
-                continue
-            fresh.mget(tag_key(t) for t in env["t"])
-            if _valid(env, fresh):
-                found[part] = env["d"]
-                pending.remove(part)
+            env = _decode(latest.raw[ns.key(part)])
+            if env is not None:
+                latest.mget(tag_key(t) for t in env["t"])
+                if _valid(env, latest):
+                    found[part] = env["d"]
+                    pending.remove(part)
+                    continue
+            if latest.raw[_lock_key(ns.key(part))] is None:
+                pending.remove(part)  # its loader is done and brought nothing usable
+                abandoned.append(part)
     stats.count(ns.name, "hit", len(found))
-    if pending:
-        found.update(_load_and_store(req, pending, reader, {}))
+    if pending or abandoned:
+        # `latest` holds tag versions read before this load, as _load_and_store requires.
+        found.update(_load_and_store(req, pending + abandoned, latest, {}))
     return found
 
 

@@ -187,3 +187,14 @@ def test_open_breaker_lets_a_call_through_after_its_reset_timeout(monkeypatch):
     shelf.fetch(NS, 4, loader)  # the trial call succeeds: closed again, the entry is stored
     assert backend.breaker.current_state == "closed"
     assert get_redis_connection("default").exists(NS.key(4))
+
+
+def test_waiters_stop_waiting_when_the_loader_leaves_nothing_usable():
+    ns = shelf.Namespace("test.abandoned", schema=1, ttl=60, wait=5.0)
+    lock = f"shelf:lock:{ns.key(1)}"
+    redis = get_redis_connection("default")
+    redis.set(lock, "other", px=60_000)
+    threading.Timer(0.2, redis.delete, args=[lock]).start()  # the other loader gives up
+    started = time.monotonic()
+    assert shelf.fetch(ns, 1, lambda p: "mine") == "mine"
+    assert time.monotonic() - started < 1.0, "waited for the deadline instead"
