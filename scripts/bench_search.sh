@@ -46,5 +46,9 @@ scratch_db create
 "$PY" manage.py collectstatic --noinput -v0  # the pages link the hashed stylesheet
 seeded=$("$PY" manage.py seed_catalog --products "$PRODUCTS" --replace 2>/dev/null | grep Seeded)
 echo "$seeded"
+command="make bench-search"
+for var in BENCH_ROUNDS BENCH_PRODUCTS BENCH_REDIS_URL BENCH_DATABASE_URL; do
+    if [ -n "${!var:-}" ]; then command="$var=${!var} $command"; fi
+done
 "$PY" manage.py bench_search --rounds "$ROUNDS" --output "$OUTPUT" --seed-summary "$seeded" \
-    --command "make bench-search   # scripts/bench_search.sh: $PRODUCTS products, $ROUNDS rounds"
+    --command "$command"

@@ -87,8 +87,11 @@ class Command(BaseCommand):
         report = self._report(samples, slowest, products, rounds, cached_sql, load, options)
         self.stdout.write(report)
         if output is not None:
+            # Keep a hand-written "## Notes" section of an earlier report.
+            earlier = output.read_text() if output.exists() else ""
+            notes = earlier[earlier.find("\n## Notes") :] if "\n## Notes" in earlier else ""
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(report)
+            output.write_text(report + notes)
             self.stdout.write(f"Wrote {output}.")
 
     def _get(self, client: Client, url: str) -> float:
