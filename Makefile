@@ -7,6 +7,8 @@
 #   make services            only make sure PostgreSQL and Redis answer (leaves them running)
 #   make services-status     say which services answer
 #   make stop                stop every project-local server under .local/ (after a crash)
+#   make stack               the production topology here: nginx, 3 app processes, worker, beat
+#   make stack-bench         3 app processes against 1 through nginx; writes docs/stack.md
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #
 # PYTHON=/path/to/python3.11 picks the interpreter for .venv.
@@ -17,7 +19,7 @@ ARGS ?=
 export PYTHON
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test services services-status stop bench-search
+.PHONY: help venv run test services services-status stop stack stack-bench bench-search
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
@@ -39,6 +41,12 @@ services-status: venv
 
 stop:
 	@python3 scripts/services.py down --all
+
+stack: venv
+	@.venv/bin/python scripts/stack.py run
+
+stack-bench: venv
+	@.venv/bin/python scripts/stack.py bench
 
 bench-search: venv
 	@scripts/bench_search.sh
