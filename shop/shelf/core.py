@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from redis.cluster import RedisCluster
 
 from . import backend, stats
 
@@ -43,6 +44,16 @@ XFETCH_BETA = 1.0
 JITTER = 0.10
 _MAX_BUMP = 2**40
 _MAX_INIT = 2**52
+# Store an entry only if every tag it recorded still has that version: a load that raced with a
+# write is dropped instead of overwriting a fresher entry (KEYS: entry, tags; ARGV: body, px,
+# versions).
+_STORE_IF_CURRENT = """
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # Delete a single-flight lock only if we still hold it (it may have expired and been retaken).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
@@ -259,12 +270,20 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
         if isinstance(value, Loaded):
             deps.update(value.deps)
         out[part] = _plain(value)
-        writes.append((ns.key(part), *_envelope(ns, out[part], deps, cost)))
+        writes.append((ns.key(part), deps, *_envelope(ns, out[part], deps, cost)))
 
     def store(r):
         pipe = r.pipeline(transaction=False)
-        for key, body, px in writes:
-            pipe.set(key, body, px=px)
+        for key, deps, body, px in writes:
+            if isinstance(r, RedisCluster):
+                # The tags live in other hash slots: store unconditionally; reads still refuse
+                # an entry whose tags moved on.
+                pipe.set(key, body, px=px)
+            else:
+                tags = [tag_key(t) for t in deps]
+                pipe.execute_command(
+                    "EVAL", _STORE_IF_CURRENT, 1 + len(tags), key, *tags, body, px, *deps.values()
+                )
         for lock_key, token in locks.items():
             # The same EVAL as pipe.eval(), which redis-py's cluster pipeline refuses; a
             # one-key script is routed to that key's slot like any command.

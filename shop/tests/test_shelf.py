@@ -146,7 +146,9 @@ def test_loader_that_read_before_a_commit_cannot_store_a_value_served_later():
     commit_done.set()
     reader.join(5)
     assert result["v"] == "Old name"  # that request read before the commit
-    assert get_redis_connection("default").exists(ns.key(category.pk)), "the old value was stored"
+    assert not get_redis_connection("default").exists(ns.key(category.pk)), (
+        "a loader that read before the commit must not store its value"
+    )
     fresh = shelf.fetch(ns, category.pk, lambda pk: Category.objects.get(pk=pk).name)
     assert fresh == "New name"
 
