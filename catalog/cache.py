@@ -15,10 +15,8 @@ moment) an entry may live until its TTL. Related products and "popular" lists ar
 page is built and may lag rating changes by up to the page's TTL; prices on them never lag.
 """
 
-import time
-
 from shop import shelf
-from shop.shelf import backend
+from shop.shelf.ranking import HourlyRanking
 
 POPULAR_TTL = 3600
 REGULAR_TTL = 1800
@@ -28,9 +26,9 @@ PAGE_TTL = 1800
 HOME_TTL = 300
 # The hourly view counters and the ranking built from them share the hash tag
 # `{catalog:popular}`, so that ZUNIONSTORE and its MULTI work on a Redis Cluster (one slot).
-POPULAR_KEY = "{catalog:popular}"
-VIEWS_KEY = "{{catalog:popular}}:views:{hour}"
-VIEWS_TTL = 25 * 3600
+VIEWS = HourlyRanking("catalog:popular")
+POPULAR_KEY = VIEWS.top_key
+VIEWS_KEY = VIEWS.hour_key
 
 
 def _product_ttl(data: dict) -> int:
@@ -61,47 +59,23 @@ NAMESPACES = (PRODUCT, PAGE, LISTING, HOME)
 
 def record_view(product_id: int) -> None:
     """Count a product view in this hour's ranking (buffered, flushed with the counters)."""
-    hour = int(time.time() // 3600)
-    shelf.stats.zincr(VIEWS_KEY.format(hour=hour), str(product_id), VIEWS_TTL)
+    VIEWS.record(str(product_id))
 
 
 def popular_ids(limit: int) -> list[int]:
     """The most viewed products of the last 24 hours, as last ranked by `popular_rank`."""
-    try:
-        ids = backend.call(lambda r: r.zrevrange(POPULAR_KEY, 0, limit - 1))
-    except backend.ShelfUnavailable:
-        return []
-    return [int(i) for i in ids]
+    return [int(member) for member, _count in VIEWS.top(limit)]
 
 
 def popular_among(product_ids: list[int]) -> set[int]:
     """Which of these products are in the popular set (for their TTL tier)."""
-    if not product_ids:
-        return set()
-    try:
-        scores = backend.call(lambda r: r.zmscore(POPULAR_KEY, [str(i) for i in product_ids]))
-    except backend.ShelfUnavailable:
-        return set()
-    return {pid for pid, score in zip(product_ids, scores, strict=True) if score is not None}
+    ranked = VIEWS.ranked([str(i) for i in product_ids])
+    return {pid for pid, is_ranked in zip(product_ids, ranked, strict=True) if is_ranked}
 
 
 def popular_rank(size: int) -> int:
-    """Rank the `size` most viewed products over the last 24 hourly buckets; return how many."""
-    hour = int(time.time() // 3600)
-    sources = [VIEWS_KEY.format(hour=h) for h in range(hour - 23, hour + 1)]
-
-    def rank(r):
-        pipe = r.pipeline(transaction=True)
-        pipe.zunionstore(POPULAR_KEY, sources)
-        pipe.zremrangebyrank(POPULAR_KEY, 0, -size - 1)
-        pipe.expire(POPULAR_KEY, VIEWS_TTL)
-        pipe.zcard(POPULAR_KEY)
-        return pipe.execute()[-1]
-
-    try:
-        return backend.call(rank)
-    except backend.ShelfUnavailable:
-        return 0
+    """Rank the `size` most viewed products of the last 24 hours; return how many."""
+    return VIEWS.rank(size)
 
 
 def product_get_many(product_ids: list[int], loader) -> dict[int, dict | None]:

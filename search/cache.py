@@ -18,27 +18,28 @@ and "sort by rating" (ratings drift slowly). If a bump is lost while Redis is aw
 live until its TTL, at most 10 minutes.
 
 Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
-- `search:queries:<unix hour>`: searches per normalised query in that hour, kept 25 hours.
-- `search:top`: the last 24 hourly sets summed by `queries_rank`; its first POPULAR_SIZE
+- `{search:queries}:<unix hour>`: searches per normalised query in that hour, kept 25 hours.
+- `{search:queries}`: the last 24 hourly sets summed by `queries_rank`; its first POPULAR_SIZE
   members are the "popular" queries (10-minute TTL, warmed every 5 minutes).
 """
 
 import contextlib
-import time
 
 from django.conf import settings
 
 from shop import shelf
 from shop.shelf import backend
+from shop.shelf.ranking import HourlyRanking
 
 SCHEMA = 1
 POPULAR_TTL = 600
 REGULAR_TTL = 300
 EMPTY_TTL = 60
 PRICES_TAG = "search:prices"
-QUERIES_KEY = "search:queries:{hour}"
-QUERIES_TTL = 25 * 3600
-TOP_KEY = "search:top"
+QUERIES = HourlyRanking("search:queries")
+QUERIES_KEY = QUERIES.hour_key
+QUERIES_TTL = QUERIES.ttl
+TOP_KEY = QUERIES.top_key
 TOP_KEEP = 1000  # how many ranked queries `top_queries` can show
 TERMS_BUILT_KEY = "search:terms:built"
 
@@ -79,47 +80,23 @@ def invalidate_prices() -> None:
 
 def record_query(query: str) -> None:
     """Count a search in this hour's ranking (buffered, flushed with the shelf's counters)."""
-    hour = int(time.time() // 3600)
-    shelf.stats.zincr(QUERIES_KEY.format(hour=hour), query, QUERIES_TTL)
+    QUERIES.record(query)
 
 
 def queries_rank() -> int:
     """Sum the last 24 hourly counts into the top set; return how many queries it holds."""
-    hour = int(time.time() // 3600)
-    sources = [QUERIES_KEY.format(hour=h) for h in range(hour - 23, hour + 1)]
-
-    def rank(r):
-        pipe = r.pipeline()
-        pipe.zunionstore(TOP_KEY, sources)
-        pipe.zremrangebyrank(TOP_KEY, 0, -TOP_KEEP - 1)
-        pipe.expire(TOP_KEY, QUERIES_TTL)
-        pipe.zcard(TOP_KEY)
-        return pipe.execute()[-1]
-
-    try:
-        return backend.call(rank)
-    except backend.ShelfUnavailable:
-        return 0
+    return QUERIES.rank(TOP_KEEP)
 
 
 def top_queries(limit: int) -> list[tuple[str, int]]:
     """The most searched queries as last ranked by `queries_rank`, with their counts."""
-    if limit <= 0:
-        return []
-    try:
-        rows = backend.call(lambda r: r.zrevrange(TOP_KEY, 0, limit - 1, withscores=True))
-    except backend.ShelfUnavailable:
-        return []
-    return [(q.decode(), int(score)) for q, score in rows]
+    return QUERIES.top(limit)
 
 
 def is_popular(query: str) -> bool:
     """Whether the query is among the current top POPULAR_SIZE (decides its TTL)."""
-    try:
-        rank = backend.call(lambda r: r.zrevrank(TOP_KEY, query))
-    except backend.ShelfUnavailable:
-        return False
-    return rank is not None and rank < popular_size()
+    position = QUERIES.position(query)
+    return position is not None and position < popular_size()
 
 
 def vocabulary_outdated() -> tuple[bool, str | None]:
