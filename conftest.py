@@ -14,9 +14,11 @@ def _clean_redis():
     Test settings point every role at its own database number, so FLUSHDB here never touches
     a running shop's data. The circuit breaker and counters are per process: reset them too.
     """
-    for alias in settings.CACHES:
-        get_redis_connection(alias).flushdb()
+    for alias, conf in settings.CACHES.items():
+        if conf["BACKEND"].startswith("django_redis."):
+            get_redis_connection(alias).flushdb()
     backend.breaker.close()
+    backend._recovery_due = False  # an earlier test's outage owes this one nothing
     backend.request_started()
     stats.maybe_flush(force=True)
     yield

@@ -10,8 +10,8 @@ Tags (bumped after commit by catalog.services)
 - `listing:<category id>`: a product in the category or below it changed, came or went.
 - `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
 
-Staleness: none after a commit that bumps the tags; if a bump is lost (Redis unreachable at that
-moment) an entry may live until its TTL. Related products and "popular" lists are chosen when a
+Staleness: none after a commit that bumps the tags; a bump that cannot reach Redis waits in the
+outbox (shop/shelf/outbox.py) and is applied before Redis is read again. Related products and "popular" lists are chosen when a
 page is built and may lag rating changes by up to the page's TTL; prices on them never lag.
 """
 

@@ -1,8 +1,8 @@
 """The inventory app's shelf entries: units on hand per product, apart from the product entry
 so that a sale never invalidates the product.
 
-Staleness: a shown stock level may lag a sale by at most the tier's TTL when an invalidation is
-lost; normally the entry is invalidated after each commit that changes it. Decisions (can this
+Staleness: none after the commit of a change, which invalidates the entry (an invalidation that
+cannot reach Redis waits in the outbox, shop/shelf/outbox.py). Decisions (can this
 order be placed?) are never taken from here, only from PostgreSQL.
 """
 

@@ -14,8 +14,8 @@ Tags (bumped after commit)
 
 Staleness: none after a commit that bumps a tag, except two orderings chosen at load time and
 kept until the TTL: "in stock only" (stock moves with every sale; each card's badge is live)
-and "sort by rating" (ratings drift slowly). If a bump is lost while Redis is away an entry may
-live until its TTL, at most 10 minutes.
+and "sort by rating" (ratings drift slowly). A bump that cannot reach Redis waits in the outbox
+(shop/shelf/outbox.py) and is applied before Redis is read again.
 
 Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
 - `{search:queries}:<unix hour>`: searches per normalised query in that hour, kept 25 hours.

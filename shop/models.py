@@ -4,6 +4,7 @@ name, sku and price at that moment, so later catalog changes never rewrite histo
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
 
@@ -52,7 +53,15 @@ class Order(models.Model):
                 name="order_totals_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="order_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="order_user_recent"),
+            # The confirmation sweep's query: few rows, so a small partial index.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(confirmation_sent_at=None),
+                name="order_confirmation_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -101,3 +110,21 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.reference} {self.amount}"
+
+
+class PendingBump(models.Model):
+    """Shelf tags whose bump could not reach the cache Redis (see shop/shelf/outbox.py).
+
+    A row is written when a bump fails and deleted once the tags were bumped: by the beat task
+    `shop.tasks.shelf_outbox_drain`, and by any process about to use the cache Redis again
+    after it failed there.
+    """
+
+    tags = ArrayField(models.CharField(max_length=200))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"pending bump of {len(self.tags)} tags"

@@ -3,6 +3,7 @@
 import logging
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 # a clash is retried.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 NUMBER_ATTEMPTS = 3
+# Seconds an order's own confirmation task has before the sweep sends the confirmation itself.
+CONFIRMATION_GRACE = 120
+CONFIRMATION_SWEEP_BATCH = 100
 DETAIL_FIELDS = ("email", "name", "address_line1", "address_line2", "city", "postcode", "country")
 
 
@@ -191,3 +195,23 @@ def order_confirmation_send(order_id: int) -> bool:
         order.confirmation_sent_at = timezone.now()
         order.save(update_fields=["confirmation_sent_at", "updated_at"])
     return True
+
+
+def order_confirmations_send_due(
+    older_than: float = CONFIRMATION_GRACE, limit: int = CONFIRMATION_SWEEP_BATCH
+) -> int:
+    """Send the confirmations still unsent `older_than` seconds after the order; return count.
+
+    The order row is the outbox: `confirmation_sent_at` stays empty until a send commits, so
+    an order placed while the broker was down, or whose task died with its worker (a killed
+    worker's task comes back only after the broker's visibility timeout), is still confirmed.
+    Idempotent like `order_confirmation_send`.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    due = (
+        Order.objects.filter(confirmation_sent_at=None, created_at__lt=cutoff)
+        .exclude(status=Order.Status.PENDING)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(order_confirmation_send(pk) for pk in list(due))

@@ -221,6 +221,14 @@ CELERY_BEAT_SCHEDULE = {
     # Write-behind of carts: the sync lag is at most this interval plus the sync itself.
     "cart-sync": {"task": "cart.tasks.carts_sync", "schedule": 2.0},
     "cart-evict-idle": {"task": "cart.tasks.carts_evict_idle", "schedule": 300.0},
+    # Bumps that could not reach the cache Redis (shop/shelf/outbox.py): for the processes that
+    # never lost Redis, this interval bounds how long a lost bump's entries may still be served.
+    "shelf-outbox-drain": {
+        "task": "shop.tasks.shelf_outbox_drain",
+        "schedule": env.float("SHELF_OUTBOX_DRAIN", default=5.0),
+    },
+    # Confirmations whose own task never ran (broker down at checkout, worker killed).
+    "order-confirmations-sweep": {"task": "shop.tasks.order_confirmations_sweep", "schedule": 60.0},
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
 }

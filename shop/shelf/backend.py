@@ -52,6 +52,7 @@ class _OpenedAt(pybreaker.CircuitBreakerListener):
 
     pybreaker moves an open breaker to half-open only inside a call, and `available()` keeps
     calls away from an open breaker, so without this an opened breaker would never close again.
+    An opened breaker also means bumps may have gone to the outbox: drain it before reuse.
     """
 
     at = 0.0
@@ -59,6 +60,7 @@ class _OpenedAt(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
         if getattr(new_state, "name", None) == pybreaker.STATE_OPEN:
             self.at = time.monotonic()
+            recovery_needed()
 
 
 _opened = _OpenedAt()
@@ -66,6 +68,25 @@ breaker.add_listener(_opened)
 
 # True once a Redis call failed during the current request (reset by ShelfMiddleware).
 _failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
+
+# Set when this process may owe the shelf bumps (its breaker opened, or it wrote to the outbox):
+# the next call drains the outbox first (shop/shelf/outbox.py). Process-wide, like the breaker.
+_recovery_due = False
+
+
+def recovery_needed() -> None:
+    """Make the next call drain the outbox before it uses Redis."""
+    global _recovery_due
+    _recovery_due = True
+
+
+def _recover(r: Redis) -> None:
+    global _recovery_due
+    from .core import write_bumps
+    from .outbox import drain
+
+    drain(r, write_bumps)
+    _recovery_due = False
 
 
 def client() -> Redis:
@@ -100,6 +121,10 @@ def call(fn: Callable[[Redis], T]) -> T:
     if not available():
         raise ShelfUnavailable
     try:
+        if _recovery_due:
+            # Before anything is read, bump what a failure left in the outbox; a Redis error
+            # here counts like any other, and the breaker stays (or goes) open.
+            breaker.call(_recover, client())
         return breaker.call(fn, client())
     except pybreaker.CircuitBreakerError as exc:
         _failed_in_request.set(True)

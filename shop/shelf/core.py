@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from redis.cluster import RedisCluster
 
-from . import backend, stats
+from . import backend, outbox, stats
 
 logger = logging.getLogger("shelf")
 
@@ -189,21 +189,24 @@ def bump(*tags: str) -> None:
     INCRBY by a random amount: an existing tag moves to a value it never had, and a tag that was
     evicted starts at a random value rather than one an old entry may have recorded.
     """
-    if not tags:
+    if not tags or not settings.SHELF_ENABLED:
+        # Disabled (benchmarks only): nothing is read from the shelf, so nothing is owed; flush
+        # the cache Redis before enabling it again.
         return
-
-    def write(r):
-        pipe = r.pipeline(transaction=False)
-        for tag in dict.fromkeys(tags):
-            pipe.incrby(tag_key(tag), random.randint(1, _MAX_BUMP))
-            pipe.expire(tag_key(tag), TAG_TTL)
-        pipe.execute()
-
     try:
-        backend.call(write)
+        backend.call(lambda r: write_bumps(r, tags))
     except backend.ShelfUnavailable:
-        # TODO(outbox): a bump lost while Redis is away leaves entries valid until their TTL.
-        logger.error("shelf could not bump tags %s", list(tags)[:10])
+        # Dropping it would leave the entries valid until their TTL once Redis answers again.
+        outbox.record(tags)
+
+
+def write_bumps(r, tags: Iterable[str]) -> None:
+    """Bump `tags` with client `r` in one round trip (raises the client's errors)."""
+    pipe = r.pipeline(transaction=False)
+    for tag in dict.fromkeys(tags):
+        pipe.incrby(tag_key(tag), random.randint(1, _MAX_BUMP))
+        pipe.expire(tag_key(tag), TAG_TTL)
+    pipe.execute()
 
 
 def bump_on_commit(*tags: str, then: Callable[[], None] | None = None) -> None:

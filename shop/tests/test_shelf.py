@@ -179,6 +179,7 @@ def test_shelf_disabled_sends_every_read_to_the_loader(settings):
     assert not get_redis_connection("default").exists(NS.key(3))
 
 
+@pytest.mark.django_db  # the first call after an outage drains the bump outbox (PostgreSQL)
 def test_open_breaker_lets_a_call_through_after_its_reset_timeout(monkeypatch):
     from shop.shelf import backend
 
