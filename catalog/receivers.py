@@ -5,20 +5,30 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from . import services
 from .models import Category, Product, ProductImage
 
+# What search results depend on: a save that changes none of these changes only prices.
+SEARCHED_FIELDS = ("category_id", "name", "brand", "description", "is_active")
+
 
 def product_pre_save(sender, instance: Product, raw: bool = False, **kwargs) -> None:
-    # Remember the category it is leaving, whose listings must drop it too.
-    instance._old_category_id = (
-        Product.objects.filter(pk=instance.pk).values_list("category_id", flat=True).first()
+    # Remember the category it may be leaving (whose listings must drop it) and what search
+    # results depend on.
+    instance._before = (
+        Product.objects.filter(pk=instance.pk).values(*SEARCHED_FIELDS).first()
         if instance.pk and not raw
         else None
     )
 
 
 def product_changed(sender, instance: Product, raw: bool = False, **kwargs) -> None:
-    if not raw:
-        old = getattr(instance, "_old_category_id", None)
-        services.products_changed([instance.pk], [instance.category_id, old])
+    if raw:
+        return
+    before = getattr(instance, "_before", None)
+    services.products_changed(
+        [instance.pk],
+        [instance.category_id, before and before["category_id"]],
+        price_only=before is not None
+        and all(getattr(instance, f) == before[f] for f in SEARCHED_FIELDS),
+    )
 
 
 def image_changed(sender, instance: ProductImage, raw: bool = False, **kwargs) -> None:

@@ -259,3 +259,18 @@ def _caches_at(url: str) -> dict:
                     "SOCKET_CONNECT_TIMEOUT": 0.2},
     }  # fmt: skip
     return caches
+
+
+def test_a_price_only_save_keeps_search_results_cached(catalog, client, django_assert_num_queries):
+    product = catalog["products"][-1]
+    client.get("/search/?q=x29")
+    client.get("/search/?q=x29")
+    product.refresh_from_db()
+    product.price = Decimal("77.77")
+    product.save()
+    with django_assert_num_queries(0):
+        body = client.get("/search/?q=x29").content.decode()
+    assert "$77.77" in body
+    product.name = "Nordvik Renamed Laptop"
+    product.save()
+    assert "Nordvik Renamed Laptop" in client.get("/search/?q=x29").content.decode()

@@ -58,6 +58,14 @@ def zincr(key: str, member: str, ttl: int, n: int = 1) -> None:
         _zsets.setdefault((key, ttl), Counter())[member] += n
 
 
+def discard() -> None:
+    """Drop the counts not flushed yet (tests start from zero)."""
+    with _lock:
+        _counts.clear()
+        _load_ms.clear()
+        _zsets.clear()
+
+
 def snapshot() -> dict[str, int]:
     """Return the counts not flushed yet (for tests and the in-process view)."""
     with _lock:
