@@ -89,19 +89,27 @@ CACHES = {
         },
     },
 }
+
+
+def redis_sentinel_options(sentinels: list[str], timeout: float) -> dict:
+    """OPTIONS that make a django-redis alias find its master through Redis Sentinel.
+
+    https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
+    """
+    return {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": [(h, int(p)) for h, _, p in (s.rpartition(":") for s in sentinels)],
+        "SENTINEL_KWARGS": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
+    }
+
+
 if REDIS_STATE_SENTINELS:
-    # https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
     # One location, the master: sessions and carts must read their own writes, which a replica
     # (where SentinelClient sends reads given a plain URL) may not have received yet.
     CACHES["state"]["LOCATION"] = [REDIS_STATE_URL]
     CACHES["state"]["OPTIONS"].update(
-        CLIENT_CLASS="django_redis.client.SentinelClient",
-        CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
-        SENTINELS=[
-            (host, int(port))
-            for host, _, port in (s.rpartition(":") for s in REDIS_STATE_SENTINELS)
-        ],
-        SENTINEL_KWARGS={"socket_timeout": env.float("REDIS_STATE_TIMEOUT", default=1.0)},
+        redis_sentinel_options(REDIS_STATE_SENTINELS, env.float("REDIS_STATE_TIMEOUT", default=1.0))
     )
 
 # SESSIONS AND ACCOUNTS

@@ -237,7 +237,7 @@ class RedisClusterNodes:
                 process.kill()
 
     @staticmethod
-    def _wait(check, seconds: float = 20) -> None:
+    def _wait(check, seconds: float = 20, what: str = "the Redis Cluster") -> None:
         deadline = time.monotonic() + seconds
         while True:
             try:
@@ -246,7 +246,7 @@ class RedisClusterNodes:
             except (redis.RedisError, OSError, KeyError, StopIteration):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the Redis Cluster did not come up in time")
+                raise RuntimeError(f"{what} did not come up in time")
             time.sleep(0.1)
 
 
@@ -260,4 +260,110 @@ def redis_cluster(node_timeout_ms: int = 2000) -> Iterator[RedisClusterNodes]:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+STATE_CONF = Path(__file__).resolve().parents[2] / "docker" / "redis" / "state.conf"
+
+
+class RedisSentinelSet:
+    """A state-role master, its replica and one Sentinel watching them, on spare ports.
+
+    The master and replica run docker/redis/state.conf; the Sentinel declares the master down
+    after 1 s and fails over to the replica (quorum 1: one Sentinel is enough for a test, not
+    for production, where three on separate machines keep one network split from promoting).
+    """
+
+    MASTER_NAME = "shelfstate"
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = Path(workdir)
+        self.master_port, self.replica_port, self.sentinel_port = (
+            spare_port(),
+            spare_port(),
+            spare_port(),
+        )
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def sentinels(self) -> list[str]:
+        return [f"127.0.0.1:{self.sentinel_port}"]
+
+    @property
+    def url(self) -> str:
+        """The state URL in Sentinel form: the master's name instead of a host."""
+        return f"redis://{self.MASTER_NAME}/0"
+
+    def _start(self, name: str, args: list[str]) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        directory = self.workdir / name
+        directory.mkdir(exist_ok=True)
+        self.processes[name] = subprocess.Popen(
+            [binary, *args, "--bind", "127.0.0.1", "--dir", str(directory),
+             "--logfile", str(directory / "redis.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        # Copies: on a failover the Sentinel has the promoted server rewrite its config file.
+        conf = self.workdir / "state.conf"
+        shutil.copyfile(STATE_CONF, conf)
+        shutil.copyfile(STATE_CONF, self.workdir / "state-replica.conf")
+        self._start("master", [str(conf), "--port", str(self.master_port)])
+        self._start("replica", [str(self.workdir / "state-replica.conf"),
+                                "--port", str(self.replica_port),
+                                "--replicaof", "127.0.0.1", str(self.master_port)])  # fmt: skip
+        conf = self.workdir / "sentinel.conf"  # rewritten by the Sentinel as it learns
+        conf.write_text(
+            f"sentinel monitor {self.MASTER_NAME} 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel down-after-milliseconds {self.MASTER_NAME} 1000\n"
+            f"sentinel failover-timeout {self.MASTER_NAME} 5000\n"
+        )
+        self._start("sentinel", [str(conf), "--sentinel", "--port", str(self.sentinel_port)])
+        replica = redis.Redis(port=self.replica_port, socket_timeout=0.5)
+        sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=0.5)
+        RedisClusterNodes._wait(
+            lambda: replica.info("replication").get("master_link_status") == "up",
+            what="the state replica",
+        )
+        # The Sentinel must know the replica before it can promote it.
+        RedisClusterNodes._wait(
+            lambda: len(sentinel.execute_command("SENTINEL", "REPLICAS", self.MASTER_NAME)) == 1,
+            what="the Sentinel",
+        )
+
+    def master_port_now(self) -> int:
+        """The master's port as the Sentinel currently tells it."""
+        sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=0.5)
+        _, port = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.MASTER_NAME)
+        return int(port)
+
+    def kill_master(self) -> None:
+        self.processes["master"].send_signal(signal.SIGKILL)
+        self.processes["master"].wait(5)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def redis_sentinel_set() -> Iterator[RedisSentinelSet]:
+    """A master, a replica and a Sentinel on loopback, with the state configuration; stopped."""
+    workdir = tempfile.mkdtemp(prefix="shelf-sentinel-")
+    servers = RedisSentinelSet(workdir)
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()
         shutil.rmtree(workdir, ignore_errors=True)
