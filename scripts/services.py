@@ -179,9 +179,15 @@ class Server:
 def plan(urls: dict[str, str]) -> list[Server]:
     """Group the URLs into servers, PostgreSQL first."""
     servers: dict[tuple[str, str, int], Server] = {}
+    sentinels = os.environ.get("REDIS_STATE_SENTINELS") or read_dotenv(ROOT / ".env").get(
+        "REDIS_STATE_SENTINELS"
+    )
     for name, url in urls.items():
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
+        if name == "REDIS_STATE_URL" and sentinels:
+            say("REDIS_STATE_URL names a master of REDIS_STATE_SENTINELS; nothing to start for it")
+            continue
         if name == "DATABASE_URL":
             if scheme not in POSTGRES_SCHEMES:
                 say(f"DATABASE_URL is not PostgreSQL ({scheme}:); nothing to start for it")
