@@ -16,3 +16,5 @@ urlpatterns = [
 ]
 
 handler404 = "shop.views.not_found"
+# The shop's 503 page when PostgreSQL is unreachable (anywhere in the request), else a 500.
+handler500 = "shop.views.server_error"

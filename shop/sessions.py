@@ -5,7 +5,8 @@ Django's cached_db engine, with three changes:
   active shopper stays signed in and an idle one expires after SESSION_COOKIE_AGE;
 - the PostgreSQL copy is refreshed at most every DB_REFRESH seconds (one UPDATE per active
   shopper per quarter hour, not one per request), so a flushed Redis still finds the session;
-- Redis errors never sign anyone out: reads fall back to PostgreSQL and writes still reach it.
+- Redis errors never sign anyone out: reads fall back to PostgreSQL and writes still reach it;
+  a PostgreSQL outage does not either: a refresh of an existing session stays in Redis.
 The pure cache engine, by contrast, loses every session with Redis and, with Redis down,
 tries 10,000 keys in `create()` before giving up.
 """
@@ -14,6 +15,7 @@ import logging
 import time
 
 from django.contrib.sessions.backends import cached_db
+from django.db import DatabaseError
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +56,27 @@ class SessionStore(cached_db.SessionStore):
         return data
 
     def save(self, must_create: bool = False) -> None:
+        synced = self._session.get(_SYNCED)
         self._session[_SYNCED] = int(time.time())
-        super().save(must_create)
+        try:
+            super().save(must_create)
+        except DatabaseError:
+            if must_create:
+                raise  # a new session (a login) needs its PostgreSQL row: the 503 page says so
+            # PostgreSQL is away: keep the shopper signed in from the state Redis, and leave
+            # the sync mark as it was so that a later request writes PostgreSQL's copy.
+            if synced is None:
+                self._session.pop(_SYNCED, None)
+            else:
+                self._session[_SYNCED] = synced
+            logger.warning("postgresql unavailable: session %s kept in Redis only", self._key6())
+            try:
+                self._cache.set(self.cache_key, self._session, self.get_expiry_age())
+            except Exception:
+                logger.warning("state redis unavailable too: session change not saved")
+
+    def _key6(self) -> str:
+        return (self.session_key or "")[:6]
 
     def exists(self, session_key: str) -> bool:
         try:

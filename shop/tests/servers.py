@@ -1,5 +1,8 @@
-"""Throwaway servers for fault tests: a redis-server of our own on a spare loopback port."""
+"""Throwaway servers for fault tests, each on a spare loopback port: a redis-server, a Celery
+worker, a Redis Cluster, a gunicorn, and a TCP proxy that can cut PostgreSQL off."""
 
+import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -7,7 +10,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,8 +88,13 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @contextmanager
-def celery_worker(database_name: str) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` on the test broker and the test database; killed on exit."""
+def celery_worker(
+    database_name: str, beat: bool = False, **env_overrides: str
+) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` on the test broker and the test database; killed on exit.
+
+    `beat` embeds Celery beat (-B); `env_overrides` replace variables of its environment.
+    """
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -95,12 +106,13 @@ def celery_worker(database_name: str) -> Iterator[subprocess.Popen]:
         "TEST_REDIS_STATE_URL": settings.REDIS_STATE_URL,
         "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        **env_overrides,
     }
     with tempfile.NamedTemporaryFile(prefix="shelf-worker-", suffix=".log") as log:
         worker = subprocess.Popen(
             [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "config", "worker",
              "--pool", "solo", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
+             "--without-heartbeat", *(["-B", "--schedule", f"{log.name}.beat"] if beat else [])],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -367,3 +379,205 @@ def redis_sentinel_set() -> Iterator[RedisSentinelSet]:
     finally:
         servers.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class TcpProxy:
+    """A TCP relay on a spare loopback port that a test can cut and restore.
+
+    Cutting closes every relayed connection and stops listening, so a client's next connect is
+    refused, as when the server behind it goes away; restoring listens on the same port again.
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = spare_port()
+        self._listener: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._conns |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            with self._lock:
+                self._conns -= {source, sink}
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        if self._listener is None:
+            self.start()
+
+
+@contextmanager
+def tcp_proxy(upstream_host: str, upstream_port: int) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(upstream_host, upstream_port)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.cut()
+
+
+def database_url_for(database_name: str, host: str | None = None, port: int | None = None) -> str:
+    """A DATABASE_URL for the test database (optionally through another host:port)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{host or db['HOST']}:{port or db['PORT']}/{database_name}"
+
+
+class Gunicorn:
+    """A real gunicorn (config/gunicorn.py) with the test settings, on a spare port."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log = log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def workers_booted(self) -> int:
+        return self.log_text().count("Booting worker")
+
+    def get(self, path: str, timeout: float = 5.0, headers: dict | None = None):
+        """(status, body, seconds) of one GET; status 0 when no HTTP answer came."""
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read().decode(), time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace"), time.monotonic() - started
+        except (OSError, http.client.HTTPException):
+            return 0, "", time.monotonic() - started
+
+
+@contextmanager
+def gunicorn_server(database_url: str, **env_overrides: str) -> Iterator[Gunicorn]:
+    """Start gunicorn with 2 workers against the test database and test Redis databases.
+
+    `env_overrides` replace variables (e.g. TEST_REDIS_CACHE_URL for a Redis of the test's
+    own). Stopped on exit; its log is printed if the test fails.
+    """
+    from django.conf import settings
+
+    port = spare_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url,
+        "TEST_REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
+        "TEST_REDIS_STATE_URL": settings.REDIS_STATE_URL,
+        "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "WEB_CONCURRENCY": "2",
+        # Load from one address: the search rate limit is tested on its own (test_security).
+        "SEARCH_RATE_LIMIT": "100000/m",
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+        "PYTHONUNBUFFERED": "1",
+        **env_overrides,
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    root = Path(__file__).resolve().parents[2]
+    with tempfile.NamedTemporaryFile(prefix="shelf-gunicorn-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--config",
+             "config/gunicorn.py", "--bind", f"127.0.0.1:{port}"],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        server = Gunicorn(process, port, Path(log.name))
+        try:
+            deadline = time.monotonic() + 30
+            while server.get("/healthz", timeout=2)[0] != 200:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start:\n" + server.log_text()[-3000:])
+                time.sleep(0.2)
+            yield server
+        except BaseException:
+            print("gunicorn log:\n" + server.log_text()[-5000:])
+            raise
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+def hammer(
+    server: Gunicorn, paths: list[str], seconds: float, threads: int = 4, events=()
+) -> list[tuple[float, str, int, float]]:
+    """GET `paths` round robin from `threads` threads for `seconds`; return every
+    (start offset, path, status, seconds). `events` are (offset, callable) run on time."""
+    results: list[tuple[float, str, int, float]] = []
+    lock = threading.Lock()
+    started = time.monotonic()
+    stop = started + seconds
+
+    def loop(n: int) -> None:
+        i = n
+        while time.monotonic() < stop:
+            path = paths[i % len(paths)]
+            i += 1
+            offset = time.monotonic() - started
+            status, _, took = server.get(path)
+            with lock:
+                results.append((offset, path, status, took))
+
+    workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for at, action in sorted(events, key=lambda e: e[0]):
+        time.sleep(max(0.0, started + at - time.monotonic()))
+        action()
+    for w in workers:
+        w.join(seconds + 30)
+    return results
