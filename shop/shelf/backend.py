@@ -100,9 +100,17 @@ def client() -> Redis:
     return get_redis_connection("default")
 
 
+# Client class -> whether it is a RedisCluster. isinstance() against RedisCluster (a typing
+# Protocol subclass) costs about 0.5 us; a dict lookup costs 0.05 us on the page's hot path.
+_is_cluster: dict[type, bool] = {}
+
+
 def mget(r: Redis, keys: list[str]) -> list:
     """MGET `keys`; on a cluster, one MGET per hash slot (not atomic across slots)."""
-    if isinstance(r, RedisCluster):
+    cluster = _is_cluster.get(type(r))
+    if cluster is None:
+        cluster = _is_cluster[type(r)] = issubclass(type(r), RedisCluster)
+    if cluster:
         return r.mget_nonatomic(keys)
     return r.mget(keys)
 
