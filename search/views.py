@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_safe
+from django_ratelimit.decorators import ratelimit
 
 from inventory.cache import stock_get_many
 from shop.pages import respond
@@ -23,6 +24,7 @@ def _link(params: selectors.SearchParams, **changes) -> str:
 
 
 @require_safe
+@ratelimit(group="search", key="shop.security.rate_key", rate="shop.security.search_rate")
 def results(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     valid = form.is_valid()
@@ -56,6 +58,7 @@ def results(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@ratelimit(group="search", key="shop.security.rate_key", rate="shop.security.search_rate")
 def api(request: HttpRequest) -> JsonResponse:
     form = SearchForm(request.GET)
     if not form.is_valid():

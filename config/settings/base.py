@@ -3,6 +3,7 @@
 See .env.example for the full list with defaults.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -94,6 +95,9 @@ CACHES = {
         },
     },
 }
+# django-ratelimit's counters (search), in the cache Redis behind the shelf's circuit breaker
+# (shop/security.py): a Redis outage never slows a search down, and leaves searches unlimited.
+CACHES["ratelimit"] = {"BACKEND": "shop.security.ShelfRateLimitCache", "KEY_PREFIX": "rl"}
 
 
 def redis_sentinel_options(sentinels: list[str], timeout: float) -> dict:
@@ -129,9 +133,39 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = False
 # The signed-in user comes from the shelf, so a logged-in page view reads no PostgreSQL.
-AUTHENTICATION_BACKENDS = ["shop.auth.CachedModelBackend"]
+# Axes first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "shop.auth.CachedModelBackend"]
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# CLIENTS, LOGIN THROTTLING AND RATE LIMITS (see shop/security.py and the README's "Security")
+# ------------------------------------------------------------------------------
+# How many proxies of ours (nginx) stand in front of the app and append to X-Forwarded-For.
+# 0: the header is ignored and REMOTE_ADDR is the client (anyone can write the header).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Failed logins are recorded in PostgreSQL (the database handler): logging in needs PostgreSQL
+# anyway, so throttling works exactly as well as logging in does, whatever Redis does.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Lock out a username from one address: a flood from one address cannot lock a shopper out
+# everywhere, and a shopper behind the same address as an attacker can still use another name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "shop.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# django-ratelimit: https://django-ratelimit.readthedocs.io/en/stable/settings.html
+# Searches per client address (the only public view that costs PostgreSQL real work per query).
+SEARCH_RATE_LIMIT = env("SEARCH_RATE_LIMIT", default="60/m")
+RATELIMIT_USE_CACHE = "ratelimit"
+# With the cache Redis unavailable the counts are unknown: serve the search (see security.py).
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_VIEW = "shop.security.rate_limited"
+SILENCED_SYSTEM_CHECKS = [
+    # "cache backend ... is not officially supported": ShelfRateLimitCache is ours, on purpose.
+    "django_ratelimit.W001",
+]
 
 # CHECKOUT AND ORDERS
 # ------------------------------------------------------------------------------
@@ -156,6 +190,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "django.contrib.postgres",
+    "axes",
+    "django_ratelimit",
     "shop",
     "catalog",
     "inventory",
@@ -173,8 +209,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, so it sees the final HTML: fills each visitor's header and CSRF slots.
+    "django_ratelimit.middleware.RatelimitMiddleware",
+    # Near the end, so it sees the final HTML: fills each visitor's header and CSRF slots.
     "shop.pages.VisitorSlotsMiddleware",
+    # Inside the slots middleware, so that its lockout page gets the visitor's header too.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,0 +1,247 @@
+"""Deployment checks, login throttling, the search rate limit, and what the shop writes to Redis."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+from django_redis import get_redis_connection
+
+from cart import services as cart_services
+from catalog.tests.factories import ProductFactory
+from config.celery import app
+from shop.tests.factories import DETAILS
+from shop.tests.servers import redis_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a-long-pass-1234"
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x9!" + "k2Vq-7LmZ_pR4tW8yB1nC6dF0hJ3sG5aE" * 2,
+    "DJANGO_ALLOWED_HOSTS": "shop.example",
+}
+
+
+def _production(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**env, **PRODUCTION_ENV},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _production_settings() -> dict:
+    names = [
+        "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+        "CSRF_COOKIE_SAMESITE", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD", "SECURE_REFERRER_POLICY", "SECURE_SSL_REDIRECT",
+        "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "TRUSTED_PROXY_COUNT", "DEBUG",
+    ]  # fmt: skip
+    done = _production(
+        "import django, json; django.setup(); from django.conf import settings as s;"
+        f"print(json.dumps({{n: getattr(s, n) for n in {names!r}}}))"
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_check_deploy_passes_with_production_settings():
+    done = _production(
+        "import sys; from django.core.management import execute_from_command_line;"
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+def test_check_deploy_can_fail():
+    """The same check with a weak key and DEBUG on must fail: the test above can fail."""
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "short", "DJANGO_DEBUG": "True"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "security.W009" in done.stderr + done.stdout
+
+
+def test_production_cookies_are_host_prefixed_secure_httponly_and_samesite(client):
+    prod = _production_settings()
+    assert prod["SESSION_COOKIE_NAME"] == "__Host-sessionid"
+    assert prod["CSRF_COOKIE_NAME"] == "__Host-csrftoken"
+    assert prod["SECURE_REFERRER_POLICY"] == "same-origin" and prod["X_FRAME_OPTIONS"] == "DENY"
+    assert prod["SECURE_HSTS_SECONDS"] >= 31536000 and prod["DEBUG"] is False
+    assert prod["TRUSTED_PROXY_COUNT"] == 1
+    cookie_settings = {k: v for k, v in prod.items() if k.startswith(("SESSION_", "CSRF_"))}
+    product = ProductFactory()
+    with override_settings(**cookie_settings):
+        shopper = Client()
+        shopper.get("/accounts/login/")
+        shopper.post("/cart/add/", {"product": product.pk, "quantity": 1})
+        for name in ("__Host-sessionid", "__Host-csrftoken"):
+            morsel = shopper.cookies[name]
+            assert morsel["secure"] and morsel["httponly"], name
+            assert morsel["samesite"] == "Lax" and morsel["path"] == "/" and not morsel["domain"]
+
+
+# --- Login throttling (django-axes, database handler) ------------------------------------------
+
+
+def _login(client: Client, password: str, forwarded: str | None = None):
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    return client.post("/accounts/login/", {"username": "alice", "password": password}, **extra)
+
+
+def test_logins_are_locked_out_after_five_failures_from_one_address(settings):
+    get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    attacker = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _login(attacker, "wrong").status_code == 200
+    locked = _login(attacker, "wrong")
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.content.decode()
+    assert _login(attacker, PASSWORD).status_code == 429, "the right password is refused too"
+    # X-Forwarded-For is not trusted without a configured proxy: it cannot dodge the lockout.
+    assert _login(Client(), PASSWORD, forwarded="203.0.113.9").status_code == 429
+
+
+def test_behind_our_proxy_the_lockout_is_per_real_client_address(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(Client(), "wrong", forwarded="198.51.100.7")
+    assert _login(Client(), PASSWORD, forwarded="198.51.100.7").status_code == 429
+    # Another shopper behind the same nginx; a spoofed left-most entry changes nothing.
+    assert _login(Client(), PASSWORD, forwarded="192.0.2.1").status_code == 302
+    spoof = "192.0.2.55, 198.51.100.7"
+    assert _login(Client(), PASSWORD, forwarded=spoof).status_code == 429
+
+
+def test_with_both_redis_roles_down_login_is_still_throttled():
+    """Axes keeps its counts in PostgreSQL: Redis being away changes nothing for logins."""
+    get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    with redis_server() as dead:
+        url = dead.url
+        dead.kill()
+    caches = {a: dict(c) for a, c in settings.CACHES.items()}
+    for alias in ("default", "state"):
+        caches[alias] = {**caches[alias], "LOCATION": url}
+    with override_settings(CACHES=caches):
+        assert _login(Client(), PASSWORD).status_code == 302, "logging in works without Redis"
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            _login(Client(), "wrong")
+        assert _login(Client(), PASSWORD).status_code == 429
+
+
+# --- Search rate limit (django-ratelimit on the cache Redis, fail-open) -------------------------
+
+
+def test_searches_are_rate_limited_per_client(settings):
+    settings.SEARCH_RATE_LIMIT = "5/m"
+    ProductFactory(name="Nordvik Lamp")
+    client = Client()
+    statuses = [client.get("/search/?q=lamp").status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    limited = client.get("/search/?q=lamp")
+    assert limited.status_code == 429 and limited["Retry-After"] == "60"
+    assert client.get("/api/v1/search?q=lamp").status_code == 429, "one budget for both"
+    assert client.get("/").status_code == 200, "other pages are not limited"
+    # A spoofed X-Forwarded-For does not give a new budget without a trusted proxy...
+    assert client.get("/search/?q=lamp", HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 429
+    # ...behind our nginx, each real client has its own.
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client.get("/search/?q=lamp", HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
+
+
+def test_with_the_cache_redis_down_searches_are_served_unlimited(settings):
+    settings.SEARCH_RATE_LIMIT = "2/m"
+    ProductFactory(name="Nordvik Lamp")
+    with redis_server() as cache:
+        caches = {a: dict(c) for a, c in settings.CACHES.items()}
+        caches["default"] = {**caches["default"], "LOCATION": cache.url}
+        with override_settings(CACHES=caches):
+            cache.kill()
+            client = Client()
+            responses = [client.get("/search/?q=lamp") for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 6
+    assert "Nordvik Lamp" in responses[-1].content.decode()
+
+
+# --- Nothing pickled in any Redis role ----------------------------------------------------------
+
+
+def _unsafe(value: bytes) -> bool:
+    """Whether a stored value could be a pickle (protocol 2+ starts with PROTO, 0x80)."""
+    if value[:1] == b"\x80":
+        return True
+    try:
+        json.loads(value)
+        return False
+    except ValueError:
+        pass
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return True
+    # Plain text (numbers, kombu's binding lines); protocol 0/1 pickles end with "." after
+    # opcodes such as "(dp0" or "c__builtin__".
+    return text.endswith(".") and ("(dp" in text or "\nc" in text or "cposix" in text)
+
+
+def _values(r) -> list[bytes]:
+    found = []
+    for key in r.scan_iter(count=500):
+        kind = r.type(key).decode()
+        if kind == "string":
+            found.append(r.get(key))
+        elif kind == "hash":
+            found += list(r.hgetall(key).values())
+        elif kind == "list":
+            found += r.lrange(key, 0, -1)
+        elif kind == "set":
+            found += list(r.smembers(key))
+        elif kind == "zset":
+            found += [m for m, _ in r.zrange(key, 0, -1, withscores=True)]
+    return [v for v in found if v is not None]
+
+
+def test_the_detector_flags_pickles():
+    assert _unsafe(pickle.dumps({"a": 1}))
+    assert _unsafe(pickle.dumps({"a": 1}, protocol=0))
+    assert not _unsafe(b'{"d":{"id":1}}') and not _unsafe(b"42")
+
+
+def test_nothing_the_shop_writes_to_redis_is_pickled(settings):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    product = ProductFactory(name="Nordvik Lamp")
+    shopper = Client()
+    _login(shopper, PASSWORD)
+    for url in ("/", f"/p/{product.slug}/", f"/c/{product.category.slug}/", "/search/?q=lamp",
+                f"/api/v1/products/{product.pk}", "/cart/"):  # fmt: skip
+        assert shopper.get(url).status_code == 200
+    shopper.post("/cart/add/", {"product": product.pk, "quantity": 2})
+    shopper.post("/checkout/", DETAILS)
+    guest = Client()
+    guest.post("/cart/add/", {"product": product.pk, "quantity": 1})
+    cart_services.carts_sync_dirty()
+    app.send_task("cart.tasks.carts_sync")  # a message waiting on the real test broker
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    roles = {"cache": get_redis_connection("default"), "state": get_redis_connection("state"),
+             "broker": broker}  # fmt: skip
+    counted = {}
+    for role, r in roles.items():
+        values = _values(r)
+        counted[role] = len(values)
+        bad = [v[:80] for v in values if _unsafe(v)]
+        assert not bad, (role, bad)
+    print(f"\nvalues scanned per Redis role: {counted}")
+    assert counted["cache"] > 10 and counted["state"] > 3 and counted["broker"] >= 1
+    assert user.pk
