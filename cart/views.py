@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from redis.exceptions import RedisError
 
@@ -41,6 +42,13 @@ def _change(request: HttpRequest, form, change, done: str) -> HttpResponseRedire
 def cart_detail(request: HttpRequest) -> HttpResponse:
     owner = services.cart_owner(request.user, request.session)
     return render(request, "cart/cart.html", {"cart": selectors.cart_get(owner)})
+
+
+@require_safe
+@never_cache
+def cart_badge(request: HttpRequest) -> HttpResponse:
+    """The header's item count and the messages, for htmx to swap in after a change."""
+    return render(request, "cart/badge.html")
 
 
 @require_POST

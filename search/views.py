@@ -51,6 +51,7 @@ def results(request: HttpRequest) -> HttpResponse:
             "all_categories": _link(p, category=None),
             "prev": _link(p, page=p.page - 1) if p.page > 1 else None,
             "next": _link(p, page=p.page + 1) if p.page < found.pages else None,
+            "page_link": _link(p) + "&page=",
         }
     html = render_to_string("search/results.html", context, request=request)
     stock = stock_get_many([card["id"] for card in found.cards]) if found else {}

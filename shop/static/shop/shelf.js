@@ -1,0 +1,58 @@
+// Shelf's small enhancements. Every page works without this file (and without htmx): it only
+// makes what is there nicer to use. No per-visitor data is read or written here.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  // Controls that only matter without htmx (the cart's "Update" buttons) hide once it is there.
+  if (window.htmx) root.classList.add("js");
+
+  function ready(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  ready(function () {
+    // A form that came back with errors: take the keyboard and screen reader to the summary.
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+
+    // Search filters start folded on narrow screens, so the results come first.
+    var refine = document.querySelector("details.refine");
+    if (refine && window.matchMedia("(max-width: 719px)").matches) refine.open = false;
+
+    // Product gallery: thumbnails scroll the main strip instead of jumping the page.
+    document.querySelectorAll(".gallery").forEach(function (gallery) {
+      var strip = gallery.querySelector(".gallery-main");
+      var thumbs = gallery.querySelectorAll(".gallery-thumbs a");
+      if (!strip || !thumbs.length) return;
+      function mark(index) {
+        thumbs.forEach(function (t, i) {
+          if (i === index) t.setAttribute("aria-current", "true");
+          else t.removeAttribute("aria-current");
+        });
+      }
+      thumbs.forEach(function (thumb, index) {
+        thumb.addEventListener("click", function (event) {
+          event.preventDefault();
+          strip.scrollTo({ left: index * strip.clientWidth });
+          mark(index);
+        });
+      });
+      strip.addEventListener("scroll", function () {
+        mark(Math.round(strip.scrollLeft / Math.max(1, strip.clientWidth)));
+      }, { passive: true });
+    });
+  });
+
+  // After an htmx change (add to cart, quantity), show the message where the shopper is looking.
+  var hideTimer = null;
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var box = event.detail && event.detail.target;
+    if (!box || box.id !== "messages" || !box.textContent.trim()) return;
+    var rect = box.getBoundingClientRect();
+    if (rect.top >= 0 && rect.bottom <= window.innerHeight && !box.classList.contains("toast")) return;
+    box.classList.add("toast");
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(function () { box.classList.remove("toast"); }, 6000);
+  });
+})();
