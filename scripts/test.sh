@@ -22,6 +22,10 @@ trap 'exit 143' TERM
 
 python scripts/services.py up --record "$record"
 
+# The browser tests need the system's Chromium: install it, or skip only them (never in CI).
+. scripts/browser.sh
+shelf_browser || exit 1
+
 echo "test: ruff check ."
 ruff_status=0
 ruff check . || ruff_status=$?
