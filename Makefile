@@ -10,6 +10,8 @@
 #   make stack               the production topology here: nginx, 3 app processes, worker, beat
 #   make stack-bench         3 app processes against 1 through nginx; writes docs/stack.md
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
+#   make bench               the shop with and without the shelf under a shopper-like load;
+#                            writes docs/benchmarks.md (about 13 minutes; see README)
 #
 # PYTHON=/path/to/python3.11 picks the interpreter for .venv.
 
@@ -19,7 +21,7 @@ ARGS ?=
 export PYTHON
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test services services-status stop stack stack-bench bench-search
+.PHONY: help venv run test services services-status stop stack stack-bench bench-search bench
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
@@ -50,3 +52,8 @@ stack-bench: venv
 
 bench-search: venv
 	@scripts/bench_search.sh
+
+# locust and matplotlib only for this target (requirements-bench.txt): make test and CI skip them.
+bench: venv
+	@.venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-bench.txt
+	@.venv/bin/python -m bench.run

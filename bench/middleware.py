@@ -1,0 +1,29 @@
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+
+class SQLCountMiddleware:
+    """Tell the load generator how many SQL statements a response cost (`X-SQL-Count`).
+
+    Bench settings only: the shop's own counter (shop.middleware) feeds Prometheus instead.
+    Connection health checks (`SELECT 1` before reusing a connection) bypass execute wrappers
+    and are not counted here; PostgreSQL's own counters in the report include them.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        statements = 0
+
+        def count(execute, sql, params, many, context):
+            nonlocal statements
+            statements += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            response = self.get_response(request)
+        response["X-SQL-Count"] = str(statements)
+        return response

@@ -1,0 +1,752 @@
+"""Turn bench/run.py's raw results into docs/benchmarks.{md,json,png}.
+
+    .venv/bin/python -m bench.report [.local/bench/results.json]   # write the report again
+
+Every number comes from the measured windows only (after each phase's warm-up): latencies and
+counts from the load generator's own samples, SQL from PostgreSQL's pg_stat_database, hit
+rates from the shelf's counters and Redis's INFO, all as differences across the window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from bench.workload import zipf
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_TYPES = ("product", "category", "search", "cart_add", "checkout")
+CONFIGS = ("on", "off")
+SEED_CLAIMS = {"hit_rate": 0.80, "db_load_reduction": 0.80, "latency_reduction": 0.70}
+BUDGET_BYTES = 2048
+CEILING_PHASES = (
+    ("ceiling-bare", "bare"),
+    ("ceiling-prerendered", "prerendered"),
+    ("product-only-on", "product_on"),
+    ("product-replay-on", "product_replay"),
+    ("product-only-off", "product_off"),
+)
+CEILING_LABELS = {
+    "bare": "Bare Django view (no database, no cache)",
+    "prerendered": "One pre-rendered page from Redis",
+    "product_on": "Product pages, shelf on (fresh Zipf draws)",
+    "product_replay": "Product pages, shelf on (the same requests again: all on the shelf)",
+    "product_off": "Product pages, shelf off",
+}
+
+
+# NUMBERS
+# ------------------------------------------------------------------------------------------------
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def _samples(result: dict) -> list[list]:
+    """The samples that started and finished inside the measured window."""
+    start, end = result["window"]
+    kept = []
+    with open(result["samples"]) as lines:
+        for line in lines:
+            sample = json.loads(line)
+            t, latency = sample[0], sample[2]
+            if t >= start and t + latency / 1000 <= end:
+                kept.append(sample)
+    return kept
+
+
+def _failed(sample: list) -> bool:
+    """No answer, or an error status (redirects are the expected answer to a form)."""
+    return bool(sample[5]) or not 200 <= sample[3] < 400
+
+
+def _latency(samples: list[list], seconds: float) -> dict:
+    """Counts, throughput and latencies of answered requests; errors counted apart."""
+    failed = [s for s in samples if _failed(s)]
+    samples = [s for s in samples if not _failed(s)]
+    times = [s[2] for s in samples]
+    sql = [s[4] for s in samples if s[4] is not None]
+    statuses = defaultdict(int)
+    for sample in failed:
+        statuses[str(sample[3] or "no answer")] += 1
+    return {
+        "requests": len(samples),
+        "rps": round(len(samples) / seconds, 1) if seconds else None,
+        "p50_ms": _r(percentile(times, 50)),
+        "p95_ms": _r(percentile(times, 95)),
+        "p99_ms": _r(percentile(times, 99)),
+        "errors": len(failed),
+        "error_statuses": dict(statuses),
+        "zero_sql_share": round(sum(1 for n in sql if n == 0) / len(sql), 4) if sql else None,
+        "app_sql_per_request": round(sum(sql) / len(sql), 3) if sql else None,
+    }
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def hit_rates(shelf: dict[str, int]) -> dict[str, dict]:
+    """Per namespace, as shop.ops.Rate counts them: (hit + stale) / lookups."""
+    by_ns: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, n in shelf.items():
+        namespace, _, result = key.rpartition(":")
+        by_ns[namespace][result] = n
+    out = {}
+    for namespace, counts in sorted(by_ns.items()):
+        served = counts.get("hit", 0) + counts.get("stale", 0)
+        lookups = served + counts.get("miss", 0) + counts.get("bypass", 0)
+        if lookups:
+            out[namespace] = {
+                "lookups": lookups,
+                "hit_rate": round(served / lookups, 4),
+                "loads": counts.get("load", 0),
+                "errors": counts.get("error", 0),
+            }
+    return out
+
+
+def summarize_config(phases: list[dict]) -> dict:
+    """Pool the measured phases of one configuration: samples, windows and counter deltas."""
+    samples: list[list] = []
+    seconds = 0.0
+    pg: dict[str, int] = defaultdict(int)
+    redis_counts: dict[str, int] = defaultdict(int)
+    shelf: dict[str, int] = defaultdict(int)
+    lags: list[float] = []
+    per_round = []
+    for phase in phases:
+        result = phase["result"]
+        kept = _samples(result)
+        window = result["window"][1] - result["window"][0]
+        samples += kept
+        seconds += window
+        for source, target in ((result["pg"], pg), (result["redis"], redis_counts),
+                               (result["shelf"], shelf)):  # fmt: skip
+            for k, v in source.items():
+                target[k] += v
+        lags += result["lags"]
+        per_round.append({
+            "phase": phase["name"], "rps": round(len(kept) / window, 1),
+            "seconds": round(window, 1), "loadavg": result["loadavg"],
+        })  # fmt: skip
+    views = len(samples)
+    transactions = pg["xact_commit"] + pg["xact_rollback"]
+    keyspace = redis_counts["keyspace_hits"] + redis_counts["keyspace_misses"]
+    by_type = {
+        t: _latency([s for s in samples if s[1] == t], seconds)
+        for t in (*PAGE_TYPES, "bare", "prerendered")
+        if any(s[1] == t for s in samples)
+    }
+    products = [x for x in samples if x[1] == "product" and not _failed(x)]
+    split = {
+        "hit": _latency([x for x in products if x[4] == 0], seconds),
+        "miss": _latency([x for x in products if x[4]], seconds),
+    }
+    return {
+        "seconds": round(seconds, 1),
+        "all": _latency(samples, seconds),
+        "by_type": by_type,
+        "product_split": split if products else {},
+        "rounds": per_round,
+        "postgres": {
+            "transactions": transactions,
+            "transactions_per_view": round(transactions / views, 3) if views else None,
+            "rows_read_per_view": round((pg["tup_returned"] + pg["tup_fetched"]) / views, 1)
+            if views
+            else None,
+            "rows_written": pg["tup_inserted"] + pg["tup_updated"] + pg["tup_deleted"],
+            "blocks_per_view": round((pg["blks_hit"] + pg["blks_read"]) / views, 1)
+            if views
+            else None,
+        },
+        "redis": {
+            "keyspace_hits": redis_counts["keyspace_hits"],
+            "keyspace_misses": redis_counts["keyspace_misses"],
+            "keyspace_hit_rate": round(redis_counts["keyspace_hits"] / keyspace, 4)
+            if keyspace
+            else None,
+            "evicted_keys": redis_counts["evicted_keys"],
+            "commands_per_view": round(redis_counts["total_commands_processed"] / views, 1)
+            if views
+            else None,
+        },
+        "shelf": hit_rates(dict(shelf)),
+        "write_behind": {
+            "samples": len(lags),
+            "lag_p50_s": _r(percentile(lags, 50), 2),
+            "lag_p99_s": _r(percentile(lags, 99), 2),
+        },
+    }
+
+
+def _median(values: list[int]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def cold_tail(results: dict) -> dict[str, float]:
+    """Per measured shelf-on phase: the share of its product-page views that asked for a
+    product no earlier request to the shelf-on gunicorn had asked for (since the shelf was
+    emptied). A whole-page shelf cannot have those pages: 1 minus this share bounds the
+    `catalog.page` hit rate, whatever the shelf does."""
+    seen: set[str] = set()
+    shares = {}
+    for phase in results["phases"]:
+        if phase["target"] != "on" or not phase["result"]:
+            continue
+        start, end = phase["result"]["window"]
+        first = views = 0
+        with open(phase["result"]["samples"]) as lines:
+            for line in lines:
+                sample = json.loads(line)
+                path = sample[6] if len(sample) > 6 else ""
+                if not path:
+                    continue
+                measured = sample[0] >= start and sample[0] + sample[2] / 1000 <= end
+                if measured and phase["seconds"]:
+                    views += 1
+                    first += path not in seen
+                seen.add(path)
+        if views:
+            shares[phase["name"]] = round(first / views, 4)
+    return shares
+
+
+def summarize(results: dict) -> dict:
+    phases = {p["name"]: p for p in results["phases"]}
+    rounds = [p for p in results["phases"] if p["name"].split("-")[0] in CONFIGS]
+    configs = {
+        c: summarize_config([p for p in rounds if p["target"] == c and not p["only"]])
+        for c in CONFIGS
+    }
+    ceiling = {}
+    for name, key in CEILING_PHASES:
+        if name in phases and phases[name]["result"]:
+            summary = summarize_config([phases[name]])
+            ceiling[key] = {**summary["all"], "postgres": summary["postgres"]}
+    memory = results["memory"]
+    entry, tag = _median(memory["entry_bytes"]), _median(memory["tag_bytes"])
+    per_product = entry + tag if entry is not None and tag is not None else None
+    summary = {
+        "command": results["command"],
+        "finished": results["finished"],
+        "wall_seconds": results["wall_seconds"],
+        "machine": results["machine"],
+        "catalog": results["catalog"],
+        "config": results["config"],
+        "on": configs["on"],
+        "off": configs["off"],
+        "ceiling": ceiling,
+        "first_time_product_views": cold_tail(results),
+        "memory": {
+            "sampled_products": len(memory["entry_bytes"]),
+            "entry_bytes_median": entry,
+            "version_key_bytes_median": tag,
+            "per_product_bytes": per_product,
+            "json_value_bytes_median": _median(memory["value_bytes"]),
+            "page_bytes_median": _median(memory["page_bytes"]),
+            "budget_bytes": BUDGET_BYTES,
+            "cache_used_memory": memory["used_memory"],
+            "cache_maxmemory": memory["maxmemory"],
+            "cache_keys": memory["keys"],
+        },
+    }
+    page = summary["memory"]["page_bytes_median"]
+    fit = int(memory["maxmemory"] / page) if page and memory["maxmemory"] else 0
+    summary["page_bound"] = {
+        "pages": fit,
+        "page_bytes": page,
+        "maxmemory_mib": memory["maxmemory"] / 2**20,
+        "share": round(zipf(results["catalog"]["products"]).share_of_top(fit), 4) if fit else None,
+    }
+    summary["ratios"] = ratios(summary)
+    summary["targets"] = targets(summary)
+    return summary
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def ratios(s: dict) -> dict:
+    on, off, ceiling = s["on"], s["off"], s["ceiling"]
+    tpv_on = on["postgres"]["transactions_per_view"]
+    tpv_off = off["postgres"]["transactions_per_view"]
+    shelf = on["shelf"]
+    served = sum(v["hit_rate"] * v["lookups"] for v in shelf.values())
+    lookups = sum(v["lookups"] for v in shelf.values())
+    product_on = ceiling.get("product_on", {}).get("rps")
+    replay = ceiling.get("product_replay", {}).get("rps")
+    prerendered = ceiling.get("prerendered", {}).get("rps")
+    return {
+        "throughput_on_vs_off": _r(_div(on["all"]["rps"], off["all"]["rps"]), 2),
+        "product_rps_on_vs_off_mixed": _r(
+            _div(on["by_type"]["product"]["rps"], off["by_type"]["product"]["rps"]), 2
+        ),
+        "product_rps_on_vs_off_alone": _r(
+            _div(product_on, ceiling.get("product_off", {}).get("rps")), 2
+        ),
+        "product_vs_prerendered": _r(_div(product_on, prerendered), 3),
+        "product_replay_vs_prerendered": _r(_div(replay, prerendered), 3),
+        "product_replay_vs_off": _r(_div(replay, ceiling.get("product_off", {}).get("rps")), 2),
+        "product_vs_bare": _r(_div(product_on, ceiling.get("bare", {}).get("rps")), 3),
+        "sql_off_vs_on": _r(_div(tpv_off, tpv_on), 1),
+        "overall_hit_rate": _r(_div(served, lookups), 4),
+        "db_load_reduction": _r(1 - _div(tpv_on, tpv_off), 4) if tpv_on is not None else None,
+        "p50_reduction": _r(1 - _div(on["all"]["p50_ms"], off["all"]["p50_ms"]), 4)
+        if off["all"]["p50_ms"]
+        else None,
+        "p95_reduction": _r(1 - _div(on["all"]["p95_ms"], off["all"]["p95_ms"]), 4)
+        if off["all"]["p95_ms"]
+        else None,
+    }
+
+
+def targets(s: dict) -> list[dict]:
+    on, ratio, memory = s["on"], s["ratios"], s["memory"]
+
+    def rate(namespace: str) -> float | None:
+        return on["shelf"].get(namespace, {}).get("hit_rate")
+
+    rows = [
+        ("Product-page views with 0 SQL (shelf on)", on["by_type"]["product"]["zero_sql_share"],
+         0.97, ">=", "pct"),
+        ("All page views with 0 SQL (shelf on)", on["all"]["zero_sql_share"], 0.90, ">=", "pct"),
+        ("SQL per page view, off / on (PostgreSQL's count)", ratio["sql_off_vs_on"], 20, ">=", "x"),
+        ("Product pages, fresh draws: shelf on / pre-rendered ceiling",
+         ratio["product_vs_prerendered"], 0.70, ">=", "pct"),
+        ("Product pages, all on the shelf: shelf on / pre-rendered ceiling",
+         ratio["product_replay_vs_prerendered"], 0.70, ">=", "pct"),
+        ("Product pages, fresh draws: shelf on / shelf off",
+         ratio["product_rps_on_vs_off_alone"], 4, ">=", "x"),
+        ("Product pages in the mixed workload: shelf on / shelf off",
+         ratio["product_rps_on_vs_off_mixed"], 4, ">=", "x"),
+        ("Hit rate, catalog.product", rate("catalog.product"), 0.95, ">", "pct"),
+        ("Hit rate, search.results", rate("search.results"), 0.95, ">", "pct"),
+        ("Redis memory per cached product (entry + version key)", memory["per_product_bytes"],
+         600, "<", "bytes"),
+    ]  # fmt: skip
+    out = []
+    for name, value, goal, op, unit in rows:
+        met = None
+        if value is not None:
+            met = {">=": value >= goal, ">": value > goal, "<": value < goal}[op]
+        out.append({"target": name, "value": value, "goal": goal, "op": op, "unit": unit,
+                    "met": met})  # fmt: skip
+    return out
+
+
+# PRESENTATION
+# ------------------------------------------------------------------------------------------------
+def fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if unit == "pct":
+        return f"{value * 100:.1f}%"
+    if unit == "x":
+        return f"{value:,.1f}x"
+    if unit == "bytes":
+        return f"{value:,.0f} B"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _trio(d: dict) -> str:
+    return f"{fmt(d['p50_ms'])} / {fmt(d['p95_ms'])} / {fmt(d['p99_ms'])}"
+
+
+def markdown(s: dict, chart: str | None) -> str:
+    on, off, ratio, ceiling, memory = s["on"], s["off"], s["ratios"], s["ceiling"], s["memory"]
+    m, c = s["machine"], s["config"]
+    lines = [
+        "# Benchmarks: the shelf on and off",
+        "",
+        f"Measured {s['finished']} with:",
+        "",
+        "```",
+        s["command"],
+        "```",
+        "",
+        f"- Machine: **{m['cores']} cores** ({m['cpu'] or 'unknown CPU'}), shared by the shop, "
+        f"PostgreSQL, Redis, Celery, the load generator and whatever else ran (load average "
+        f"{m['loadavg_start'][0]} at the start); Python {m['python']}, PostgreSQL "
+        f"{m['postgres']}, Redis {m['redis']}.",
+        f"- Catalog: {s['catalog']['products']:,} active products, "
+        f"{s['catalog']['categories']} categories; {s['catalog']['queries']:,} search queries; "
+        f"{s['catalog']['sessions']} signed-in shopper sessions.",
+        f"- Load: locust (headless), {c['users']} shoppers sending requests back to back to one "
+        f"gunicorn with 2 sync workers; {c['rounds']} rounds of shelf on then shelf off, "
+        f"{c['seconds']} s measured after a {c['warmup']} s warm-up each (the same seed for "
+        f"both halves of a round), after `warm_cache` and a {c['shelf_warmup']} s shelf "
+        f"warm-up; then the ceiling phases, {c['ceiling_seconds']} s each.",
+        f"- Whole run: {s['wall_seconds'] / 60:.1f} minutes.",
+        "",
+        "## Summary",
+        "",
+    ]
+    lines += _table(
+        ["", "Shelf on", "Shelf off", "On vs off"],
+        [
+            [
+                "Requests/s (all page types)",
+                fmt(on["all"]["rps"]),
+                fmt(off["all"]["rps"]),
+                fmt(ratio["throughput_on_vs_off"], "x"),
+            ],
+            [
+                "p50 / p95 / p99 latency, ms",
+                _trio(on["all"]),
+                _trio(off["all"]),
+                f"p50 {fmt(ratio['p50_reduction'], 'pct')} lower",
+            ],
+            [
+                "PostgreSQL transactions per page view",
+                fmt(on["postgres"]["transactions_per_view"]),
+                fmt(off["postgres"]["transactions_per_view"]),
+                fmt(ratio["sql_off_vs_on"], "x") + " fewer",
+            ],
+            [
+                "Page views with 0 SQL",
+                fmt(on["all"]["zero_sql_share"], "pct"),
+                fmt(off["all"]["zero_sql_share"], "pct"),
+                "",
+            ],
+            [
+                "Product pages/s, product pages alone",
+                fmt(ceiling.get("product_on", {}).get("rps")),
+                fmt(ceiling.get("product_off", {}).get("rps")),
+                fmt(ratio["product_rps_on_vs_off_alone"], "x"),
+            ],
+            ["Shelf hit rate (all namespaces)", fmt(ratio["overall_hit_rate"], "pct"), "-", ""],
+        ],
+    )
+    lines += [
+        "",
+        f"Against the seed's claims: hit rate {fmt(ratio['overall_hit_rate'], 'pct')} (claimed "
+        f"80%), database load {fmt(ratio['db_load_reduction'], 'pct')} lower (claimed 80%), "
+        f"median latency {fmt(ratio['p50_reduction'], 'pct')} lower (claimed 70%).",
+        "",
+    ]
+    if chart:
+        lines += [f"![Requests per second and p95 latency per page type]({chart})", ""]
+    lines += ["## Targets", ""]
+    lines += _table(
+        ["Target", "Goal", "Measured", "Met"],
+        [
+            [
+                t["target"],
+                f"{t['op']} {fmt(t['goal'], t['unit'])}",
+                fmt(t["value"], t["unit"]),
+                {True: "yes", False: "**no**", None: "-"}[t["met"]],
+            ]
+            for t in s["targets"]
+        ],
+    )
+    lines += ["", *READING, "", "## Per page type", ""]
+    for config, data in (("Shelf on", on), ("Shelf off", off)):
+        lines += [f"### {config}", ""]
+        rows = []
+        for t in (*PAGE_TYPES, "all"):
+            d = data["all"] if t == "all" else data["by_type"].get(t)
+            if d is not None:
+                rows.append(
+                    [
+                        "**all**" if t == "all" else t.replace("_", " "),
+                        fmt(d["requests"]),
+                        fmt(d["rps"]),
+                        fmt(d["p50_ms"]),
+                        fmt(d["p95_ms"]),
+                        fmt(d["p99_ms"]),
+                        fmt(d["zero_sql_share"], "pct"),
+                        fmt(d["app_sql_per_request"]),
+                        fmt(d["errors"]),
+                    ]
+                )
+        header = ["Page type", "Requests", "Req/s", "p50 ms", "p95 ms", "p99 ms"]
+        lines += _table([*header, "0-SQL views", "SQL/view (app)", "Errors"], rows)
+        per_round = ", ".join(
+            f"{r['phase']} {fmt(r['rps'])} req/s (load {r['loadavg'][0]} to {r['loadavg'][1]})"
+            for r in data["rounds"]
+        )
+        lines += ["", f"Rounds: {per_round}.", ""]
+    split = on.get("product_split", {})
+    if split:
+        lines += [
+            "Product pages with the shelf on, by what they cost: "
+            f"{fmt(split['hit']['requests'])} served with 0 SQL (p50 {fmt(split['hit']['p50_ms'])}"
+            f" ms, p95 {fmt(split['hit']['p95_ms'])} ms) and {fmt(split['miss']['requests'])} "
+            f"built from PostgreSQL (p50 {fmt(split['miss']['p50_ms'])} ms, p95 "
+            f"{fmt(split['miss']['p95_ms'])} ms). Latencies include the wait for a free worker.",
+            "",
+        ]
+    pg_on, pg_off = on["postgres"], off["postgres"]
+    lines += ["## Database load (PostgreSQL's own counters)", ""]
+    lines += _table(
+        ["", "Shelf on", "Shelf off"],
+        [
+            [
+                "Transactions (xact_commit + xact_rollback)",
+                fmt(pg_on["transactions"]),
+                fmt(pg_off["transactions"]),
+            ],
+            [
+                "Transactions per page view",
+                fmt(pg_on["transactions_per_view"]),
+                fmt(pg_off["transactions_per_view"]),
+            ],
+            [
+                "Rows read per page view (tup_returned + tup_fetched)",
+                fmt(pg_on["rows_read_per_view"]),
+                fmt(pg_off["rows_read_per_view"]),
+            ],
+            [
+                "Buffer accesses per page view (blks_hit + blks_read)",
+                fmt(pg_on["blocks_per_view"]),
+                fmt(pg_off["blocks_per_view"]),
+            ],
+            [
+                "Rows written (orders, carts, sessions)",
+                fmt(pg_on["rows_written"]),
+                fmt(pg_off["rows_written"]),
+            ],
+            [
+                "SQL statements per page view (the app's count)",
+                fmt(on["all"]["app_sql_per_request"]),
+                fmt(off["all"]["app_sql_per_request"]),
+            ],
+        ],
+    )
+    lines += ["", "## Shelf hit rates (shelf on)", ""]
+    lines += _table(
+        ["Namespace", "Lookups", "Hit rate", "Loads from PostgreSQL"],
+        [
+            [f"`{ns}`", fmt(v["lookups"]), fmt(v["hit_rate"], "pct"), fmt(v["loads"])]
+            for ns, v in on["shelf"].items()
+        ],
+    )
+    r = on["redis"]
+    first = s["first_time_product_views"]
+    bound = s["page_bound"]
+    lines += [
+        "",
+        f"Redis's own counters on the cache server over the same windows: "
+        f"{fmt(r['keyspace_hits'])} keyspace hits, {fmt(r['keyspace_misses'])} misses "
+        f"({fmt(r['keyspace_hit_rate'], 'pct')}; version-tag reads count too), "
+        f"{fmt(r['evicted_keys'])} evictions, {fmt(r['commands_per_view'])} commands per "
+        "page view.",
+        "",
+        "**The Zipf tail.** Share of product-page views that asked for a product no earlier "
+        "request to the shelf-on gunicorn had asked for since the shelf was emptied: "
+        + ", ".join(f"{name} {fmt(v, 'pct')}" for name, v in first.items())
+        + ". No whole-page shelf can serve those, so `catalog.page` cannot hit more often than "
+        "100% minus that share in a run this short. With Zipf s = 1.1 over "
+        f"{s['catalog']['products']:,} products the {bound['pages']:,} most popular pages that "
+        f"fit in the cache's maxmemory ({bound['maxmemory_mib']:,.0f} MiB at "
+        f"{fmt(bound['page_bytes'], 'bytes')} a page, ignoring everything else on it) take "
+        f"{fmt(bound['share'], 'pct')} of product views: the best a long-running shop could do "
+        "with whole pages alone.",
+        "",
+        "## Memory",
+        "",
+    ]
+    lines += _table(
+        ["", "Median of the sample"],
+        [
+            [
+                "`catalog.product` entry (`MEMORY USAGE`)",
+                fmt(memory["entry_bytes_median"], "bytes"),
+            ],
+            [
+                "its version key `shelf:tag:product:<id>`",
+                fmt(memory["version_key_bytes_median"], "bytes"),
+            ],
+            [
+                "**per cached product**",
+                fmt(memory["per_product_bytes"], "bytes")
+                + f" (the seed's budget {memory['budget_bytes']:,} B; target < 600 B)",
+            ],
+            ["JSON value of the entry", fmt(memory["json_value_bytes_median"], "bytes")],
+            ["`catalog.page` (rendered product page)", fmt(memory["page_bytes_median"], "bytes")],
+        ],
+    )
+    lines += [
+        "",
+        f"Sample: {memory['sampled_products']:,} cached products, in a seeded random order. The "
+        f"cache server held {memory['cache_keys']:,} keys in "
+        f"{memory['cache_used_memory'] / 2**20:,.0f} MiB "
+        f"(maxmemory {memory['cache_maxmemory'] / 2**20:,.0f} MiB, allkeys-lru).",
+        "",
+        "## Write-behind",
+        "",
+    ]
+    lines += _table(
+        ["", "Samples", "Lag p50", "Lag p99"],
+        [
+            [
+                name,
+                fmt(d["write_behind"]["samples"]),
+                f"{fmt(d['write_behind']['lag_p50_s'])} s",
+                f"{fmt(d['write_behind']['lag_p99_s'])} s",
+            ]
+            for name, d in (("Shelf on", on), ("Shelf off", off))
+        ],
+    )
+    lines += [
+        "",
+        "Lag: from a cart change in Redis to its row committed in PostgreSQL by the beat task "
+        "`cart.tasks.carts_sync` (every 2 s), as the task records it (`cart:sync_lag`), under "
+        "the load of the measured windows.",
+        "",
+        "## Ceiling",
+        "",
+    ]
+    rows = []
+    for key, label in CEILING_LABELS.items():
+        d = ceiling.get(key)
+        if d:
+            rows.append(
+                [
+                    label,
+                    fmt(d["rps"]),
+                    fmt(d["p50_ms"]),
+                    fmt(d["p95_ms"]),
+                    fmt(d["p99_ms"]),
+                    fmt(d["zero_sql_share"], "pct"),
+                ]
+            )
+    lines += _table(["Phase", "Req/s", "p50 ms", "p95 ms", "p99 ms", "0-SQL"], rows)
+    bare_vs = _div(ceiling.get("bare", {}).get("rps"), ceiling.get("prerendered", {}).get("rps"))
+    lines += [
+        "",
+        f"Product pages with the shelf reach {fmt(ratio['product_vs_prerendered'], 'pct')} of "
+        "the pre-rendered page's throughput with fresh draws (their first-time views are built "
+        f"from PostgreSQL) and {fmt(ratio['product_replay_vs_prerendered'], 'pct')} when every "
+        f"page is on the shelf ({fmt(ratio['product_replay_vs_off'], 'x')} the shelf-off "
+        f"product pages); the bare view does {fmt(bare_vs, 'x')} the pre-rendered page.",
+        "",
+    ]
+    lines += METHOD
+    return "\n".join(lines) + "\n"
+
+
+READING = [
+    "How to read the targets: every number is from this run's measured windows, so it "
+    "includes the Zipf tail (see the hit rates) and this machine's noise (load averages per "
+    'round below). "Fresh draws" are the workload as specified; "all on the shelf" sends the '
+    "same product requests a second time, which isolates what serving a page from the shelf "
+    "costs.",
+]
+
+
+METHOD = [
+    "## How it is measured",
+    "",
+    "- **Workload** (`bench/workload.py`, `bench/locustfile.py`): each locust user is a "
+    "shopper with its own cookies and a seeded random stream; a visit lasts a geometric number "
+    "of actions (mean 40), 30% of visits are signed in (sessions of accounts made by "
+    "`bench/prepare.py`). Actions: 65% product pages (Zipf, s = 1.1, over every active "
+    "product, ranks a seeded shuffle), 15% category pages, 15% searches (Zipf over the "
+    "vocabulary), 4% cart adds of the last product viewed in stock, 1% checkouts through the "
+    "real flow (form, details, review, place with the test card, order page; a checkout whose "
+    "cart sold out empties the cart). Each HTTP request counts as one page view; a checkout is "
+    "several. No think time: the server is kept saturated, so latencies include queueing.",
+    "- **Shelf on and off** are two gunicorns (2 sync workers each, the production "
+    "`config/gunicorn.py`) on the same database and Redis, differing only in `SHELF_ENABLED`; "
+    "one Celery worker and beat serve both. Phases never overlap.",
+    "- **SQL**: PostgreSQL's `pg_stat_database` for the bench database, read before and "
+    "after each measured window (after a pause, so every backend has reported). With "
+    "autocommit every statement outside a transaction block is one transaction; the writes of "
+    "a checkout, a cart sync or a session save are one transaction each, and connection health "
+    "checks (`SELECT 1`) and the Celery tasks the window caused are counted too. "
+    "`pg_stat_statements` is not loaded on this server. The per-request `X-SQL-Count` header "
+    "(bench settings only) gives the 0-SQL shares and the app's statement count.",
+    "- **Hit rates**: the toolkit's counters (`shelf:stats:total`), (hit + stale) / "
+    "(hit + stale + miss + bypass), as the dashboard computes them; Redis's INFO "
+    "`keyspace_hits/misses` of the cache server alone.",
+    "- **Ceiling**: the same gunicorn (shelf on) serving `/bench/bare/` and "
+    "`/bench/prerendered/` (config/urls_bench.py, bench settings only), then product pages "
+    "alone on each gunicorn, with the same users.",
+    "- **The machine's size limits the numbers**: the two gunicorn workers share the cores "
+    "with PostgreSQL, Redis, Celery and locust itself (one process), so every throughput here "
+    "is that of the whole stack on these cores, not of the application alone; the ratios are "
+    "the meaningful part.",
+]
+
+
+def chart(s: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    types = [t for t in PAGE_TYPES if t in s["on"]["by_type"] and t in s["off"]["by_type"]]
+    labels = [t.replace("_", " ") for t in types]
+    x = range(len(types))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.6))
+    for offset, config, colour in ((-0.2, "on", "#2a7ab0"), (0.2, "off", "#c8553d")):
+        rps = [s[config]["by_type"][t]["rps"] for t in types]
+        p95 = [s[config]["by_type"][t]["p95_ms"] for t in types]
+        ax1.bar([i + offset for i in x], rps, 0.4, label=f"shelf {config}", color=colour)
+        ax2.bar([i + offset for i in x], p95, 0.4, label=f"shelf {config}", color=colour)
+    for ax, title in ((ax1, "Requests/s per page type"), (ax2, "p95 latency, ms (log)")):
+        ax.set_xticks(list(x), labels)
+        ax.set_title(title)
+        ax.legend()
+    ax2.set_yscale("log")
+    ceiling = s["ceiling"]
+    names = {
+        "bare": ("bare\nDjango", "#888888"),
+        "prerendered": ("pre-rendered\nfrom Redis", "#888888"),
+        "product_on": ("product\non, fresh", "#2a7ab0"),
+        "product_replay": ("product\non, replay", "#7fb3d5"),
+        "product_off": ("product\noff", "#c8553d"),
+    }
+    shown = [(label, ceiling[k]["rps"], colour) for k, (label, colour) in names.items()
+             if k in ceiling]  # fmt: skip
+    ax3.bar([n for n, _, _ in shown], [v for _, v, _ in shown], color=[c for *_, c in shown])
+    ax3.set_title("Ceiling: requests/s, one kind of request")
+    fig.suptitle(
+        f"Shelf on vs off: {s['catalog']['products']:,} products, {s['config']['users']} "
+        f"shoppers, {s['machine']['cores']} cores"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write(results: dict, base: Path) -> list[Path]:
+    """Write <base>.json, <base>.png and <base>.md; return their paths."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    json_path = base.with_suffix(".json")
+    json_path.write_text(json.dumps(summary, indent=1) + "\n")
+    png = chart(summary, base.with_suffix(".png"))
+    md = base.with_suffix(".md")
+    md.write_text(markdown(summary, png.name))
+    return [md, json_path, png]
+
+
+def main(argv: list[str]) -> int:
+    raw = Path(argv[0]) if argv else ROOT / ".local" / "bench" / "results.json"
+    results = json.loads(raw.read_text())
+    for path in write(results, ROOT / results["config"]["output"]):
+        print(f"report: wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

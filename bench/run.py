@@ -1,0 +1,605 @@
+"""`make bench`: the shop with the shelf and without it, under the same shopper-like load.
+
+    .venv/bin/python -m bench.run          # what `make bench` runs
+
+1. Services as `make run` has them (scripts/services.py: used if they answer, else started
+   here and stopped at the end): the configured PostgreSQL with its own database
+   (`shelf_bench`), and by default Redis servers of the bench's own on ports 6390 (cache role,
+   docker/redis/cache.conf, as in production) and 6391 (state and broker), so that Redis's
+   server-wide counters (keyspace hits, memory) count the benchmark alone.
+2. migrate, collectstatic, `seed_catalog --products 100000 --if-empty`; the three bench Redis
+   databases are emptied; bench/prepare.py restores stock, makes the shoppers' accounts and
+   sessions and writes the catalog file the shoppers draw from.
+3. The production processes (Procfile): a gunicorn with SHELF_ENABLED=true and one with
+   SHELF_ENABLED=false (2 sync workers each, config/gunicorn.py, config.settings.bench), one
+   Celery worker and Celery beat; `warm_cache` as `make run` does; the real login form is
+   checked once.
+4. Phases, one at a time, each a fresh headless locust run (bench/locustfile.py) with a
+   warm-up that is not measured: a shelf warm-up, then ROUNDS x (shelf on, shelf off), the
+   same seed for both halves of a round, then the ceiling: Django's bare view, one
+   pre-rendered page from Redis, product pages alone with the shelf (fresh draws, then the
+   same requests again, all on the shelf by then) and without it.
+   Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
+   counters and the cart sync lags; after it a pause, so that every backend has reported its
+   statistics (PostgreSQL flushes them within a second while busy, ten when idle).
+5. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
+
+Everything it starts is stopped at the end, also on Ctrl-C or an error. Settings (environment;
+defaults in brackets):
+
+    BENCH_DATABASE_URL        [DATABASE_URL's server, database shelf_bench]
+    BENCH_REDIS_CACHE_URL     [redis://127.0.0.1:6390/0]   emptied at the start
+    BENCH_REDIS_STATE_URL     [redis://127.0.0.1:6391/0]   emptied at the start
+    BENCH_CELERY_BROKER_URL   [redis://127.0.0.1:6391/1]   emptied at the start
+    BENCH_PORTS               gunicorn with, without the shelf [8201,8202]
+    BENCH_PRODUCTS [100000]  BENCH_SEED [42]  BENCH_USERS (locust users) [12]
+    BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
+    BENCH_SHELF_WARMUP [45]  BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.cookiejar
+import importlib.util
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+from bench.workload import BENCH_PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve() / "bench"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+# PostgreSQL reports a backend's statistics within a second while it is busy and within ten
+# once it is idle; wait that long after a window before reading them.
+STATS_SETTLE = 11.0
+LAG_KEY = "cart:sync_lag"  # cart.services.LAG_KEY
+STATS_KEY = "shelf:stats:total"  # shop.shelf.stats
+PRERENDERED_KEY = "bench:prerendered"  # bench.views.PRERENDERED_KEY
+PG_FIELDS = (
+    "xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted",
+    "tup_updated", "tup_deleted", "blks_hit", "blks_read",
+)  # fmt: skip
+REDIS_FIELDS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "total_commands_processed")
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+class BenchError(Exception):
+    """Something went wrong that a developer has to look at; the message says what."""
+
+
+def _services_module():
+    spec = importlib.util.spec_from_file_location("services", ROOT / "scripts" / "services.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("services", module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path=path))
+
+
+@dataclass
+class Config:
+    database_url: str
+    cache_url: str
+    state_url: str
+    broker_url: str
+    ports: tuple[int, int]
+    products: int
+    seed: int
+    users: int
+    accounts: int
+    seconds: int
+    warmup: int
+    rounds: int
+    shelf_warmup: int
+    ceiling_seconds: int
+    output: str
+    command: str = "make bench"
+
+    @classmethod
+    def from_env(cls) -> Config:
+        e = os.environ.get
+        configured = _services_module().load_urls()
+        ports = [int(p) for p in e("BENCH_PORTS", "8201,8202").split(",")]
+        config = cls(
+            database_url=e("BENCH_DATABASE_URL")
+            or _with_path(configured["DATABASE_URL"], "/shelf_bench"),
+            cache_url=e("BENCH_REDIS_CACHE_URL", "redis://127.0.0.1:6390/0"),
+            state_url=e("BENCH_REDIS_STATE_URL", "redis://127.0.0.1:6391/0"),
+            broker_url=e("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6391/1"),
+            ports=(ports[0], ports[1]),
+            products=int(e("BENCH_PRODUCTS", "100000")),
+            seed=int(e("BENCH_SEED", "42")),
+            users=int(e("BENCH_USERS", "12")),
+            accounts=int(e("BENCH_ACCOUNTS", "200")),
+            seconds=int(e("BENCH_SECONDS", "60")),
+            warmup=int(e("BENCH_WARMUP", "10")),
+            rounds=int(e("BENCH_ROUNDS", "2")),
+            shelf_warmup=int(e("BENCH_SHELF_WARMUP", "45")),
+            ceiling_seconds=int(e("BENCH_CEILING_SECONDS", "25")),
+            output=e("BENCH_OUTPUT", "docs/benchmarks"),
+        )
+        changed = [k for k in sorted(os.environ) if k.startswith("BENCH_")]
+        if changed:
+            config.command = " ".join(f"{k}={os.environ[k]}" for k in changed) + " make bench"
+        if len({config.cache_url, config.state_url, config.broker_url}) < 3:
+            raise BenchError("the cache, state and broker roles need three different databases")
+        return config
+
+    @property
+    def dbname(self) -> str:
+        return urllib.parse.unquote(urllib.parse.urlsplit(self.database_url).path.lstrip("/"))
+
+
+# PROCESSES
+# ------------------------------------------------------------------------------------------------
+class Processes:
+    """The processes this run started, each in its own session; stopped by their own ids."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        self.running[name] = process
+        return process
+
+    def check(self) -> None:
+        for name, process in self.running.items():
+            if process.poll() is not None:
+                log = self.logs / f"{name}.log"
+                raise BenchError(f"{name} exited ({process.returncode}); see {log}")
+
+    def stop(self, name: str, timeout: float = 15.0) -> None:
+        process = self.running.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.running)):
+            self.stop(name)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((HOST, port)) != 0
+
+
+def wait_http(port: int, path: str = "/healthz", timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=5) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.3)
+    raise BenchError(f"nothing answered on port {port} within {timeout:.0f} s")
+
+
+# MEASUREMENTS
+# ------------------------------------------------------------------------------------------------
+class Probes:
+    """PostgreSQL's, Redis's and the shelf's own counters, read without disturbing them."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        # Read from the maintenance database: a query in the bench database would count itself.
+        self.pg = psycopg.connect(_with_path(config.database_url, "/postgres"), autocommit=True)
+        self.cache = redis.Redis.from_url(config.cache_url)
+        self.state = redis.Redis.from_url(config.state_url)
+
+    def snapshot(self) -> dict:
+        row = self.pg.execute(
+            f"SELECT {', '.join(PG_FIELDS)} FROM pg_stat_database WHERE datname = %s",
+            [self.config.dbname],
+        ).fetchone()
+        info = self.cache.info()
+        stats = {k.decode(): int(v) for k, v in self.cache.hgetall(STATS_KEY).items()}
+        return {
+            "time": time.time(),
+            "pg": dict(zip(PG_FIELDS, map(int, row), strict=True)),
+            "redis": {k: int(info.get(k, 0)) for k in REDIS_FIELDS},
+            "redis_memory": int(info.get("used_memory", 0)),
+            "shelf": stats,
+            "loadavg": os.getloadavg()[0],
+        }
+
+    def lags(self) -> list[float]:
+        return [float(v) for v in self.state.lrange(LAG_KEY, 0, -1)]
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+def delta(before: dict, after: dict) -> dict:
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+@dataclass
+class Phase:
+    name: str
+    target: str  # "on" or "off": which gunicorn
+    seed: int
+    warmup: int
+    seconds: int
+    only: str = ""
+    settle: float = STATS_SETTLE
+    result: dict = field(default_factory=dict)
+
+
+class Bench:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.processes = Processes(WORK / "logs")
+        self.timings: dict[str, float] = {}
+        self.env = self._env()
+
+    def _env(self) -> dict[str, str]:
+        c = self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.bench",
+            DATABASE_URL=c.database_url,
+            REDIS_CACHE_URL=c.cache_url,
+            REDIS_STATE_URL=c.state_url,
+            CELERY_BROKER_URL=c.broker_url,
+            PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+            DJANGO_SECRET_KEY=f"bench-{random.SystemRandom().getrandbits(128):032x}",
+        )
+        env.pop("REDIS_STATE_SENTINELS", None)
+        return env
+
+    def step(self, name: str, command: list[str], env: dict | None = None) -> str:
+        started = time.monotonic()
+        result = subprocess.run(
+            command, cwd=ROOT, env=env or self.env, capture_output=True, text=True, check=False
+        )
+        self.timings[name] = round(time.monotonic() - started, 1)
+        if result.returncode != 0:
+            output = f"{result.stdout}{result.stderr}".strip()
+            raise BenchError(f"{name} failed ({result.returncode}):\n{output}")
+        return result.stdout
+
+    def manage(self, *args: str) -> str:
+        return self.step(args[0], [PYTHON, "manage.py", *args])
+
+    # Set-up -----------------------------------------------------------------------------------
+    def prepare(self) -> dict:
+        c = self.config
+        for port in c.ports:
+            if not port_free(port):
+                raise BenchError(f"port {port} is taken (another bench?); set BENCH_PORTS")
+        say(f"database {c.dbname}; Redis cache {c.cache_url}, state {c.state_url}, "
+            f"broker {c.broker_url}")  # fmt: skip
+        self.step(
+            "services",
+            [PYTHON, "scripts/services.py", "up", "--record", str(WORK / "services.json"),
+             "--create-db"],
+        )  # fmt: skip
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("collectstatic", "--noinput", "-v0")
+        seeded = self.manage("seed_catalog", "--products", str(c.products), "--if-empty")
+        say(seeded.strip().splitlines()[-1] if seeded.strip() else "catalog ready")
+        for url in (c.cache_url, c.state_url, c.broker_url):
+            redis.Redis.from_url(url).flushdb()
+        out = self.step(
+            "prepare",
+            [PYTHON, "-m", "bench.prepare", "--out", str(WORK / "workload.json"),
+             "--seed", str(c.seed), "--accounts", str(c.accounts)],
+        )  # fmt: skip
+        say(out.strip())
+        return {"seeded": seeded.strip()}
+
+    def start(self) -> None:
+        c = self.config
+        (WORK / "logs").mkdir(parents=True, exist_ok=True)
+        for target, port in zip(("on", "off"), c.ports, strict=True):
+            prom = WORK / f"prometheus-{target}"
+            if prom.exists():
+                for old in prom.iterdir():
+                    old.unlink()
+            prom.mkdir(parents=True, exist_ok=True)
+            env = {
+                **self.env,
+                "SHELF_ENABLED": "true" if target == "on" else "false",
+                "WEB_CONCURRENCY": "2",
+                "PROMETHEUS_MULTIPROC_DIR": str(prom),
+                "GUNICORN_ACCESS_LOG": str(WORK / "logs" / f"access-{target}.log"),
+            }
+            self.processes.start(
+                f"gunicorn-{target}",
+                [str(BIN / "gunicorn"), "--config", "config/gunicorn.py", "--bind",
+                 f"{HOST}:{port}"],
+                env,
+            )  # fmt: skip
+        self.processes.start(
+            "worker", [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO"],
+            self.env,
+        )  # fmt: skip
+        self.processes.start(
+            "beat",
+            [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
+             str(WORK / "celerybeat-schedule")],
+            self.env,
+        )  # fmt: skip
+        for port in c.ports:
+            wait_http(port)
+        self.processes.check()
+        say(f"gunicorn with the shelf on :{c.ports[0]}, without on :{c.ports[1]}; worker, beat")
+
+    def check_login(self) -> None:
+        """Sign in once through the real form: the accounts' password works."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        base = f"http://{HOST}:{self.config.ports[0]}"
+        opener.open(f"{base}/accounts/login/", timeout=30).read()
+        token = next(c.value for c in jar if c.name == "csrftoken")
+        form = urllib.parse.urlencode(
+            {"username": "bench-0001", "password": BENCH_PASSWORD, "csrfmiddlewaretoken": token}
+        ).encode()
+        page = opener.open(f"{base}/accounts/login/", data=form, timeout=30).read().decode()
+        if "Hi, bench-0001" not in page:
+            raise BenchError("the bench account could not sign in through /accounts/login/")
+
+    def store_prerendered(self, catalog: dict) -> int:
+        """Put one product page, as an anonymous visitor gets it, into the cache Redis."""
+        slug = catalog["products"][0][1]
+        url = f"http://{HOST}:{self.config.ports[0]}/p/{slug}/"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            page = response.read()
+        redis.Redis.from_url(self.config.cache_url).set(PRERENDERED_KEY, page)
+        return len(page)
+
+    # Phases -----------------------------------------------------------------------------------
+    def run_phase(self, phase: Phase, probes: Probes) -> None:
+        c = self.config
+        port = c.ports[0] if phase.target == "on" else c.ports[1]
+        samples = WORK / f"samples-{phase.name}.jsonl"
+        started_file = WORK / f"started-{phase.name}"
+        for path in (samples, started_file):
+            path.unlink(missing_ok=True)
+        probes.state.delete(LAG_KEY)
+        env = {
+            **self.env,
+            "BENCH_WORKLOAD": str(WORK / "workload.json"),
+            "BENCH_SEED": str(phase.seed),
+            "BENCH_SAMPLES": str(samples),
+            "BENCH_STARTED": str(started_file),
+            "BENCH_ONLY": phase.only,
+        }
+        total = phase.warmup + phase.seconds
+        command = [
+            str(BIN / "locust"), "-f", "bench/locustfile.py", "--headless",
+            "--host", f"http://{HOST}:{port}", "--users", str(c.users),
+            "--spawn-rate", str(c.users), "--run-time", f"{total}s", "--stop-timeout", "0",
+            "--loglevel", "WARNING", "--only-summary", "--exit-code-on-error", "0",
+        ]  # fmt: skip
+        say(f"phase {phase.name}: shelf {phase.target}, {c.users} users, seed {phase.seed}, "
+            f"{phase.warmup} s warm-up + {phase.seconds} s{' (' + phase.only + ')' if phase.only else ''}")  # fmt: skip  # noqa: E501
+        process = self.processes.start(f"locust-{phase.name}", command, env)
+        deadline = time.monotonic() + 60
+        while not started_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"locust did not start; see {WORK}/logs/locust-{phase.name}.log")
+            time.sleep(0.1)
+        t0 = float(started_file.read_text())
+        time.sleep(max(0.0, t0 + phase.warmup - time.time()))
+        before = probes.snapshot()
+        end = t0 + total
+        try:
+            process.wait(timeout=max(0.0, end - time.time()) + 60)
+        except subprocess.TimeoutExpired as exc:
+            raise BenchError(f"locust ran past its time in phase {phase.name}") from exc
+        self.processes.running.pop(f"locust-{phase.name}", None)
+        # A request to each worker flushes its buffered shelf counters (at most once a second);
+        # the bare view, so that PostgreSQL's counters see nothing of it.
+        time.sleep(1.1)
+        for _ in range(8):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://{HOST}:{port}/bench/bare/", timeout=5).read()
+        time.sleep(max(0.0, end + phase.settle - time.time()))
+        after = probes.snapshot()
+        self.processes.check()
+        phase.result = {
+            "window": [before["time"], end],
+            "samples": str(samples),
+            "pg": delta(before["pg"], after["pg"]),
+            "redis": delta(before["redis"], after["redis"]),
+            "redis_memory": after["redis_memory"],
+            "shelf": delta(before["shelf"], after["shelf"]),
+            "lags": probes.lags(),
+            "loadavg": [round(before["loadavg"], 2), round(after["loadavg"], 2)],
+        }
+
+    def memory_sample(self, catalog: dict, size: int = 1000) -> dict:
+        """MEMORY USAGE of cached product entries (and their version keys) and product pages."""
+        r = redis.Redis.from_url(self.config.cache_url)
+        key = catalog["keys"]
+        rng = random.Random(self.config.seed)
+        ids = [pid for pid, _ in catalog["products"]]
+        slugs = {pid: slug for pid, slug in catalog["products"]}
+        rng.shuffle(ids)
+
+        def usage(keys: list[str]) -> list[int | None]:
+            pipe = r.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command("MEMORY", "USAGE", key, "SAMPLES", "0")
+            return pipe.execute()
+
+        entries, tags, pages, values = [], [], [], []
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            keys = [key["product"].format(pid) for pid in chunk]
+            found = [(pid, n) for pid, n in zip(chunk, usage(keys), strict=True) if n]
+            found = found[: size - len(entries)]
+            entries += [n for _, n in found]
+            tags += usage([key["version"].format(pid) for pid, _ in found])
+            values += [len(v or b"") for v in r.mget([key["product"].format(p) for p, _ in found])]
+            page_keys = [key["page"].format(slugs[pid]) for pid, _ in found]
+            pages += [n for n in usage(page_keys) if n]
+            if len(entries) >= size:
+                break
+        info = r.info("memory")
+        return {
+            "entry_bytes": entries,
+            "tag_bytes": [n for n in tags if n],
+            "value_bytes": values,
+            "page_bytes": pages,
+            "used_memory": int(info["used_memory"]),
+            "maxmemory": int(r.config_get("maxmemory").get("maxmemory", 0)),
+            "keys": int(r.dbsize()),
+        }
+
+    def machine(self) -> dict:
+        cpu = ""
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        with psycopg.connect(_with_path(self.config.database_url, "/postgres")) as conn:
+            pg = conn.execute("SHOW server_version").fetchone()[0]
+        info = redis.Redis.from_url(self.config.cache_url).info("server")
+        return {
+            "cores": os.cpu_count(),
+            "cpu": cpu,
+            "python": platform.python_version(),
+            "postgres": pg,
+            "redis": info.get("redis_version"),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        }
+
+    def run(self) -> dict:
+        c = self.config
+        began = time.monotonic()
+        WORK.mkdir(parents=True, exist_ok=True)
+        prepared = self.prepare()
+        machine = self.machine()
+        catalog = json.loads((WORK / "workload.json").read_text())
+        self.start()
+        self.check_login()
+        out = self.manage("warm_cache")
+        say(out.strip().splitlines()[-1])
+        page_size = self.store_prerendered(catalog)
+        w, s, cs = c.warmup, c.seconds, c.ceiling_seconds
+        warm = Phase("shelf-warmup", "on", c.seed + 1000, c.shelf_warmup, 0, settle=0)
+        rounds = []
+        for n in range(1, c.rounds + 1):
+            rounds += [Phase(f"on-{n}", "on", c.seed + n, w, s),
+                       Phase(f"off-{n}", "off", c.seed + n, w, s)]  # fmt: skip
+        ceiling = [
+            Phase("ceiling-bare", "on", c.seed, 5, cs, only="bare", settle=1.5),
+            Phase("ceiling-prerendered", "on", c.seed, 5, cs, only="prerendered", settle=1.5),
+            Phase("product-only-on", "on", c.seed + 500, 5, cs, only="product"),
+            # The same requests again: every page is on the shelf now.
+            Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
+            Phase("product-only-off", "off", c.seed + 500, 5, cs, only="product"),
+        ]
+        probes = Probes(c)
+        try:
+            for phase in [warm, *rounds]:
+                self.run_phase(phase, probes)
+            memory = self.memory_sample(catalog)
+            for phase in ceiling:
+                self.run_phase(phase, probes)
+        finally:
+            probes.close()
+        phases = [warm, *rounds, *ceiling]
+        return {
+            "command": c.command,
+            "config": {k: v for k, v in asdict(c).items() if k != "command"},
+            "machine": machine,
+            "catalog": {
+                "products": len(catalog["products"]),
+                "categories": len(catalog["categories"]),
+                "queries": len(catalog["queries"]),
+                "sessions": len(catalog["sessions"]),
+                "seeded": prepared["seeded"],
+            },
+            "prerendered_bytes": page_size,
+            "memory": memory,
+            "phases": [{**asdict(p), "result": p.result} for p in phases],
+            "timings": self.timings,
+            "wall_seconds": round(time.monotonic() - began, 1),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+
+    def close(self) -> None:
+        self.processes.stop_all()
+        subprocess.run(
+            [PYTHON, "scripts/services.py", "down", "--record", str(WORK / "services.json")],
+            cwd=ROOT, env=self.env, check=False,
+        )  # fmt: skip
+
+
+def main() -> int:
+    try:
+        config = Config.from_env()
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 1
+    bench = Bench(config)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        results = bench.run()
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        bench.close()
+    raw = WORK / "results.json"
+    raw.write_text(json.dumps(results, indent=1))
+    from bench import report
+
+    written = report.write(results, ROOT / config.output)
+    say(f"wrote {', '.join(map(str, written))} "
+        f"({results['wall_seconds']:.0f} s; raw numbers in {raw})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
