@@ -651,7 +651,7 @@ of the gain is more requests in flight, not more CPU, and on a machine busy with
 more processes also win a larger share of the scheduler, which flatters the 3-app figure; the
 spread between rounds shows how noisy a shared 2-core machine is. The ratio does not show that
 three app servers triple throughput: on {cpus} cores they cannot. It shows that nginx spreads
-the load evenly over the three processes, with no errors, and costs no throughput. On three
+the load evenly over the three processes, with no errors. On three
 machines each app process brings its own cores; the ceiling is then the shared parts (nginx,
 the cache Redis, PostgreSQL on misses): see "Running in production" in the README.
 
