@@ -28,6 +28,9 @@ from django.shortcuts import render
 
 from .shelf import backend
 
+# django-axes' username column (AccessAttempt.username, varchar 255).
+USERNAME_RECORDED = 255
+
 
 def client_ip(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or the one our trusted proxies put in X-Forwarded-For."""
@@ -42,6 +45,19 @@ def client_ip(request: HttpRequest) -> str:
             except ValueError:
                 pass  # not an address: our proxy did not write it; fall back to the peer
     return request.META.get("REMOTE_ADDR", "")
+
+
+def axes_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username django-axes records: axes' own choice, cut to its column's 255 characters.
+
+    Django's AuthenticationForm checks no length, so a 10 KB username reached axes' INSERT and
+    failed it (a 500, found by shop/tests/test_fuzz.py). No account has a name that long.
+    """
+    if credentials:
+        value = credentials.get("username")
+    else:
+        value = getattr(request, "data", request.POST).get("username")
+    return None if value is None else str(value)[:USERNAME_RECORDED]
 
 
 def rate_key(group: str, request: HttpRequest) -> str:

@@ -154,6 +154,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "shop.security.client_ip"
+AXES_USERNAME_CALLABLE = "shop.security.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # django-ratelimit: https://django-ratelimit.readthedocs.io/en/stable/settings.html
 # Searches per client address (the only public view that costs PostgreSQL real work per query).
