@@ -43,8 +43,10 @@ _REMOVE = re.compile(rb'action="/cart/remove/".*?name="product" value="(\d+)"', 
 
 @events.test_start.add_listener
 def _started(environment, **kwargs) -> None:
-    if STARTED:
-        Path(STARTED).write_text(f"{time.time()}\n")
+    if STARTED:  # written whole, then renamed: run.py must never read half of it
+        partial = Path(f"{STARTED}.partial")
+        partial.write_text(f"{time.time()}\n")
+        partial.replace(STARTED)
 
 
 @events.request.add_listener

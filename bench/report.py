@@ -638,7 +638,8 @@ def markdown(s: dict, chart: str | None) -> str:
         f"product pages); the bare view does {fmt(bare_vs, 'x')} the pre-rendered page.",
         "",
     ]
-    lines += METHOD
+    preload = s["machine"].get("postgres_preload") or "empty"
+    lines += [line.replace("@PRELOAD@", preload) for line in METHOD]
     return "\n".join(lines) + "\n"
 
 
@@ -667,11 +668,15 @@ METHOD = [
     "`config/gunicorn.py`) on the same database and Redis, differing only in `SHELF_ENABLED`; "
     "one Celery worker and beat serve both. Phases never overlap.",
     "- **SQL**: PostgreSQL's `pg_stat_database` for the bench database, read before and "
-    "after each measured window (after a pause, so every backend has reported). With "
+    "after each measured window; before the closing read the shop's connections to the bench "
+    "database are ended, so that every backend has reported (a busy backend reports at most "
+    "once a second, so up to a second of the warm-up may count in a window). With "
     "autocommit every statement outside a transaction block is one transaction; the writes of "
     "a checkout, a cart sync or a session save are one transaction each, and connection health "
     "checks (`SELECT 1`) and the Celery tasks the window caused are counted too. "
-    "`pg_stat_statements` is not loaded on this server. The per-request `X-SQL-Count` header "
+    "`pg_stat_statements` would count statements exactly, but it needs "
+    "`shared_preload_libraries` (here: `@PRELOAD@`) and a restart of a server that others "
+    "share; the benchmark reads what any server has. The per-request `X-SQL-Count` header "
     "(bench settings only) gives the 0-SQL shares and the app's statement count.",
     "- **Hit rates**: the toolkit's counters (`shelf:stats:total`), (hit + stale) / "
     "(hit + stale + miss + bypass), as the dashboard computes them; Redis's INFO "

@@ -20,8 +20,9 @@
    pre-rendered page from Redis, product pages alone with the shelf (fresh draws, then the
    same requests again, all on the shelf by then) and without it.
    Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
-   counters and the cart sync lags; after it a pause, so that every backend has reported its
-   statistics (PostgreSQL flushes them within a second while busy, ten when idle).
+   counters and the cart sync lags. Before the closing read the shop's connections to the
+   bench database are ended (Probes.settle): a backend reports its statistics at exit, but
+   otherwise only within a second while busy and ten once idle.
 5. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
 
 Everything it starts is stopped at the end, also on Ctrl-C or an error. Settings (environment;
@@ -67,8 +68,8 @@ WORK = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve() / "ben
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
-# PostgreSQL reports a backend's statistics within a second while it is busy and within ten
-# once it is idle; wait that long after a window before reading them.
+# PostgreSQL reports a backend's statistics within a second while it is busy, within ten once
+# it is idle, and at once when it exits; without the right to end backends, wait.
 STATS_SETTLE = 11.0
 LAG_KEY = "cart:sync_lag"  # cart.services.LAG_KEY
 STATS_KEY = "shelf:stats:total"  # shop.shelf.stats
@@ -244,6 +245,33 @@ class Probes:
             "loadavg": os.getloadavg()[0],
         }
 
+    def settle(self) -> None:
+        """Make every backend of the bench database report its statistics now.
+
+        Ends the shop's idle connections to the bench database (backends report at exit);
+        gunicorn and Celery reconnect on their next query (CONN_HEALTH_CHECKS), a few
+        milliseconds in the next warm-up. Falls back to waiting when not allowed.
+        """
+        sql = (
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        try:
+            pids = [pid for pid, ended in self.pg.execute(sql, [self.config.dbname]) if ended]
+        except psycopg.Error:
+            time.sleep(STATS_SETTLE)
+            return
+        deadline = time.monotonic() + STATS_SETTLE
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pids = [
+                pid
+                for (pid,) in self.pg.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+                )
+            ]
+        time.sleep(0.2)
+
     def lags(self) -> list[float]:
         return [float(v) for v in self.state.lrange(LAG_KEY, 0, -1)]
 
@@ -263,7 +291,6 @@ class Phase:
     warmup: int
     seconds: int
     only: str = ""
-    settle: float = STATS_SETTLE
     result: dict = field(default_factory=dict)
 
 
@@ -438,7 +465,7 @@ class Bench:
         for _ in range(8):
             with contextlib.suppress(OSError):
                 urllib.request.urlopen(f"http://{HOST}:{port}/bench/bare/", timeout=5).read()
-        time.sleep(max(0.0, end + phase.settle - time.time()))
+        probes.settle()
         after = probes.snapshot()
         self.processes.check()
         phase.result = {
@@ -500,12 +527,14 @@ class Bench:
                     break
         with psycopg.connect(_with_path(self.config.database_url, "/postgres")) as conn:
             pg = conn.execute("SHOW server_version").fetchone()[0]
+            preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         info = redis.Redis.from_url(self.config.cache_url).info("server")
         return {
             "cores": os.cpu_count(),
             "cpu": cpu,
             "python": platform.python_version(),
             "postgres": pg,
+            "postgres_preload": preload,
             "redis": info.get("redis_version"),
             "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         }
@@ -523,14 +552,14 @@ class Bench:
         say(out.strip().splitlines()[-1])
         page_size = self.store_prerendered(catalog)
         w, s, cs = c.warmup, c.seconds, c.ceiling_seconds
-        warm = Phase("shelf-warmup", "on", c.seed + 1000, c.shelf_warmup, 0, settle=0)
+        warm = Phase("shelf-warmup", "on", c.seed + 1000, c.shelf_warmup, 0)
         rounds = []
         for n in range(1, c.rounds + 1):
             rounds += [Phase(f"on-{n}", "on", c.seed + n, w, s),
                        Phase(f"off-{n}", "off", c.seed + n, w, s)]  # fmt: skip
         ceiling = [
-            Phase("ceiling-bare", "on", c.seed, 5, cs, only="bare", settle=1.5),
-            Phase("ceiling-prerendered", "on", c.seed, 5, cs, only="prerendered", settle=1.5),
+            Phase("ceiling-bare", "on", c.seed, 5, cs, only="bare"),
+            Phase("ceiling-prerendered", "on", c.seed, 5, cs, only="prerendered"),
             Phase("product-only-on", "on", c.seed + 500, 5, cs, only="product"),
             # The same requests again: every page is on the shelf now.
             Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
