@@ -35,7 +35,7 @@ defaults in brackets):
     BENCH_PORTS               gunicorn with, without the shelf [8201,8202]
     BENCH_PRODUCTS [100000]  BENCH_SEED [42]  BENCH_USERS (locust users) [12]
     BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
-    BENCH_SHELF_WARMUP [45]  BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+    BENCH_SHELF_WARMUP [60]  BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Config:
             seconds=int(e("BENCH_SECONDS", "60")),
             warmup=int(e("BENCH_WARMUP", "10")),
             rounds=int(e("BENCH_ROUNDS", "2")),
-            shelf_warmup=int(e("BENCH_SHELF_WARMUP", "45")),
+            shelf_warmup=int(e("BENCH_SHELF_WARMUP", "60")),
             ceiling_seconds=int(e("BENCH_CEILING_SECONDS", "25")),
             output=e("BENCH_OUTPUT", "docs/benchmarks"),
         )
@@ -252,9 +252,20 @@ class Probes:
         gunicorn and Celery reconnect on their next query (CONN_HEALTH_CHECKS), a few
         milliseconds in the next warm-up. Falls back to waiting when not allowed.
         """
+        # Requests that were in flight or queued when locust stopped still run: let them end.
+        busy = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state <> 'idle' "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        deadline = time.monotonic() + STATS_SETTLE
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 0.5 and time.monotonic() < deadline:
+            if self.pg.execute(busy, [self.config.dbname]).fetchone()[0]:
+                quiet_since = time.monotonic()  # between two queries a request looks idle
+            time.sleep(0.05)
         sql = (
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "AND state = 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
         try:
             pids = [pid for pid, ended in self.pg.execute(sql, [self.config.dbname]) if ended]
