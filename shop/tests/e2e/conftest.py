@@ -15,7 +15,6 @@ saying what to install, except in CI (CI=true), where they fail.
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,10 +31,6 @@ CHROMIUM_ARGS = [
 ]
 # The two widths every page is checked and photographed at: a laptop and a phone.
 VIEWPORTS = {1280: {"width": 1280, "height": 800}, 390: {"width": 390, "height": 844}}
-REPO = Path(__file__).resolve().parents[3]
-# Where the screenshots go (README, "Screenshots"); SHELF_SCREENSHOTS moves them elsewhere.
-SCREENSHOTS = Path(os.environ.get("SHELF_SCREENSHOTS", REPO / "docs" / "screenshots"))
-AXE = Path(__file__).with_name("vendor") / "axe.min.js"
 TIMEOUT_MS = 15_000
 
 
@@ -105,42 +100,3 @@ def demo_catalog(db):
     from catalog import demo
 
     demo.seed_catalog(160, seed=7)
-
-
-def images_loaded(page) -> None:
-    """Wait until every picture in the viewport has loaded, so screenshots are complete."""
-    page.wait_for_function(
-        """() => [...document.images].filter(img => {
-             const r = img.getBoundingClientRect();
-             const x = r.left + r.width / 2, y = r.top + r.height / 2;
-             if (!r.width || x < 0 || y < 0 || x > innerWidth || y > innerHeight) return false;
-             const seen = document.elementFromPoint(x, y);  // not clipped by a scroller
-             return seen && (seen === img || seen.contains(img));
-           }).every(img => img.complete)"""
-    )
-
-
-def screenshot(page, name: str) -> Path:
-    """Save the viewport as docs/screenshots/<name>-<width>.png (small: never the full page)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}-{page.viewport_size['width']}.png"
-    images_loaded(page)
-    page.screenshot(path=path, animations="disabled", caret="hide")
-    return path
-
-
-def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
-    """Run axe-core (vendored) in the page; the violations of the given impacts."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [v for v in result["violations"] if v["impact"] in impacts]
-
-
-def describe(violations: list[dict]) -> str:
-    """One line per violation, with the first few offending elements."""
-    lines = []
-    for v in violations:
-        targets = ", ".join(" ".join(n["target"]) for n in v["nodes"][:3])
-        lines.append(f"{v['impact']}: {v['id']} ({v['help']}) at {targets}")
-    return "\n".join(lines)

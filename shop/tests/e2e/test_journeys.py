@@ -12,7 +12,7 @@ from inventory.models import Stock
 from shop.models import Order
 from shop.tests.factories import cart_with, order_for
 
-from .conftest import screenshot
+from .browser import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
