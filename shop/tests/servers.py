@@ -347,11 +347,21 @@ class RedisSentinelSet:
             what="the Sentinel",
         )
 
-    def master_port_now(self) -> int:
-        """The master's port as the Sentinel currently tells it."""
-        sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=0.5)
-        _, port = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.MASTER_NAME)
-        return int(port)
+    def master_port_now(self) -> int | None:
+        """The master's port as a client is told it, once that server acts as the master.
+
+        None while the Sentinel names no usable master or the one it names is still a replica
+        (the moments of a failover when clients get MasterNotFoundError or a read-only reply).
+        """
+        from redis.sentinel import MasterNotFoundError, Sentinel
+
+        sentinel = Sentinel([("127.0.0.1", self.sentinel_port)], socket_timeout=0.5)
+        try:
+            _, port = sentinel.discover_master(self.MASTER_NAME)
+            role = redis.Redis(port=port, socket_timeout=0.5).info("replication")["role"]
+        except (MasterNotFoundError, redis.RedisError):
+            return None
+        return int(port) if role == "master" else None
 
     def kill_master(self) -> None:
         self.processes["master"].send_signal(signal.SIGKILL)
