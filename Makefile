@@ -9,6 +9,7 @@
 #   make stop                stop every project-local server under .local/ (after a crash)
 #   make stack               the production topology here: nginx, 3 app processes, worker, beat
 #   make stack-bench         3 app processes against 1 through nginx; writes docs/stack.md
+#   make compose-config      validate docker/compose.yaml offline (both profiles)
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #   make bench               the shop with and without the shelf under a shopper-like load;
 #                            writes docs/benchmarks.md (about 13 minutes; see README)
@@ -21,7 +22,7 @@ ARGS ?=
 export PYTHON
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test services services-status stop stack stack-bench bench-search bench
+.PHONY: help venv run test services services-status stop stack stack-bench compose-config bench-search bench
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
@@ -49,6 +50,9 @@ stack: venv
 
 stack-bench: venv
 	@.venv/bin/python scripts/stack.py bench
+
+compose-config: venv
+	@.venv/bin/python scripts/stack.py compose-config
 
 bench-search: venv
 	@scripts/bench_search.sh
