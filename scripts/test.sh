@@ -30,12 +30,20 @@ echo "test: ruff check ."
 ruff_status=0
 ruff check . || ruff_status=$?
 
+echo "test: pip-audit (dependencies; reports, never fails the build unless SHELF_AUDIT_STRICT=1)"
+audit_status=0
+python scripts/audit.py || audit_status=$?
+
 echo "test: pytest $*"
 pytest_status=0
 pytest "$@" || pytest_status=$?
 
 if [ "$pytest_status" -ne 0 ]; then
     exit "$pytest_status"
+fi
+if [ "$audit_status" -ne 0 ]; then
+    echo "test: pytest passed, but pip-audit found vulnerabilities (see above)" >&2
+    exit "$audit_status"
 fi
 if [ "$ruff_status" -ne 0 ]; then
     echo "test: pytest passed, but ruff check failed (see above)" >&2

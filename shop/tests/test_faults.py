@@ -129,8 +129,10 @@ def test_cache_redis_hung_ten_seconds_every_request_answers_within_a_second(shop
         for path in paths:
             assert web.get(path)[0] == 200, path
         try:
+            # As many client threads as workers: a request's time is then its own, not also the
+            # time spent queued behind another one (that is capacity, not the fault).
             results = hammer(
-                web, paths, seconds=14, threads=4,
+                web, paths, seconds=14, threads=2,
                 events=[(2, cache.pause), (12, cache.resume)],
             )  # fmt: skip
         finally:
@@ -141,7 +143,7 @@ def test_cache_redis_hung_ten_seconds_every_request_answers_within_a_second(shop
         assert not slow, slow
         hung = [r for r in results if 2.5 < r[0] < 11.5]
         print(f"while hung: {len(hung)} requests, slowest {max(r[3] for r in hung):.3f} s")
-        assert len(hung) > 40
+        assert len(hung) > 20
         log = web.log_text()
         assert "WORKER TIMEOUT" not in log and web.workers_booted() == 2, log[-2000:]
 
@@ -374,13 +376,14 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
     assert len(mail.outbox) == 1  # placed in-process (eager): reset to "not sent yet"
     Order.objects.filter(pk=order.pk).update(confirmation_sent_at=None)
     mail.outbox.clear()
+    app.control.purge()  # earlier tests' messages on the test broker would come first
     with celery_worker(
         connection.settings_dict["NAME"],
         TEST_EMAIL_BACKEND="shop.tests.mailers.SlowFileBackend",
         TEST_EMAIL_DIR=str(tmp_path),
     ) as worker:
         app.send_task("shop.tasks.send_order_confirmation", args=[order.pk])
-        assert _wait_for(lambda: any(tmp_path.iterdir()), timeout=30), "the task never ran"
+        assert _wait_for(lambda: any(tmp_path.iterdir()), timeout=60), "the task never ran"
         worker.send_signal(signal.SIGKILL)  # mid-task: sent, not yet recorded
         worker.wait(10)
     order.refresh_from_db()
