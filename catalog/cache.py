@@ -11,8 +11,9 @@ Tags (bumped after commit by catalog.services)
 - `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
 
 Staleness: none after a commit that bumps the tags; a bump that cannot reach Redis waits in the
-outbox (shop/shelf/outbox.py) and is applied before Redis is read again. Related products and "popular" lists are chosen when a
-page is built and may lag rating changes by up to the page's TTL; prices on them never lag.
+outbox (shop/shelf/outbox.py) and is applied before Redis is read again. Related products and
+"popular" lists are chosen when a page is built and may lag rating changes by up to the page's
+TTL; prices on them never lag.
 """
 
 from shop import shelf
