@@ -120,6 +120,18 @@ def test_entries_and_their_tags_are_spread_over_the_masters(catalog, client, on_
     assert len(per_master) == 3 and all(per_master.values()), per_master
 
 
+def test_django_cache_api_get_set_delete_many_across_slots():
+    from django.core.cache import cache
+
+    data = {f"thing:{i}": {"i": i} for i in range(50)}
+    r = get_redis_connection("default")
+    assert len({r.keyslot(cache.make_key(k)) for k in data}) > 1
+    cache.set_many(data, 60)
+    assert cache.get_many(list(data)) == data
+    cache.delete_many(list(data)[:25])
+    assert cache.get_many(list(data)) == dict(list(data.items())[25:])
+
+
 def test_popular_ranking_keys_share_one_slot():
     hour = int(time.time() // 3600)
     keys = [catalog_cache.POPULAR_KEY] + [catalog_cache.VIEWS_KEY.format(hour=h)
