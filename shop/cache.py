@@ -25,7 +25,11 @@ def _load(user_id: int) -> dict | None:
     user = get_user_model()._default_manager.filter(pk=user_id).first()
     if user is None:
         return None
-    return {f.attname: f.value_to_string(user) for f in _fields()}
+    # None stays None: value_to_string() would turn a NULL last_login into "".
+    return {
+        f.attname: None if getattr(user, f.attname) is None else f.value_to_string(user)
+        for f in _fields()
+    }
 
 
 def user_get(user_id: int) -> AbstractBaseUser | None:
@@ -34,7 +38,12 @@ def user_get(user_id: int) -> AbstractBaseUser | None:
     if data is None:
         return None
     model = get_user_model()
-    user = model(**{f.attname: f.to_python(data[f.attname]) for f in _fields()})
+    user = model(
+        **{
+            f.attname: None if data[f.attname] is None else f.to_python(data[f.attname])
+            for f in _fields()
+        }
+    )
     user._state.adding = False
     user._state.db = "default"
     return user

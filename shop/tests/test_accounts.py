@@ -124,3 +124,15 @@ def test_with_the_state_redis_down_nobody_is_logged_out_and_login_works(alice):
             response = late.post("/cart/add/", {"product": product.pk, "quantity": 1}, follow=True)
             assert response.status_code == 200
             assert "cannot be changed right now" in response.content.decode()
+
+
+def test_a_user_who_never_logged_in_is_rebuilt_from_the_shelf(client, alice):
+    get_user_model().objects.filter(pk=alice.pk).update(last_login=None)
+    client.force_login(alice)  # sets last_login; put it back to NULL as for a new account
+    get_user_model().objects.filter(pk=alice.pk).update(last_login=None)
+    from shop import shelf
+
+    shelf.bump(f"user:{alice.pk}")
+    assert client.get("/").status_code == 200
+    assert client.get("/").status_code == 200
+    assert user_get(alice.pk).last_login is None
