@@ -723,9 +723,10 @@ Every `make stack-bench` adds a row here; the sections above are the latest run'
 | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
-In the latest run the 3-app setup was ahead in {ahead} of {len(per_round)} rounds, by
-{min(per_round):.1f}x to {max(per_round):.1f}x within a round. On a 2-core machine shared with
-other work the size of the gap varies from run to run; its sign is what the runs agree on.
+In the latest run the ratio within a round (3 apps / 1 app, the two runs next to each other)
+went from {min(per_round):.2f} to {max(per_round):.2f}; 3 apps were ahead in {ahead} of
+{len(per_round)} rounds. On a 2-core machine shared with other work the size of the gap varies
+from run to run and round to round; compare medians, and only across many runs.
 """
 
 
