@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import services, warming
+from . import services, shelf, warming
 from .shelf import outbox
 
 
@@ -27,3 +27,9 @@ def order_confirmations_sweep() -> int:
 def shelf_outbox_drain() -> int:
     """Bump the shelf tags whose bump could not reach the cache Redis (shop/shelf/outbox.py)."""
     return outbox.drain_now()
+
+
+@shared_task(ignore_result=True)
+def shelf_refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
+    """Reload shelf entries past their TTL while readers keep the current ones."""
+    shelf.refresh(namespace, parts, locks)

@@ -15,6 +15,7 @@ from .core import (
     fetch,
     fetch_many,
     fetch_with,
+    refresh,
     versions,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "fetch",
     "fetch_many",
     "fetch_with",
+    "refresh",
     "versions",
 ]

@@ -40,6 +40,8 @@ from . import backend, outbox, stats
 logger = logging.getLogger("shelf")
 
 TAG_TTL = 30 * 24 * 3600
+# How long a background refresh may take before another reader may ask for one again.
+REFRESH_LOCK = 10.0
 XFETCH_BETA = 1.0
 JITTER = 0.10
 _MAX_BUMP = 2**40
@@ -71,7 +73,9 @@ class Namespace:
 
     `ttl` is seconds, or a function of the loaded value returning seconds. `key_tags(part)`
     names tags known from the key alone (read in the same round trip as the entry); a loader
-    may add more by returning `Loaded(data, deps)`.
+    may add more by returning `Loaded(data, deps)`. With a `background_loader`, an entry past
+    its TTL is reloaded by a Celery worker while readers keep getting it (stale-while-
+    revalidate); without one, the reader that takes the lock reloads it in its request.
     """
 
     name: str
@@ -81,6 +85,7 @@ class Namespace:
     negative_ttl: int = 60
     wait: float = 2.0
     key_tags: Callable[[Any], Sequence[str]] = field(default=lambda part: ())
+    background_loader: Loader | None = None
 
     def __post_init__(self) -> None:
         NAMESPACES[self.name] = self
@@ -391,9 +396,11 @@ def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dic
             stats.count(ns.name, "hit")
 
     if refresh:
-        locks = _try_locks([keys[p] for p in refresh], timeout=ns.wait)
+        background = ns.background_loader is not None
+        timeout = REFRESH_LOCK if background else ns.wait
+        locks = _try_locks([keys[p] for p in refresh], timeout=timeout)
         won = [p for p in refresh if _lock_key(keys[p]) in locks]
-        if won:
+        if won and not (background and _refresh_later(ns, won, locks)):
             out.update(_safe_load(req, won, reader, locks, fallback=out))
     if missing:
         stats.count(ns.name, "miss", len(missing))
@@ -405,6 +412,26 @@ def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dic
         if lost:
             out.update(_wait_for(req, lost, reader))
     return out
+
+
+def _refresh_later(ns: Namespace, parts: list, locks: dict[str, str]) -> bool:
+    """Hand the reload of `parts` to a worker; False if the broker cannot take it now."""
+    from shop.tasks import shelf_refresh
+
+    try:
+        shelf_refresh.apply_async((ns.name, parts, locks), retry=False)
+    except Exception:  # broker down or refusing: the caller reloads in its request instead
+        logger.warning("shelf refresh not enqueued", extra={"namespace": ns.name}, exc_info=True)
+        return False
+    return True
+
+
+def refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
+    """Reload `parts` of a namespace with its background loader, store them, release `locks`
+    (the Celery task behind stale-while-revalidate)."""
+    ns = NAMESPACES[namespace]
+    with contextlib.suppress(backend.ShelfUnavailable):
+        _load_and_store(Request(ns, parts, ns.background_loader), parts, _Reader(), locks)
 
 
 def _safe_load(req: Request, parts: list, reader: _Reader, locks: dict, fallback: dict) -> dict:

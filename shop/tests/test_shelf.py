@@ -204,3 +204,22 @@ def test_waiters_stop_waiting_when_the_loader_leaves_nothing_usable():
     started = time.monotonic()
     assert shelf.fetch(ns, 1, lambda p: "mine") == "mine"
     assert time.monotonic() - started < 1.0, "waited for the deadline instead"
+
+
+def test_background_loader_serves_the_current_value_while_a_worker_reloads():
+    source = {"value": "old"}
+    ns = shelf.Namespace(
+        "test.background", schema=1, ttl=1, grace=60,
+        background_loader=lambda parts: {p: source["value"] for p in parts},
+    )  # fmt: skip
+    inline = CountingLoader(value=lambda p: source["value"])
+    assert shelf.fetch(ns, 1, inline) == "old"
+    source["value"] = "new"
+    time.sleep(1.2)
+    # Past its TTL: this reader gets the entry it found; the refresh task (eager in tests)
+    # reloads it with the namespace's background loader, not the request's loader.
+    assert shelf.fetch(ns, 1, inline) == "old"
+    assert inline.calls == [1]
+    assert stats.snapshot()["test.background:stale"] == 1
+    assert shelf.fetch(ns, 1, inline) == "new"
+    assert not get_redis_connection("default").exists(f"shelf:lock:{ns.key(1)}")
