@@ -116,6 +116,9 @@ def celery_worker(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: the embedded beat (-B) is a child process, which a kill of
+            # the worker alone would leave running.
+            start_new_session=True,
         )  # fmt: skip
         try:
             yield worker
@@ -123,8 +126,8 @@ def celery_worker(
             print("celery worker log:\n" + Path(log.name).read_text()[-5000:])
             raise
         finally:
-            if worker.poll() is None:
-                worker.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
 
 
