@@ -112,7 +112,7 @@ def test_the_confirmation_task_sends_nothing_the_second_time(lamp):
     assert len(mail.outbox) == 1
     from shop.tasks import send_order_confirmation
 
-    assert send_order_confirmation.delay(order.pk).get() is False
+    assert send_order_confirmation.delay(order.pk).result is False  # eager: see search tests
     assert services.order_confirmation_send(order.pk) is False
     assert len(mail.outbox) == 1
 
