@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,19 @@ def spare_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_all(processes: Iterable[subprocess.Popen]) -> None:
+    """Terminate the processes still running, then kill any that did not stop in 5 s."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class RedisServer:
@@ -242,14 +255,7 @@ class RedisClusterNodes:
         self.processes[port].wait(5)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes.values())
 
     @staticmethod
     def _wait(check, seconds: float = 20, what: str = "the Redis Cluster") -> None:
@@ -371,14 +377,7 @@ class RedisSentinelSet:
         self.processes["master"].wait(5)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes.values())
 
 
 @contextmanager

@@ -173,7 +173,7 @@ def test_starts_and_stops_project_local_redis_servers(tmp_path):
     record = tmp_path / "record.json"
     env = {
         "SHELF_LOCAL_DIR": str(tmp_path),
-        "DATABASE_URL": "sqlite:///unused.sqlite3",
+        "DATABASE_URL": "memory://unused",
         "REDIS_CACHE_URL": f"redis://127.0.0.1:{cache_port}/0",
         "REDIS_STATE_URL": f"redis://127.0.0.1:{shared_port}/1",
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{shared_port}/2",
@@ -228,7 +228,7 @@ def test_starts_and_stops_a_project_local_postgres():
         "SHELF_LOCAL_DIR": str(local),
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/shelf_bootstrap",
         # No Redis for this one: non-Redis URLs are skipped.
-        **{name: "sqlite:///unused.sqlite3" for name in services.REDIS_ROLES},
+        **{name: "memory://unused" for name in services.REDIS_ROLES},
     }
     try:
         result = run_services("up", "--record", str(record), "--create-db", env=env)
