@@ -653,10 +653,11 @@ def markdown(s: dict, chart: str | None) -> str:
             f"{fmt(page.get('hit_rate'), 'pct')}, yet {fmt(1 - replay['zero_sql_share'], 'pct')} "
             "of the product views still ran SQL: `inventory.stock` loaded "
             f"{fmt(stock.get('loads'))} entries ({fmt(stock.get('stale'))} served past their "
-            f"expiry and refreshed, {fmt(stock.get('misses'))} missing) for "
-            f"{fmt(page.get('lookups'))} pages. A product page shows the stock of 9 products, "
-            "a stock entry lives 60 s (10 s under 10 left), and the request that finds one "
-            "past its expiry reloads it itself.",
+            f"expiry while a worker refreshed them, {fmt(stock.get('misses'))} missing) for "
+            f"{fmt(page.get('lookups'))} pages. A product page shows the stock of 9 products; "
+            "an entry past its TTL (60 s, 10 s under 10 left) is reloaded by a worker while "
+            "readers keep it, but one never loaded (or gone past its grace) is loaded in the "
+            "request that misses it.",
             "",
         ]
     preload = s["machine"].get("postgres_preload") or "empty"
