@@ -10,18 +10,9 @@ from cart import services, store
 from cart.models import Cart
 from catalog.tests.factories import ProductFactory
 from config.celery import app
-from shop.tests.servers import celery_worker
+from shop.tests.servers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _synced_lines(owner: str) -> dict[int, int]:
@@ -38,7 +29,7 @@ def test_changes_wait_while_no_worker_runs_and_arrive_when_one_starts():
     assert _synced_lines(owner) == {}
     assert store.dirty_count() == 1
     with celery_worker(connection.settings_dict["NAME"]):
-        assert _wait_for(lambda: _synced_lines(owner) == {product.pk: 3}, timeout=30)
+        assert wait_until(lambda: _synced_lines(owner) == {product.pk: 3}, timeout=30)
     assert store.dirty_count() == 0
 
 
@@ -51,7 +42,7 @@ def test_worker_killed_mid_sync_loses_and_regresses_nothing():
     expected = {o: store.lines_of(store.read(o)) for o in owners}
     with celery_worker(connection.settings_dict["NAME"]) as worker:
         app.send_task("cart.tasks.carts_sync")
-        assert _wait_for(lambda: Cart.objects.count() > 0, timeout=30)
+        assert wait_until(lambda: Cart.objects.count() > 0, timeout=30)
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     synced_before = Cart.objects.count()

@@ -27,6 +27,16 @@ def spare_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout: float) -> bool:
+    """Poll `predicate` every 0.1 s until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def stop_all(processes: Iterable[subprocess.Popen]) -> None:
     """Terminate the processes still running, then kill any that did not stop in 5 s."""
     processes = list(processes)

@@ -37,6 +37,7 @@ from .servers import (
     hammer,
     redis_server,
     tcp_proxy,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -333,15 +334,6 @@ def test_a_database_error_in_a_view_gives_the_503_page_not_a_traceback(shop_data
 # --- Celery -------------------------------------------------------------------------------------
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def _synced(owner: str) -> dict[int, int]:
     cart = Cart.objects.filter(owner=owner).first()
     return dict(cart.lines.values_list("product_id", "quantity")) if cart else {}
@@ -365,7 +357,7 @@ def test_broker_down_while_a_shopper_changes_the_cart_then_synced_when_it_is_bac
         time.sleep(3)
         assert _synced(owner) == {}, "nothing can sync without a broker"
         broker.start()  # the same port, empty: the worker and beat reconnect
-        assert _wait_for(lambda: _synced(owner) == {product.pk: 2}, timeout=40)
+        assert wait_until(lambda: _synced(owner) == {product.pk: 2}, timeout=40)
         print(f"\nbroker down: cart change answered in {took:.3f} s, synced after restart")
 
 
@@ -383,7 +375,7 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
         TEST_EMAIL_DIR=str(tmp_path),
     ) as worker:
         app.send_task("shop.tasks.send_order_confirmation", args=[order.pk])
-        assert _wait_for(lambda: any(tmp_path.iterdir()), timeout=60), "the task never ran"
+        assert wait_until(lambda: any(tmp_path.iterdir()), timeout=60), "the task never ran"
         worker.send_signal(signal.SIGKILL)  # mid-task: sent, not yet recorded
         worker.wait(10)
     order.refresh_from_db()
