@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from shop.shelf import backend, stats
+from shelf import backend, stats
 
 
 @pytest.fixture(autouse=True)

@@ -46,8 +46,8 @@ from bench.workload import (  # noqa: E402
 from cart.models import Cart  # noqa: E402
 from catalog import cache  # noqa: E402
 from catalog.models import Category, Product  # noqa: E402
+from shelf.core import tag_key  # noqa: E402
 from shop.sessions import SessionStore  # noqa: E402
-from shop.shelf.core import tag_key  # noqa: E402
 
 BACKEND = "shop.auth.CachedModelBackend"
 

@@ -72,7 +72,7 @@ HOST = "127.0.0.1"
 # it is idle, and at once when it exits; without the right to end backends, wait.
 STATS_SETTLE = 11.0
 LAG_KEY = "cart:sync_lag"  # cart.services.LAG_KEY
-STATS_KEY = "shelf:stats:total"  # shop.shelf.stats
+STATS_KEY = "shelf:stats:total"  # shelf.stats
 PRERENDERED_KEY = "bench:prerendered"  # bench.views.PRERENDERED_KEY
 PG_FIELDS = (
     "xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted",

@@ -8,7 +8,7 @@ A shop page can be read as a fraction of these. Reachable only through config.ur
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-from shop.shelf import backend
+from shelf import backend
 
 PRERENDERED_KEY = "bench:prerendered"
 BARE_HTML = "<!doctype html><title>bare</title><p>Django, nothing else.</p>"

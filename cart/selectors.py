@@ -7,9 +7,8 @@ from decimal import Decimal
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
-from catalog.cache import product_get_many
-from catalog.selectors import _load_products
-from inventory.cache import stock_get_many
+from catalog.selectors import product_get_many
+from inventory.selectors import stock_get_many
 
 from . import store
 from .models import Cart
@@ -75,7 +74,7 @@ def cart_get(owner: str | None) -> CartView:
         logger.warning("state redis unavailable: cart %s shown as last synced", owner)
         lines, from_database = _synced_lines(owner), True
     ids = sorted(lines)
-    products = product_get_many(ids, _load_products)
+    products = product_get_many(ids)
     stock = stock_get_many(ids)
     return CartView(
         [Line(p, lines[p], products.get(p), stock.get(p) or 0) for p in ids], from_database
@@ -91,3 +90,9 @@ def cart_count(request: HttpRequest) -> int:
         return sum(cart_lines(owner).values())
     except RedisError:
         return 0
+
+
+def cart_dirty_count() -> int:
+    """Carts changed in Redis and not yet written behind to PostgreSQL (RedisError if the state
+    Redis cannot say)."""
+    return store.dirty_count()

@@ -10,7 +10,7 @@ from django.db import DatabaseError, transaction
 
 from catalog.models import Product
 from catalog.selectors import product_get
-from inventory.cache import stock_get_many
+from inventory.selectors import stock_get_many
 
 from . import store
 from .models import Cart, CartLine

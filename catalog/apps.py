@@ -2,9 +2,17 @@ from django.apps import AppConfig
 
 
 class CatalogConfig(AppConfig):
+    """Departments, categories, products and their pictures: the shared pages (home,
+    listings, product pages) and product entries on the shelf, and their invalidation."""
+
     name = "catalog"
 
     def ready(self) -> None:
-        from . import receivers
+        from shelf.warming import register_warm_plan
+
+        from . import receivers, services
 
         receivers.connect()
+        register_warm_plan(
+            "catalog", lambda products, **_: services.catalog_warm_plan(products)
+        )

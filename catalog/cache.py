@@ -3,7 +3,7 @@
 Entries
 - `catalog.product` per id: the fields a card or the API needs (about 300 bytes of JSON).
 - `catalog.page` per slug, `catalog.listing` per category/sort/page and `catalog.home`: whole
-  rendered pages with visitor slots (see shop.pages), so a hit renders no template.
+  rendered pages with visitor slots (see shelf.pages), so a hit renders no template.
 
 Tags (bumped after commit by catalog.services)
 - `product:<id>`: the product, its images, or its category's name changed.
@@ -11,13 +11,13 @@ Tags (bumped after commit by catalog.services)
 - `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
 
 Staleness: none after a commit that bumps the tags; a bump that cannot reach Redis waits in the
-outbox (shop/shelf/outbox.py) and is applied before Redis is read again. Related products and
+outbox (shelf/outbox.py) and is applied before Redis is read again. Related products and
 "popular" lists are chosen when a page is built and may lag rating changes by up to the page's
 TTL; prices on them never lag.
 """
 
-from shop import shelf
-from shop.shelf.ranking import HourlyRanking
+import shelf
+from shelf.ranking import HourlyRanking
 
 POPULAR_TTL = 3600
 REGULAR_TTL = 1800

@@ -6,9 +6,9 @@ from datetime import timedelta
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.cache import stock_request
-from shop.pages import render_shared
-from shop.shelf import Loaded
+from inventory.selectors import stock_request
+from shelf import Loaded
+from shelf.pages import render_shared
 
 from . import cache
 from .models import Category, Product, ProductImage, image_url
@@ -72,15 +72,25 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
     return products
 
 
+def product_get_many(product_ids: list[int]) -> dict[int, dict | None]:
+    """The cached product entries by id (None for a product that is gone or inactive)."""
+    return cache.product_get_many(product_ids, _load_products)
+
+
 def product_get(product_id: int) -> dict | None:
     """The cached product entry (active products only)."""
-    return cache.product_get_many([product_id], _load_products)[product_id]
+    return product_get_many([product_id])[product_id]
 
 
 def product_cards(product_ids: list[int]) -> list[dict]:
     """Product entries in the given order, skipping any that are gone or inactive."""
     found = cache.product_get_many(product_ids, _load_products)
     return [found[i] for i in product_ids if found.get(i)]
+
+
+def popular_products(limit: int) -> list[dict]:
+    """Entries of the most viewed products of the last 24 hours, as last ranked."""
+    return product_cards(cache.popular_ids(limit))
 
 
 def _follow_stock(data: dict) -> list:

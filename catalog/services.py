@@ -7,10 +7,12 @@ from functools import partial
 from django.db import connection, transaction
 from django.utils import timezone
 
-from search import services as search_services
-
-from . import cache
+from . import cache, signals
 from .models import Category, Product
+
+
+def _tell(change: str) -> None:
+    signals.products_changed.send(sender=Product, change=change)
 
 
 def _with_ancestors(category_ids: Iterable[int]) -> set[int]:
@@ -28,9 +30,9 @@ def products_changed(
     """Invalidate products (and the listings they were or are in) after the commit, then
     write their entries through so the next shopper gets a hit.
 
-    Search results hold ids, not cards: unless the caller knows only prices changed
-    (`price_only`), the product may have come, gone, been renamed or moved, so every search
-    entry expires; a price change expires only the price-sorted and price-filtered ones.
+    Data derived from products elsewhere (search results hold ids, not cards) is told through
+    catalog.signals: unless the caller knows only prices changed (`price_only`), the product
+    may have come, gone, been renamed or moved.
     """
     from .selectors import product_cards
 
@@ -44,10 +46,7 @@ def products_changed(
         slugs=True,
         then=lambda: product_cards(product_ids),
     )
-    if price_only:
-        search_services.search_prices_changed()
-    else:
-        search_services.search_catalog_changed()
+    _tell(change="prices" if price_only else "products")
 
 
 def _search_reindex(category_ids: list[int]) -> None:
@@ -77,13 +76,13 @@ def category_changed(category: Category, old_parent_id: int | None = None) -> No
         product_ids, _with_ancestors([*tree, old_parent_id]), slugs=True, categories=True
     )
     _search_reindex(tree)
-    search_services.search_catalog_changed()
+    _tell(change="products")
 
 
 def catalog_changed_everything() -> None:
     """Expire every catalog entry: for bulk loads that bypass signals (seed_catalog)."""
     cache.invalidate_everything()
-    search_services.search_catalog_reloaded()
+    _tell(change="everything")
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from shop.pages import respond
+from shelf.pages import respond
 
 from . import selectors
 
@@ -18,7 +18,7 @@ def _page_number(raw: str | None) -> int:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     page = selectors.home_page()
-    return respond(request, page.html, page.stock)
+    return respond(request, page.html, {"stock": page.stock})
 
 
 @require_safe
@@ -27,7 +27,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.category_page(slug, sort, _page_number(request.GET.get("page")))
     if page is None:
         raise Http404("No such category page.")
-    return respond(request, page.html, page.stock)
+    return respond(request, page.html, {"stock": page.stock})
 
 
 @require_safe
@@ -35,7 +35,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.product_page(slug)
     if page is None:
         raise Http404("No such product.")
-    return respond(request, page.html, page.stock)
+    return respond(request, page.html, {"stock": page.stock})
 
 
 @require_safe

@@ -2,11 +2,11 @@
 so that a sale never invalidates the product.
 
 Staleness: none after the commit of a change, which invalidates the entry (an invalidation that
-cannot reach Redis waits in the outbox, shop/shelf/outbox.py). Decisions (can this
+cannot reach Redis waits in the outbox, shelf/outbox.py). Decisions (can this
 order be placed?) are never taken from here, only from PostgreSQL.
 """
 
-from shop import shelf
+import shelf
 
 from .models import Stock
 

@@ -2,4 +2,15 @@ from django.apps import AppConfig
 
 
 class SearchConfig(AppConfig):
+    """Full-text product search in PostgreSQL: cached results pages, typo suggestions from
+    the catalog's vocabulary, and the ranking of what shoppers search for."""
+
     name = "search"
+
+    def ready(self) -> None:
+        from shelf.warming import register_warm_plan
+
+        from . import receivers, services
+
+        receivers.connect()
+        register_warm_plan("search", lambda queries, **_: services.search_warm_plan(queries))

@@ -15,7 +15,7 @@ Tags (bumped after commit)
 Staleness: none after a commit that bumps a tag, except two orderings chosen at load time and
 kept until the TTL: "in stock only" (stock moves with every sale; each card's badge is live)
 and "sort by rating" (ratings drift slowly). A bump that cannot reach Redis waits in the outbox
-(shop/shelf/outbox.py) and is applied before Redis is read again.
+(shelf/outbox.py) and is applied before Redis is read again.
 
 Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
 - `{search:queries}:<unix hour>`: searches per normalised query in that hour, kept 25 hours.
@@ -27,9 +27,9 @@ import contextlib
 
 from django.conf import settings
 
-from shop import shelf
-from shop.shelf import backend
-from shop.shelf.ranking import HourlyRanking
+import shelf
+from shelf import backend
+from shelf.ranking import HourlyRanking
 
 SCHEMA = 1
 POPULAR_TTL = 600

@@ -22,7 +22,7 @@ from django.db.models import Count, F, QuerySet
 
 from catalog.models import Category, Product
 from catalog.selectors import product_cards
-from shop.shelf import Loaded
+from shelf import Loaded
 
 from . import cache
 from .models import SearchTerm

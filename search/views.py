@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django_ratelimit.decorators import ratelimit
 
-from inventory.cache import stock_get_many
-from shop.pages import respond
+from inventory.selectors import stock_get_many
+from shelf.pages import respond
 
 from . import selectors
 from .forms import SearchForm
@@ -55,7 +55,7 @@ def results(request: HttpRequest) -> HttpResponse:
         }
     html = render_to_string("search/results.html", context, request=request)
     stock = stock_get_many([card["id"] for card in found.cards]) if found else {}
-    return respond(request, html, stock)
+    return respond(request, html, {"stock": stock})
 
 
 @require_safe

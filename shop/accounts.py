@@ -4,9 +4,32 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from shelf.pages import csrf_input
 
 from .forms import SignupForm
+
+
+def nav_slot(request: HttpRequest) -> str:
+    """The header's account links for this visitor (the `nav` visitor slot of every page)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return format_html(
+            '<a href="{}">Orders</a> <span class="nav-user">Hi, {}</span> '
+            '<form method="post" action="{}" class="inline">{}'
+            '<button type="submit" class="link">Log out</button></form>',
+            reverse("orders:orders"),
+            user.get_short_name() or user.get_username(),
+            reverse("logout"),
+            csrf_input(request),
+        )
+    return format_html(
+        '<a href="{}">Sign in</a> <a href="{}">Create account</a>',
+        reverse("login"),
+        reverse("signup"),
+    )
 
 
 def signup(request: HttpRequest) -> HttpResponse:

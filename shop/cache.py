@@ -10,7 +10,7 @@ Staleness: none; every save of the user bumps its tag after the commit.
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from . import shelf
+import shelf
 
 USER = shelf.Namespace(
     "shop.user", schema=1, ttl=3600, key_tags=lambda user_id: (f"user:{user_id}",)

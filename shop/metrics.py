@@ -3,31 +3,29 @@
 With PROMETHEUS_MULTIPROC_DIR set (make run sets it), each gunicorn worker writes its samples to
 files there and the scrape adds them up; without it (tests, manage.py) the process's own
 registry serves. Counts are cheap on the request path: the cache counters are added in bulk when
-shop.shelf.stats flushes (about once a second), not per lookup. Gauges that live in Redis
+shelf.stats flushes (about once a second), not per lookup; those series are defined in
+shelf/metrics.py and exported here with the rest. Gauges that live in Redis
 (dirty carts, sync lag, queue length) are read at scrape time only.
 """
 
 import os
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 
-CACHE_REQUESTS = Counter(
-    "shelf_cache_requests", "Shelf lookups by namespace and result.", ["namespace", "result"]
-)
-LOADER_SECONDS = Histogram(
-    "shelf_loader_seconds", "Time a loader spent reading PostgreSQL.", ["namespace"]
-)
+# Imported for its side effect: the toolkit's series join the default registry even in a
+# process that has not read the shelf yet.
+import shelf.metrics  # noqa: F401
+
 REQUEST_SECONDS = Histogram(
     "shelf_request_seconds", "Request latency by view.", ["view"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
@@ -36,14 +34,6 @@ REQUEST_QUERIES = Histogram(
     "shelf_request_sql_queries", "SQL statements per request by view.", ["view"],
     buckets=(0, 1, 2, 3, 5, 10, 20, 50, 100),
 )  # fmt: skip
-
-
-def record_cache_counts(counts: Mapping[str, int]) -> None:
-    """Add flushed `<namespace>:<result>` counts to the Prometheus counter."""
-    for field, n in counts.items():
-        namespace, _, result = field.rpartition(":")
-        if result != "load_ms":
-            CACHE_REQUESTS.labels(namespace, result).inc(n)
 
 
 class RedisGauges:

@@ -5,20 +5,16 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from . import metrics
-from .shelf import backend, stats
 
 
-class ShelfMiddleware:
-    """Give each request one try at the cache Redis, measure it, and flush counters now and then.
-
-    Latency and SQL statements per request go to Prometheus by view name (a bounded label set).
-    """
+class RequestMetricsMiddleware:
+    """Measure each request: latency and SQL statements go to Prometheus by view name (a
+    bounded label set)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        backend.request_started()
         queries = 0
 
         def count_query(execute, sql, params, many, context):
@@ -33,5 +29,4 @@ class ShelfMiddleware:
         view = match.view_name if match else "unmatched"
         metrics.REQUEST_SECONDS.labels(view).observe(time.perf_counter() - started)
         metrics.REQUEST_QUERIES.labels(view).observe(queries)
-        stats.maybe_flush()
         return response

@@ -16,14 +16,13 @@ from django.shortcuts import render
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from cart import store as cart_store
+from cart.selectors import cart_dirty_count
 from cart.services import sync_lags
-from catalog.cache import popular_ids
-from catalog.selectors import product_cards
+from catalog.selectors import popular_products
+from shelf import NAMESPACES, backend, bump, stats
+from shelf.tasks import shelf_warm
 
 from . import metrics
-from .shelf import NAMESPACES, backend, bump, stats
-from .tasks import shelf_warm
 
 logger = logging.getLogger("shelf.ops")
 
@@ -118,7 +117,7 @@ def write_behind() -> dict:
     """Dirty carts and recent sync lags (None when the state Redis cannot say)."""
     try:
         lags = sync_lags()
-        dirty = cart_store.dirty_count()
+        dirty = cart_dirty_count()
     except (RedisError, OSError):
         return {"dirty": None, "lag_p50": None, "lag_p99": None, "samples": 0}
     return {
@@ -165,7 +164,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "roles": redis_roles(),
         "write_behind": write_behind(),
         "queue": celery_queue_length(),
-        "popular": product_cards(popular_ids(10)),
+        "popular": popular_products(10),
         "namespaces": sorted(NAMESPACES),
         "log": ops_log(),
         "breaker": backend.breaker.current_state,

@@ -26,7 +26,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .shelf import backend
+from shelf import backend
 
 # django-axes' username column (AccessAttempt.username, varchar 255).
 USERNAME_RECORDED = 255

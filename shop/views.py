@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from .pages import strip_visitor_slots
+from shelf.pages import strip_visitor_slots
 
 # Seconds a client is asked to wait before retrying while PostgreSQL is away.
 RETRY_AFTER = 30

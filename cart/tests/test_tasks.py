@@ -9,8 +9,8 @@ from django.db import connection
 from cart import services, store
 from cart.models import Cart
 from catalog.tests.factories import ProductFactory
-from config.celery import app
-from shop.tests.servers import celery_worker, wait_until
+from celery import current_app as app
+from shelf.tests.servers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

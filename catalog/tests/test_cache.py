@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 
 from catalog import cache, selectors, services
-from shop.shelf import stats
+from shelf import stats
 
 from .factories import ProductFactory
 

@@ -9,8 +9,8 @@ from django.test import Client, override_settings
 from redis.connection import Connection
 
 from inventory.models import Stock
-from shop.shelf import backend
-from shop.tests.servers import redis_server
+from shelf import backend
+from shelf.tests.servers import redis_server
 
 from .factories import CategoryFactory, ProductFactory, ProductImageFactory
 

@@ -47,7 +47,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # no persistence), the state (sessions and carts: must not evict) and the broker (must not
 # evict) can each live on a server configured for them. Locally they may share one server.
 # REDIS_CACHE_URL may name a Redis Cluster instead of one server:
-#   redis-cluster://host:port,host:port,host:port (database 0; see shop/shelf/client.py).
+#   redis-cluster://host:port,host:port,host:port (database 0; see shelf/client.py).
 REDIS_CACHE_URL = env("REDIS_CACHE_URL", default="redis://127.0.0.1:6379/0")
 # With REDIS_STATE_SENTINELS (host:port,host:port) the state role is found through Redis
 # Sentinel, and REDIS_STATE_URL names the master instead of a host: redis://<master name>/<db>.
@@ -66,14 +66,14 @@ SHELF_COUNTERS = env.bool("SHELF_COUNTERS", default=True)
 SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 
 CACHES = {
-    # The display shelf. The toolkit in shop.shelf talks to it; nothing else should.
+    # The display shelf. The toolkit (the shelf app) talks to it; nothing else should.
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "",
         "OPTIONS": {
             # django-redis's DefaultClient, or RedisCluster for a redis-cluster:// URL.
-            "CLIENT_CLASS": "shop.shelf.client.ShelfClient",
+            "CLIENT_CLASS": "shelf.client.ShelfClient",
             "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             "SOCKET_CONNECT_TIMEOUT": SHELF_REDIS_TIMEOUT,
             "SOCKET_TIMEOUT": SHELF_REDIS_TIMEOUT,
@@ -170,9 +170,9 @@ SILENCED_SYSTEM_CHECKS = [
 
 # CHECKOUT AND ORDERS
 # ------------------------------------------------------------------------------
-# Dotted path of the payment provider class (shop/payments.py). The built-in one accepts test
+# Dotted path of the payment provider class (orders/payments.py). The built-in one accepts test
 # card numbers only and moves no money.
-PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="shop.payments.TestCardProvider")
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="orders.payments.TestCardProvider")
 # Flat shipping fee added to every order.
 ORDER_SHIPPING_FEE = Decimal(env("ORDER_SHIPPING_FEE", default="4.95"))
 # Sender of order confirmations.
@@ -193,17 +193,22 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "axes",
     "django_ratelimit",
-    "shop",
-    "catalog",
+    # Bottom floor first: the caching toolkit, then the domain apps, then the site shell
+    # (see the README's "Architecture").
+    "shelf",
     "inventory",
+    "catalog",
     "search",
     "cart",
+    "orders",
+    "shop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "shop.middleware.ShelfMiddleware",
+    "shop.middleware.RequestMetricsMiddleware",
+    "shelf.middleware.ShelfMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -212,7 +217,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Near the end, so it sees the final HTML: fills each visitor's header and CSRF slots.
-    "shop.pages.VisitorSlotsMiddleware",
+    "shelf.pages.VisitorSlotsMiddleware",
     # Inside the slots middleware, so that its lockout page gets the visitor's header too.
     "axes.middleware.AxesMiddleware",
 ]
@@ -274,14 +279,17 @@ CELERY_BEAT_SCHEDULE = {
     # Write-behind of carts: the sync lag is at most this interval plus the sync itself.
     "cart-sync": {"task": "cart.tasks.carts_sync", "schedule": 2.0},
     "cart-evict-idle": {"task": "cart.tasks.carts_evict_idle", "schedule": 300.0},
-    # Bumps that could not reach the cache Redis (shop/shelf/outbox.py): for the processes that
+    # Bumps that could not reach the cache Redis (shelf/outbox.py): for the processes that
     # never lost Redis, this interval bounds how long a lost bump's entries may still be served.
     "shelf-outbox-drain": {
-        "task": "shop.tasks.shelf_outbox_drain",
+        "task": "shelf.tasks.shelf_outbox_drain",
         "schedule": env.float("SHELF_OUTBOX_DRAIN", default=5.0),
     },
     # Confirmations whose own task never ran (broker down at checkout, worker killed).
-    "order-confirmations-sweep": {"task": "shop.tasks.order_confirmations_sweep", "schedule": 60.0},
+    "order-confirmations-sweep": {
+        "task": "orders.tasks.order_confirmations_sweep",
+        "schedule": 60.0,
+    },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
 }

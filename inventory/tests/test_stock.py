@@ -14,8 +14,7 @@ from catalog.tests.factories import CategoryFactory, ProductFactory
 from inventory.cache import STOCK, _stock_ttl, stock_get_many
 from inventory.models import Stock
 from inventory.services import OutOfStock, stock_reserve
-from shop.shelf.core import tag_key
-from shop.tests.factories import cart_with, order_for
+from shelf.core import tag_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,24 +115,6 @@ def test_badges_on_product_page_and_listing_come_from_the_stock_entry():
     listing = client.get("/c/kettles/").content.decode()
     assert listing.count("In stock") == 1 and "Only 3 left" in listing
     assert "Out of stock" in listing
-
-
-def test_an_order_leaves_the_product_page_warm_with_the_new_level(django_assert_num_queries):
-    product = ProductFactory(stock__quantity=12)
-    client = Client()
-    url = f"/p/{product.slug}/"
-    client.get(url)
-    client.get(url)
-    product_entry = get_redis_connection("default").get(f"catalog.product:v1:{product.pk}")
-    cart_with("s:buyer", {product.pk: 5})
-    order_for("s:buyer")
-    assert entry(product.pk)["d"] == 7
-    with django_assert_num_queries(0):
-        body = client.get(url).content.decode()
-    assert "Only 7 left" in body
-    assert (
-        get_redis_connection("default").get(f"catalog.product:v1:{product.pk}") == product_entry
-    ), "a sale does not touch the product entry"
 
 
 def test_stock_edited_in_the_product_admin_shows_on_the_next_request():

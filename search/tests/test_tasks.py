@@ -11,7 +11,7 @@ from django_redis import get_redis_connection
 from search import cache, selectors, services, tasks
 from search.models import SearchTerm
 from search.selectors import SearchParams
-from shop.shelf import stats
+from shelf import stats
 
 from .factories import product, search_catalog
 

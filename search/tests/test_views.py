@@ -8,7 +8,7 @@ from django.test import Client
 from catalog import services as catalog_services
 from inventory.models import Stock
 from search import services
-from shop.shelf import stats
+from shelf import stats
 
 from .factories import product, search_catalog
 

@@ -6,8 +6,8 @@ from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
 from catalog.tests.factories import ProductFactory
+from shelf.tests.servers import redis_server
 from shop.cache import USER, user_get
-from shop.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-pass-1234"
@@ -130,7 +130,7 @@ def test_a_user_who_never_logged_in_is_rebuilt_from_the_shelf(client, alice):
     get_user_model().objects.filter(pk=alice.pk).update(last_login=None)
     client.force_login(alice)  # sets last_login; put it back to NULL as for a new account
     get_user_model().objects.filter(pk=alice.pk).update(last_login=None)
-    from shop import shelf
+    import shelf
 
     shelf.bump(f"user:{alice.pk}")
     assert client.get("/").status_code == 200

@@ -15,11 +15,10 @@ from django_redis import get_redis_connection
 from catalog import cache as catalog_cache
 from catalog.tests import test_cache as catalog_cache_tests
 from catalog.tests import test_views as catalog_views
-from shop.shelf import backend
-
-from . import clustering
-from . import test_shelf as shelf_tests
-from .servers import redis_cluster
+from shelf import backend
+from shelf.tests import clustering
+from shelf.tests import test_core as shelf_tests
+from shelf.tests.servers import redis_cluster
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,7 @@ import pytest
 
 from search.tests import test_selectors as search_selectors
 from search.tests import test_views as search_views
-
-from . import clustering
+from shelf.tests import clustering
 
 pytestmark = pytest.mark.slow
 

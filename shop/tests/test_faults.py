@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 import redis
+from celery import current_app as app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -20,17 +21,17 @@ from django.db import connection
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
+import shelf
 from cart import services as cart_services
 from cart.models import Cart
 from catalog.models import Product
-from config.celery import app
+from orders import services
+from orders.models import Order
+from orders.tests.factories import cart_with, order_for
 from search.tests.factories import search_catalog
-from shop import services, shelf
-from shop.models import Order, PendingBump
-from shop.shelf import backend, outbox
-from shop.tests.factories import cart_with, order_for
-
-from .servers import (
+from shelf import backend, outbox
+from shelf.models import PendingBump
+from shelf.tests.servers import (
     celery_worker,
     database_url_for,
     gunicorn_server,
@@ -195,7 +196,7 @@ def test_a_bump_deferred_by_one_process_is_drained_for_the_others_by_the_beat_ta
     backend._recovery_due = False
     assert "$1299.00" in client.get(url).content.decode()
     # ...until the beat task drains the outbox (every SHELF_OUTBOX_DRAIN seconds).
-    from shop.tasks import shelf_outbox_drain
+    from shelf.tasks import shelf_outbox_drain
 
     assert shelf_outbox_drain() >= 1
     assert "$1111.00" in client.get(url).content.decode()
@@ -374,7 +375,7 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
         TEST_EMAIL_BACKEND="shop.tests.mailers.SlowFileBackend",
         TEST_EMAIL_DIR=str(tmp_path),
     ) as worker:
-        app.send_task("shop.tasks.send_order_confirmation", args=[order.pk])
+        app.send_task("orders.tasks.send_order_confirmation", args=[order.pk])
         assert wait_until(lambda: any(tmp_path.iterdir()), timeout=60), "the task never ran"
         worker.send_signal(signal.SIGKILL)  # mid-task: sent, not yet recorded
         worker.wait(10)
@@ -387,7 +388,7 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
     assert [m.to for m in mail.outbox] == [[order.email]]
     assert re.search(order.number, mail.outbox[0].subject)
     assert services.order_confirmations_send_due(older_than=0) == 0
-    from shop.tasks import send_order_confirmation
+    from orders.tasks import send_order_confirmation
 
     assert send_order_confirmation(order.pk) is False
     assert len(mail.outbox) == 1

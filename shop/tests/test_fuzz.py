@@ -20,7 +20,7 @@ from cart.services import SESSION_KEY
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from inventory.models import Stock
-from shop.models import Order, OrderLine, Payment
+from orders.models import Order, OrderLine, Payment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "a-long-pass-1234"

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+import shelf
 from catalog.tests.factories import ProductFactory
-from shop import shelf
-from shop.shelf import stats
-from shop.tests.servers import spare_port
+from shelf import stats
+from shelf.tests.servers import spare_port
 
 pytestmark = pytest.mark.django_db
 

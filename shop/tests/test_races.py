@@ -3,12 +3,12 @@ consistency checker in the style of Redis's consistency test (writers change pri
 while readers read pages; every read is checked against the commits that preceded it).
 
 Repetitions (each a fresh test, with fresh Redis and tables):
-- set-after-delete race (shop/tests/test_shelf.py): 25
-- two-line orders in opposite orders, deadlock (inventory/tests/test_concurrency.py): 5
+- set-after-delete race (shelf/tests/test_core.py): 25
+- two-line orders in opposite orders, deadlock (orders/tests/test_concurrency.py): 5
 - reservations in slow opposite transactions, deadlock (same file): 5
-- four concurrent submits of one checkout (shop/tests/test_checkout.py): 10
+- four concurrent submits of one checkout (orders/tests/test_checkout.py): 10
 - oversell through the pages: 3 rounds of 16 shoppers for 5 units (on top of the 20 rounds of
-  50 service-level checkouts for 10 units in inventory/tests/test_concurrency.py)
+  50 service-level checkouts for 10 units in orders/tests/test_concurrency.py)
 """
 
 import random
@@ -23,17 +23,17 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.test import Client
 
-import inventory.tests.test_concurrency as concurrency
-import shop.tests.test_checkout as checkout_tests
-import shop.tests.test_shelf as shelf_tests
+import orders.tests.test_checkout as checkout_tests
+import orders.tests.test_concurrency as concurrency
+import shelf.tests.test_core as shelf_tests
 from catalog.models import Product
 from catalog.services import products_changed
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from inventory.cache import stock_get_many
 from inventory.models import Stock
+from inventory.selectors import stock_get_many
 from inventory.services import stock_reserve
-from shop.models import Order
-from shop.tests.factories import APPROVED_CARD, DETAILS
+from orders.models import Order
+from orders.tests.factories import APPROVED_CARD, DETAILS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

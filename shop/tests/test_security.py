@@ -15,9 +15,9 @@ from django_redis import get_redis_connection
 
 from cart import services as cart_services
 from catalog.tests.factories import ProductFactory
-from config.celery import app
-from shop.tests.factories import DETAILS
-from shop.tests.servers import redis_server
+from celery import current_app as app
+from orders.tests.factories import DETAILS
+from shelf.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,7 @@ from redis.sentinel import SentinelConnectionPool
 
 from cart.tests import test_cart as cart_tests
 from config.settings.base import redis_sentinel_options
-
-from .servers import redis_sentinel_set
+from shelf.tests.servers import redis_sentinel_set
 
 pytestmark = pytest.mark.slow
 FAILOVER_BUDGET = 15.0

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from shop.shelf import stats
+from shelf import stats
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
 from search import cache
-from shop.shelf import backend
+from shelf import backend
 
 # Fifty queries a shopper of the demo catalog might type: words, pairs, brands, prefixes,
 # typos, websearch syntax, and filters and sorts.

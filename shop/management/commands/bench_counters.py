@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
 from catalog.models import Product
-from shop.shelf import stats
+from shelf import stats
 
 
 class Command(BaseCommand):

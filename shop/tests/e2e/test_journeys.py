@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from catalog.models import Category, Product
 from inventory.models import Stock
-from shop.models import Order
-from shop.tests.factories import cart_with, order_for
+from orders.models import Order
+from orders.tests.factories import cart_with, order_for
 
 from .browser import screenshot
 

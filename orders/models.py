@@ -1,0 +1,117 @@
+"""Orders, their lines and payments. A placed order is a record: its lines copy the product's
+name, sku and price at that moment, so later catalog changes never rewrite history."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        # Only inside the placing transaction: a committed order is at least paid.
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=16, editable=False)
+    # One per review of the cart: a second submit of the same checkout finds this order.
+    checkout_token = models.CharField(max_length=64, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        # An order outlives its shopper's account: it is a record of a sale.
+        on_delete=models.SET_NULL,
+    )
+    email = models.EmailField()
+    name = models.CharField(max_length=100)
+    address_line1 = models.CharField("address", max_length=200)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    postcode = models.CharField(max_length=20)
+    country = models.CharField(max_length=60)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    shipping = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        # The table keeps the name it had when orders lived in the shop app (no data moves).
+        db_table = "shop_order"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
+            models.UniqueConstraint(fields=["checkout_token"], name="order_checkout_token_unique"),
+            models.CheckConstraint(
+                condition=models.Q(subtotal__gte=0, shipping__gte=0, total__gte=0),
+                name="order_totals_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="order_user_recent"),
+            # The confirmation sweep's query: few rows, so a small partial index.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(confirmation_sent_at=None),
+                name="order_confirmation_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:order", kwargs={"number": self.number})
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    # Kept for links and reports; the snapshot below is what the order says.
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=32)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "shop_orderline"
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_line_quantity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REFUNDED = "refunded", "Refunded"
+
+    order = models.ForeignKey(Order, related_name="payments", on_delete=models.PROTECT)
+    provider = models.CharField(max_length=40)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    # The provider's id for the charge; never card data.
+    reference = models.CharField(max_length=80)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "shop_payment"
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference} {self.amount}"

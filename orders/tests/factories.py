@@ -1,0 +1,38 @@
+"""Helpers for checkout tests: shipping details, carts put straight into the state Redis, and
+orders placed through the service."""
+
+from cart import services as cart_services
+from cart import store
+from orders import services
+from orders.models import Order
+
+DETAILS = {
+    "email": "grace@example.com",
+    "name": "Grace Hopper",
+    "address_line1": "1 Harbour Road",
+    "address_line2": "",
+    "city": "Arlington",
+    "postcode": "22201",
+    "country": "US",
+}
+APPROVED_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+
+
+def cart_with(owner: str, lines: dict[int, int]) -> None:
+    """Give `owner` a cart holding exactly `lines`, added in the order given."""
+    cart_services.cart_load(owner)
+    for product_id, quantity in lines.items():
+        assert store.add(owner, product_id, quantity, store.MAX_QUANTITY) == quantity
+
+
+def order_for(owner: str, token: str | None = None, **kwargs) -> Order:
+    """Place the order of `owner`'s cart as a guest with an approved test card."""
+    return services.order_place(
+        owner=owner,
+        user_id=kwargs.pop("user_id", None),
+        details=kwargs.pop("details", DETAILS),
+        token=token or services.checkout_token_new(),
+        card_number=kwargs.pop("card_number", APPROVED_CARD),
+        **kwargs,
+    )

@@ -1,0 +1,149 @@
+"""Checkout (details, review, place) and order pages. Per-visitor, so rendered per request and
+never shelved; the visitor's header is filled by VisitorSlotsMiddleware as on every page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from redis.exceptions import RedisError
+
+from cart.selectors import cart_get
+from cart.services import cart_owner
+
+from . import selectors, services
+from .forms import CheckoutForm, PlaceOrderForm
+
+SESSION_DETAILS = "checkout_details"
+SESSION_SEEN = "checkout_seen"
+SESSION_TOKEN = "checkout_token"
+# Numbers of the orders placed in this session: the only ones a guest may open.
+SESSION_ORDERS = "orders"
+SESSION_ORDERS_KEPT = 20
+UNAVAILABLE = "Checkout is unavailable for a moment. Please try again in a minute."
+
+
+def _owner(request: HttpRequest) -> str | None:
+    return cart_owner(request.user, request.session)
+
+
+def _placed(request: HttpRequest) -> list[str]:
+    return request.session.get(SESSION_ORDERS, [])
+
+
+def _empty_cart(request: HttpRequest) -> HttpResponseRedirect:
+    messages.info(request, "Your cart is empty.")
+    return redirect("cart:detail")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Shipping details; the cart shown here is what the review compares prices with."""
+    cart = cart_get(_owner(request))
+    if not cart.lines:
+        return _empty_cart(request)
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if form.is_valid():
+            request.session[SESSION_DETAILS] = form.cleaned_data
+            return redirect("orders:checkout-review")
+    else:
+        request.session[SESSION_SEEN] = selectors.prices_seen(cart)
+        email = request.user.email if request.user.is_authenticated else ""
+        form = CheckoutForm(initial=request.session.get(SESSION_DETAILS) or {"email": email})
+    return render(request, "orders/checkout.html", {"form": form, "cart": cart})
+
+
+def _review(request: HttpRequest, form: PlaceOrderForm | None = None) -> HttpResponse:
+    details = request.session.get(SESSION_DETAILS)
+    if details is None:
+        return redirect("orders:checkout")
+    try:
+        priced = selectors.checkout_review(_owner(request))
+    except RedisError:
+        messages.error(request, UNAVAILABLE)
+        return redirect("cart:detail")
+    if not priced.lines:
+        return _empty_cart(request)
+    if SESSION_TOKEN not in request.session:
+        request.session[SESSION_TOKEN] = services.checkout_token_new()
+    if form is None:
+        form = PlaceOrderForm(
+            initial={"token": request.session[SESSION_TOKEN], "seen_total": priced.total}
+        )
+    context = {
+        "details": details,
+        "priced": priced,
+        "changes": selectors.price_changes(request.session.get(SESSION_SEEN, {}), priced),
+        "form": form,
+    }
+    return render(request, "orders/review.html", context)
+
+
+@require_safe
+def checkout_review(request: HttpRequest) -> HttpResponse:
+    """Lines at PostgreSQL's prices, changes since the cart was seen, and "Place order"."""
+    return _review(request)
+
+
+@require_POST
+def checkout_place(request: HttpRequest) -> HttpResponse:
+    form = PlaceOrderForm(request.POST)
+    details = request.session.get(SESSION_DETAILS)
+    if details is None:
+        return redirect("orders:checkout")
+    if not form.is_valid():
+        return _review(request, form)
+    owner = _owner(request)
+    if owner is None:
+        return _empty_cart(request)
+    token = form.cleaned_data["token"]
+    if token != request.session.get(SESSION_TOKEN):
+        # A second submit after the first one finished, or a page from an older checkout.
+        done = selectors.order_by_token(token, request.user, _placed(request))
+        if done is not None:
+            return redirect(done)
+        messages.warning(request, "That page was out of date. Please check your order again.")
+        return redirect("orders:checkout-review")
+    try:
+        order = services.order_place(
+            owner=owner,
+            user_id=request.user.pk if request.user.is_authenticated else None,
+            details=details,
+            token=token,
+            card_number=form.cleaned_data["card_number"],
+            expected_total=form.cleaned_data["seen_total"],
+        )
+    except (services.EmptyCart, services.ItemsUnavailable) as exc:
+        messages.error(request, str(exc))
+        return redirect("cart:detail")
+    except services.CheckoutError as exc:
+        messages.error(request, str(exc))
+        return redirect("orders:checkout-review")
+    except RedisError:
+        messages.error(request, UNAVAILABLE)
+        return redirect("orders:checkout-review")
+    request.session[SESSION_ORDERS] = [order.number, *_placed(request)][:SESSION_ORDERS_KEPT]
+    for key in (SESSION_TOKEN, SESSION_SEEN):
+        request.session.pop(key, None)
+    messages.success(request, f"Thank you! Your order {order.number} is placed.")
+    return redirect(order)
+
+
+@require_safe
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = selectors.order_get(number, request.user, _placed(request))
+    if order is None:
+        # 404, not 403: whether someone else's order has this number is nobody's business.
+        raise Http404("No such order.")
+    return render(request, "orders/order_detail.html", {"order": order})
+
+
+@require_safe
+@login_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.orders_of_user(request.user.pk), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "orders/order_list.html", {"page": page})

@@ -1,0 +1,151 @@
+"""The cache Redis connection, guarded so that Redis trouble never breaks a page.
+
+Every command the toolkit sends goes through `call()`. A failure (refused, reset, timed out) is
+counted by a per-process circuit breaker; once it opens, calls fail at once without touching the
+network, so a hung Redis costs each request at most one short timeout (SHELF_REDIS_TIMEOUT) and
+the shop serves from PostgreSQL. A failure also marks the current request, so the rest of that
+request skips Redis instead of paying the timeout again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TypeVar
+
+import pybreaker
+from django.conf import settings
+from django_redis import get_redis_connection
+from redis import Redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+logger = logging.getLogger("shelf")
+T = TypeVar("T")
+
+
+class ShelfUnavailable(Exception):
+    """The cache Redis cannot be used right now; the caller should go to PostgreSQL."""
+
+
+class _BreakerLog(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        old, new = getattr(old_state, "name", None), getattr(new_state, "name", None)
+        if old != new:
+            logger.warning(
+                "shelf circuit breaker %s", new, extra={"breaker": cb.name, "from": old, "to": new}
+            )
+
+
+breaker = pybreaker.CircuitBreaker(
+    fail_max=settings.SHELF_BREAKER_FAILURES,
+    reset_timeout=settings.SHELF_BREAKER_RESET,
+    listeners=[_BreakerLog()],
+    name="cache-redis",
+)
+
+
+class _OpenedAt(pybreaker.CircuitBreakerListener):
+    """Remember when the breaker last opened.
+
+    pybreaker moves an open breaker to half-open only inside a call, and `available()` keeps
+    calls away from an open breaker, so without this an opened breaker would never close again.
+    An opened breaker also means bumps may have gone to the outbox: drain it before reuse.
+    """
+
+    at = 0.0
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        if getattr(new_state, "name", None) == pybreaker.STATE_OPEN:
+            self.at = time.monotonic()
+            recovery_needed()
+
+
+_opened = _OpenedAt()
+breaker.add_listener(_opened)
+
+# True once a Redis call failed during the current request (reset by ShelfMiddleware).
+_failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
+
+# Set when this process may owe the shelf bumps (its breaker opened, or it wrote to the outbox):
+# the next call drains the outbox first (shelf/outbox.py). Process-wide, like the breaker.
+_recovery_due = False
+
+
+def recovery_needed() -> None:
+    """Make the next call drain the outbox before it uses Redis."""
+    global _recovery_due
+    _recovery_due = True
+
+
+def _recover_then(fn: Callable[[Redis], T], r: Redis) -> T:
+    """Drain the outbox, then run `fn`: one breaker call, so the breaker closes only if `fn`
+    (which does touch Redis, unlike an empty drain) succeeds too."""
+    global _recovery_due
+    from .core import write_bumps
+    from .outbox import drain
+
+    drain(r, write_bumps)
+    _recovery_due = False
+    return fn(r)
+
+
+def client() -> Redis:
+    """Return the raw redis-py client of the cache alias (shared pool, short timeouts).
+
+    A `Redis` for one server, a `RedisCluster` for a cluster (see shelf/client.py).
+    """
+    return get_redis_connection("default")
+
+
+# Client class -> whether it is a RedisCluster. isinstance() against RedisCluster (a typing
+# Protocol subclass) costs about 0.5 us; a dict lookup costs 0.05 us on the page's hot path.
+_is_cluster: dict[type, bool] = {}
+
+
+def mget(r: Redis, keys: list[str]) -> list:
+    """MGET `keys`; on a cluster, one MGET per hash slot (not atomic across slots)."""
+    cluster = _is_cluster.get(type(r))
+    if cluster is None:
+        cluster = _is_cluster[type(r)] = issubclass(type(r), RedisCluster)
+    if cluster:
+        return r.mget_nonatomic(keys)
+    return r.mget(keys)
+
+
+def available() -> bool:
+    """Tell whether Redis may be tried now: shelf enabled, breaker closed, no failure yet."""
+    return (
+        settings.SHELF_ENABLED
+        and not _failed_in_request.get()
+        and not (
+            breaker.current_state == pybreaker.STATE_OPEN
+            and time.monotonic() - _opened.at < breaker.reset_timeout
+        )
+    )
+
+
+def call(fn: Callable[[Redis], T]) -> T:
+    """Run `fn(client)` through the breaker; raise ShelfUnavailable on any Redis trouble."""
+    if not available():
+        raise ShelfUnavailable
+    try:
+        if _recovery_due:
+            # Before anything is read, bump what a failure left in the outbox; a Redis error
+            # here counts like any other, and the breaker stays (or goes) open.
+            return breaker.call(_recover_then, fn, client())
+        return breaker.call(fn, client())
+    except pybreaker.CircuitBreakerError as exc:
+        _failed_in_request.set(True)
+        raise ShelfUnavailable from exc
+    except (RedisError, RedisClusterException, OSError) as exc:
+        _failed_in_request.set(True)
+        logger.warning("shelf redis error", extra={"error": str(exc)})
+        raise ShelfUnavailable from exc
+
+
+def request_started() -> None:
+    """Forget the previous request's failure: each request gets one try."""
+    _failed_in_request.set(False)

@@ -1,0 +1,492 @@
+"""Cache-aside reads with version tags, single-flight loads and early refresh.
+
+How an entry stays correct
+--------------------------
+Every entry records the versions of the *tags* it was built from (`product:42`, `listing:7`).
+A tag's version lives in its own small key; invalidating data means bumping its tags after the
+transaction commits. A read takes the entry and the current tag versions in one MGET and uses
+the entry only if every recorded version is still current. A loader reads the tag versions
+*before* it reads PostgreSQL, so a loader that raced with a write records the old version and its
+value can never be served as fresh: the set-after-delete race cannot resurrect old data.
+
+Freshness and load
+------------------
+Each entry carries a logical expiry (its TTL with +-10% jitter) and is kept `grace` seconds past
+it. Past the expiry, or a little before it by probabilistic early expiration (XFetch, Vattani et
+al., VLDB 2015), one caller takes a short lock and reloads while the others keep being served
+the old value. On a miss, one caller across all processes loads; the others wait a bounded time
+for its result. If Redis is unavailable the loader runs directly: slower, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from redis.cluster import RedisCluster
+
+from . import backend, outbox, stats
+
+logger = logging.getLogger("shelf")
+
+TAG_TTL = 30 * 24 * 3600
+# How long a background refresh may take before another reader may ask for one again.
+REFRESH_LOCK = 10.0
+XFETCH_BETA = 1.0
+JITTER = 0.10
+_MAX_BUMP = 2**40
+_MAX_INIT = 2**52
+# Store an entry only if every tag it recorded still has that version: a load that raced with a
+# write is dropped instead of overwriting a fresher entry (KEYS: entry, tags; ARGV: body, px,
+# versions).
+_STORE_IF_CURRENT = """
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+# Delete a single-flight lock only if we still hold it (it may have expired and been retaken).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+Part = Hashable
+Loader = Callable[[list], dict]
+
+
+# Every namespace declared in any app, by name: for the dashboard and "invalidate namespace".
+NAMESPACES: dict[str, Namespace] = {}
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """What one kind of entry is: its key shape, TTL policy and the tags it depends on.
+
+    `ttl` is seconds, or a function of the loaded value returning seconds. `key_tags(part)`
+    names tags known from the key alone (read in the same round trip as the entry); a loader
+    may add more by returning `Loaded(data, deps)`. With a `background_loader`, an entry past
+    its TTL is reloaded by a Celery worker while readers keep getting it (stale-while-
+    revalidate); without one, the reader that takes the lock reloads it in its request.
+    """
+
+    name: str
+    schema: int
+    ttl: int | Callable[[Any], int]
+    grace: int = 600
+    negative_ttl: int = 60
+    wait: float = 2.0
+    key_tags: Callable[[Any], Sequence[str]] = field(default=lambda part: ())
+    background_loader: Loader | None = None
+
+    def __post_init__(self) -> None:
+        NAMESPACES[self.name] = self
+
+    def key(self, part: Part) -> str:
+        return f"{self.name}:v{self.schema}:{part}"
+
+    def tags(self, part: Part) -> tuple[str, ...]:
+        """Tags read with the entry: the namespace's own generation, then the key tags."""
+        return (self.generation, *self.key_tags(part))
+
+    @property
+    def generation(self) -> str:
+        """The tag whose bump expires every entry of this namespace at once."""
+        return f"ns:{self.name}"
+
+    def ttl_for(self, data: Any) -> int:
+        if data is None:
+            return self.negative_ttl
+        return self.ttl(data) if callable(self.ttl) else self.ttl
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A loader's value with the tag versions it was read under (from `versions()`)."""
+
+    data: Any
+    deps: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Request:
+    ns: Namespace
+    parts: list
+    loader: Loader
+
+
+Follow = Callable[[Any], list[Request]]
+
+
+def tag_key(tag: str) -> str:
+    return f"shelf:tag:{tag}"
+
+
+def _decode(raw: bytes | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _str(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class _Reader:
+    """Values fetched from Redis during one read, so that no key is fetched twice."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Any] = {}
+
+    def mget(self, keys: Iterable[str]) -> None:
+        wanted = [k for k in dict.fromkeys(keys) if k not in self.raw]
+        if wanted:
+            values = backend.call(lambda r: backend.mget(r, wanted))
+            self.raw.update(zip(wanted, values, strict=True))
+
+
+def versions(tags: Iterable[str]) -> dict[str, str]:
+    """Return the current version of each tag, creating missing ones.
+
+    Call this *before* reading the data the tags protect. With Redis unavailable it returns {}:
+    the request that called it cannot store anything then.
+    """
+    keys = {tag: tag_key(tag) for tag in dict.fromkeys(tags)}
+    if not keys or not backend.available():
+        return {}
+    reader = _Reader()
+    try:
+        reader.mget(keys.values())
+        return _ensure_tags(reader, keys)
+    except backend.ShelfUnavailable:
+        return {}  # nothing will be stored in this request either
+
+
+def _ensure_tags(reader: _Reader, keys: dict[str, str]) -> dict[str, str]:
+    missing = [k for k in keys.values() if reader.raw.get(k) is None]
+    if missing:
+
+        def create(r):
+            pipe = r.pipeline(transaction=False)
+            for k in missing:
+                pipe.set(k, random.randint(1, _MAX_INIT), nx=True, ex=TAG_TTL)
+                pipe.get(k)
+            return pipe.execute()[1::2]
+
+        reader.raw.update(zip(missing, backend.call(create), strict=True))
+    return {tag: _str(reader.raw[k]) for tag, k in keys.items()}
+
+
+def bump(*tags: str) -> None:
+    """Give each tag a new version now, invalidating every entry built from it.
+
+    INCRBY by a random amount: an existing tag moves to a value it never had, and a tag that was
+    evicted starts at a random value rather than one an old entry may have recorded.
+    """
+    if not tags or not settings.SHELF_ENABLED:
+        # Disabled (benchmarks only): nothing is read from the shelf, so nothing is owed; flush
+        # the cache Redis before enabling it again.
+        return
+    try:
+        backend.call(lambda r: write_bumps(r, tags))
+    except backend.ShelfUnavailable:
+        # Dropping it would leave the entries valid until their TTL once Redis answers again.
+        outbox.record(tags)
+
+
+def write_bumps(r, tags: Iterable[str]) -> None:
+    """Bump `tags` with client `r` in one round trip (raises the client's errors)."""
+    pipe = r.pipeline(transaction=False)
+    for tag in dict.fromkeys(tags):
+        pipe.incrby(tag_key(tag), random.randint(1, _MAX_BUMP))
+        pipe.expire(tag_key(tag), TAG_TTL)
+    pipe.execute()
+
+
+def bump_on_commit(*tags: str, then: Callable[[], None] | None = None) -> None:
+    """Bump the tags once the current transaction commits (at once outside one), then run `then`.
+
+    Bumping before the commit would let a concurrent reader re-cache the old row.
+    """
+
+    def run() -> None:
+        bump(*tags)
+        if then is not None:
+            then()
+
+    transaction.on_commit(run, robust=True)
+
+
+def _expired(envelope: dict, now: float) -> bool:
+    """XFetch: expire early with a probability that grows as the expiry nears."""
+    cost = envelope.get("c", 0.0)
+    return now - cost * XFETCH_BETA * math.log(random.random() or 1e-12) >= envelope["x"]
+
+
+def _valid(envelope: dict, reader: _Reader) -> bool:
+    return all(_str(reader.raw.get(tag_key(t))) == v for t, v in envelope["t"].items())
+
+
+def _envelope(ns: Namespace, data: Any, deps: dict[str, str], cost: float) -> tuple[str, int]:
+    ttl = ns.ttl_for(data) * random.uniform(1 - JITTER, 1 + JITTER)
+    grace = ns.grace if data is not None else 0
+    body = {"d": data, "t": deps, "x": time.time() + ttl, "c": round(cost, 4)}
+    return json.dumps(body, separators=(",", ":")), max(1, round((ttl + grace) * 1000))
+
+
+def _run_loader(req: Request, parts: list) -> dict:
+    started = time.perf_counter()
+    loaded = req.loader(parts)
+    seconds = time.perf_counter() - started
+    stats.load_time(req.ns.name, seconds)
+    stats.count(req.ns.name, "load", len(parts))
+    if seconds > settings.SHELF_SLOW_LOAD:
+        logger.warning(
+            "shelf slow load",
+            extra={"namespace": req.ns.name, "seconds": round(seconds, 3), "parts": len(parts)},
+        )
+    return loaded
+
+
+def _plain(value: Any) -> Any:
+    return value.data if isinstance(value, Loaded) else value
+
+
+def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str, str]) -> dict:
+    """Load `parts` (whose key tags are in `reader`), store them, release `locks`."""
+    ns = req.ns
+    key_tags = {t: tag_key(t) for p in parts for t in ns.tags(p)}
+    tag_versions = _ensure_tags(reader, key_tags)
+    started = time.perf_counter()
+    loaded = _run_loader(req, parts)
+    cost = (time.perf_counter() - started) / max(1, len(parts))
+    out, writes = {}, []
+    for part in parts:
+        value = loaded.get(part)
+        deps = {t: tag_versions[t] for t in ns.tags(part)}
+        if isinstance(value, Loaded):
+            deps.update(value.deps)
+        out[part] = _plain(value)
+        writes.append((ns.key(part), deps, *_envelope(ns, out[part], deps, cost)))
+
+    def store(r):
+        pipe = r.pipeline(transaction=False)
+        for key, deps, body, px in writes:
+            if isinstance(r, RedisCluster):
+                # The tags live in other hash slots: store unconditionally; reads still refuse
+                # an entry whose tags moved on.
+                pipe.set(key, body, px=px)
+            else:
+                tags = [tag_key(t) for t in deps]
+                pipe.execute_command(
+                    "EVAL", _STORE_IF_CURRENT, 1 + len(tags), key, *tags, body, px, *deps.values()
+                )
+        for lock_key, token in locks.items():
+            # The same EVAL as pipe.eval(), which redis-py's cluster pipeline refuses; a
+            # one-key script is routed to that key's slot like any command.
+            pipe.execute_command("EVAL", _RELEASE, 1, lock_key, token)
+        pipe.execute()
+
+    with contextlib.suppress(backend.ShelfUnavailable):
+        backend.call(store)
+    return out
+
+
+def _lock_key(key: str) -> str:
+    return f"shelf:lock:{key}"
+
+
+def _try_locks(keys: list[str], timeout: float) -> dict[str, str]:
+    """Take the single-flight lock of each key we can; return {lock key: token} of those won."""
+    token = uuid.uuid4().hex
+    lock_keys = [_lock_key(k) for k in keys]
+
+    def take(r):
+        pipe = r.pipeline(transaction=False)
+        for lk in lock_keys:
+            pipe.set(lk, token, nx=True, px=max(1, round(timeout * 1000)))
+        return pipe.execute()
+
+    won = backend.call(take)
+    return {lk: token for lk, ok in zip(lock_keys, won, strict=True) if ok}
+
+
+def _wait_for(req: Request, parts: list, reader: _Reader) -> dict:
+    """Poll for entries another caller is loading; load ourselves what does not come in time.
+
+    A part stops waiting as soon as its lock is gone without a valid entry (the other loader
+    failed, or stored a value that a write made stale meanwhile): no one else will bring it.
+    """
+    ns, found = req.ns, {}
+    deadline = time.monotonic() + ns.wait
+    pause = 0.005
+    pending, abandoned = list(parts), []
+    latest = reader
+    while pending and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+        latest = _Reader()
+        latest.mget(
+            [ns.key(p) for p in pending]
+            + [_lock_key(ns.key(p)) for p in pending]
+            + [tag_key(t) for p in pending for t in ns.tags(p)]
+        )
+        for part in list(pending):
+            env = _decode(latest.raw[ns.key(part)])
+            if env is not None:
+                latest.mget(tag_key(t) for t in env["t"])
+                if _valid(env, latest):
+                    found[part] = env["d"]
+                    pending.remove(part)
+                    continue
+            if latest.raw[_lock_key(ns.key(part))] is None:
+                pending.remove(part)  # its loader is done and brought nothing usable
+                abandoned.append(part)
+    stats.count(ns.name, "hit", len(found))
+    if pending or abandoned:
+        # `latest` holds tag versions read before this load, as _load_and_store requires.
+        found.update(_load_and_store(req, pending + abandoned, latest, {}))
+    return found
+
+
+def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dict:
+    ns = req.ns
+    keys = {p: ns.key(p) for p in req.parts}
+    reader.mget(list(keys.values()) + [tag_key(t) for p in req.parts for t in ns.tags(p)])
+    envelopes = {p: _decode(reader.raw[k]) for p, k in keys.items()}
+    # Second round trip, only if needed: tags the entries recorded beyond their key tags, plus
+    # what the caller will read next from these values (e.g. stock of the products shown).
+    extra = [tag_key(t) for env in envelopes.values() if env for t in env["t"]]
+    if follow is not None:
+        for env in envelopes.values():
+            if env and env["d"] is not None:
+                for nxt in follow(env["d"]):
+                    extra += [nxt.ns.key(p) for p in nxt.parts]
+                    extra += [tag_key(t) for p in nxt.parts for t in nxt.ns.tags(p)]
+    reader.mget(extra)
+
+    now = time.time()
+    out: dict = {}
+    refresh: list = []  # served, but due for a reload by whoever takes the lock
+    missing: list = []
+    stale: dict = {}  # invalid values: served only if PostgreSQL is down
+    for part, env in envelopes.items():
+        if env is None:
+            missing.append(part)
+        elif not _valid(env, reader):
+            missing.append(part)
+            stale[part] = env["d"]
+        elif _expired(env, now):
+            out[part] = env["d"]
+            refresh.append(part)
+            stats.count(ns.name, "stale" if now >= env["x"] else "hit")
+        else:
+            out[part] = env["d"]
+            stats.count(ns.name, "hit")
+
+    if refresh:
+        background = ns.background_loader is not None
+        timeout = REFRESH_LOCK if background else ns.wait
+        locks = _try_locks([keys[p] for p in refresh], timeout=timeout)
+        won = [p for p in refresh if _lock_key(keys[p]) in locks]
+        if won and not (background and _refresh_later(ns, won, locks)):
+            out.update(_safe_load(req, won, reader, locks, fallback=out))
+    if missing:
+        stats.count(ns.name, "miss", len(missing))
+        locks = _try_locks([keys[p] for p in missing], timeout=ns.wait)
+        won = [p for p in missing if _lock_key(keys[p]) in locks]
+        lost = [p for p in missing if p not in won]
+        if won:
+            out.update(_safe_load(req, won, reader, locks, fallback=stale))
+        if lost:
+            out.update(_wait_for(req, lost, reader))
+    return out
+
+
+def _refresh_later(ns: Namespace, parts: list, locks: dict[str, str]) -> bool:
+    """Hand the reload of `parts` to a worker; False if the broker cannot take it now."""
+    from .tasks import shelf_refresh
+
+    try:
+        shelf_refresh.apply_async((ns.name, parts, locks), retry=False)
+    except Exception:  # broker down or refusing: the caller reloads in its request instead
+        logger.warning("shelf refresh not enqueued", extra={"namespace": ns.name}, exc_info=True)
+        return False
+    return True
+
+
+def refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
+    """Reload `parts` of a namespace with its background loader, store them, release `locks`
+    (the Celery task behind stale-while-revalidate)."""
+    ns = NAMESPACES[namespace]
+    with contextlib.suppress(backend.ShelfUnavailable):
+        _load_and_store(Request(ns, parts, ns.background_loader), parts, _Reader(), locks)
+
+
+def _safe_load(req: Request, parts: list, reader: _Reader, locks: dict, fallback: dict) -> dict:
+    """Load and store; if PostgreSQL fails, serve what the shelf still holds (stale-if-error)."""
+    try:
+        return _load_and_store(req, parts, reader, locks)
+    except DatabaseError:
+        if not all(p in fallback for p in parts):
+            raise
+        logger.warning("shelf serving stale %s entries: database error", req.ns.name)
+        stats.count(req.ns.name, "stale", len(parts))
+        return {p: fallback[p] for p in parts}
+
+
+def _bypass(req: Request) -> dict:
+    stats.count(req.ns.name, "bypass", len(req.parts))
+    return {p: _plain(req.loader(req.parts).get(p)) for p in req.parts}
+
+
+def _read(req: Request, reader: _Reader, follow: Follow | None = None) -> dict:
+    if not req.parts:
+        return {}
+    if not backend.available():
+        return _bypass(req)
+    try:
+        return _resolve(req, reader, follow)
+    except backend.ShelfUnavailable:
+        stats.count(req.ns.name, "error")
+        return _bypass(req)
+
+
+def fetch_many(ns: Namespace, parts: Iterable[Part], loader: Loader) -> dict:
+    """Return {part: value} for `parts`, from the shelf when valid, else from `loader`.
+
+    `loader(parts)` returns {part: value}; a part it leaves out is cached as None, briefly.
+    """
+    return _read(Request(ns, list(dict.fromkeys(parts)), loader), _Reader())
+
+
+def fetch(ns: Namespace, part: Part, loader: Callable[[Any], Any]) -> Any:
+    """Return one value; `loader(part)` builds it on a miss."""
+    return fetch_many(ns, [part], lambda parts: {parts[0]: loader(parts[0])})[part]
+
+
+def fetch_with(
+    ns: Namespace, part: Part, loader: Callable[[Any], Any], follow: Follow
+) -> tuple[Any, list[dict]]:
+    """Return one value and the results of the reads `follow(value)` names.
+
+    The follow-up reads ride on the round trip that validates the value, so a page and the
+    stock of the products it shows cost two round trips in all.
+    """
+    reader = _Reader()
+    req = Request(ns, [part], lambda parts: {parts[0]: loader(parts[0])})
+    value = _read(req, reader, follow)[part]
+    if value is None:
+        return None, []
+    return value, [_read(nxt, reader) for nxt in follow(value)]

@@ -1,0 +1,22 @@
+"""The toolkit's Prometheus series. The site exports them with its own at /metrics (the
+prometheus-client registry is process-wide, and in multiprocess mode their samples go to
+PROMETHEUS_MULTIPROC_DIR like every other series)."""
+
+from collections.abc import Mapping
+
+from prometheus_client import Counter, Histogram
+
+CACHE_REQUESTS = Counter(
+    "shelf_cache_requests", "Shelf lookups by namespace and result.", ["namespace", "result"]
+)
+LOADER_SECONDS = Histogram(
+    "shelf_loader_seconds", "Time a loader spent reading PostgreSQL.", ["namespace"]
+)
+
+
+def record_cache_counts(counts: Mapping[str, int]) -> None:
+    """Add flushed `<namespace>:<result>` counts to the Prometheus counter."""
+    for field, n in counts.items():
+        namespace, _, result = field.rpartition(":")
+        if result != "load_ms":
+            CACHE_REQUESTS.labels(namespace, result).inc(n)

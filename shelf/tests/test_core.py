@@ -1,0 +1,225 @@
+"""The caching toolkit against the real test Redis and PostgreSQL."""
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django_redis import get_redis_connection
+from redis.cluster import RedisCluster
+
+import shelf
+from shelf import stats
+
+NS = shelf.Namespace("test.thing", schema=1, ttl=60, key_tags=lambda part: (f"thing:{part}",))
+
+
+class CountingLoader:
+    def __init__(self, value=lambda part: {"part": part}, delay: float = 0.0):
+        self.calls: list = []
+        self.value = value
+        self.delay = delay
+        self._lock = threading.Lock()
+
+    def __call__(self, part):
+        with self._lock:
+            self.calls.append(part)
+        time.sleep(self.delay)
+        return self.value(part)
+
+
+def test_miss_then_hit_runs_loader_once_and_stores_json():
+    loader = CountingLoader()
+    assert shelf.fetch(NS, 7, loader) == {"part": 7}
+    assert shelf.fetch(NS, 7, loader) == {"part": 7}
+    assert loader.calls == [7]
+    raw = get_redis_connection("default").get(NS.key(7))
+    assert raw.startswith(b"{") and b'"d":{"part":7}' in raw
+    counts = stats.snapshot()
+    assert counts["test.thing:miss"] >= 1 and counts["test.thing:hit"] >= 1
+
+
+def test_bump_invalidates_only_entries_with_that_tag():
+    loader = CountingLoader()
+    shelf.fetch_many(NS, [1, 2], lambda parts: {p: loader(p) for p in parts})
+    shelf.bump("thing:1")
+    shelf.fetch_many(NS, [1, 2], lambda parts: {p: loader(p) for p in parts})
+    assert loader.calls == [1, 2, 1]
+
+
+def test_namespace_generation_expires_every_entry():
+    loader = CountingLoader()
+    shelf.fetch(NS, 1, loader)
+    shelf.fetch(NS, 2, loader)
+    shelf.bump(NS.generation)
+    shelf.fetch(NS, 1, loader)
+    shelf.fetch(NS, 2, loader)
+    assert loader.calls == [1, 2, 1, 2]
+
+
+def test_none_is_cached_briefly():
+    loader = CountingLoader(value=lambda part: None)
+    assert shelf.fetch(NS, 9, loader) is None
+    assert shelf.fetch(NS, 9, loader) is None
+    assert loader.calls == [9]
+    assert 0 < get_redis_connection("default").pttl(NS.key(9)) <= NS.negative_ttl * 1100
+
+
+def test_ttl_has_jitter_and_grace():
+    ns = shelf.Namespace("test.jitter", schema=1, ttl=100, grace=50)
+    for part in range(20):
+        shelf.fetch(ns, part, lambda p: p)
+    pttls = [get_redis_connection("default").pttl(ns.key(p)) for p in range(20)]
+    assert all(135_000 <= t <= 160_000 for t in pttls)
+    assert len({round(t, -2) for t in pttls}) > 5, "keys loaded together must not expire together"
+
+
+def test_fifty_threads_on_a_cold_key_run_the_loader_once():
+    loader = CountingLoader(delay=0.3)
+    barrier = threading.Barrier(50)
+    results = []
+
+    def worker():
+        barrier.wait()
+        results.append(shelf.fetch(NS, "cold", loader))
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loader.calls == ["cold"]
+    assert results == [{"part": "cold"}] * 50
+
+
+def test_expired_entry_is_served_stale_while_another_caller_refreshes():
+    ns = shelf.Namespace("test.stale", schema=1, ttl=1, grace=60)
+    shelf.fetch(ns, 1, lambda p: "old")
+    time.sleep(1.2)
+    # Another process holds the refresh lock: we must serve the stale value, not wait.
+    get_redis_connection("default").set(f"shelf:lock:{ns.key(1)}", "someone", px=5000)
+    loader = CountingLoader(value=lambda p: "new")
+    assert shelf.fetch(ns, 1, loader) == "old"
+    assert loader.calls == []
+    assert stats.snapshot()["test.stale:stale"] >= 1
+
+
+def test_expired_entry_is_refreshed_by_the_caller_that_takes_the_lock():
+    ns = shelf.Namespace("test.refresh", schema=1, ttl=1, grace=60)
+    shelf.fetch(ns, 1, lambda p: "old")
+    time.sleep(1.2)
+    assert shelf.fetch(ns, 1, lambda p: "new") == "new"
+    assert shelf.fetch(ns, 1, lambda p: "newer") == "new"
+
+
+def test_waiting_for_a_stuck_loader_is_bounded():
+    ns = shelf.Namespace("test.stuck", schema=1, ttl=60, wait=0.3)
+    get_redis_connection("default").set(f"shelf:lock:{ns.key(1)}", "dead", px=60_000)
+    started = time.monotonic()
+    assert shelf.fetch(ns, 1, lambda p: "loaded") == "loaded"
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loader_that_read_before_a_commit_cannot_store_a_value_served_later():
+    """The set-after-delete race, made deterministic: the loader pauses between its read of
+    PostgreSQL and its write to Redis while an update commits and invalidates."""
+    group = Group.objects.create(name="Old name")
+    ns = shelf.Namespace("test.race", schema=1, ttl=600, key_tags=lambda pk: (f"group:{pk}",))
+    read_done, commit_done = threading.Event(), threading.Event()
+
+    def slow_loader(pk):
+        name = Group.objects.get(pk=pk).name
+        read_done.set()
+        commit_done.wait(5)
+        return name
+
+    result = {}
+    reader = threading.Thread(
+        target=lambda: result.update(v=shelf.fetch(ns, group.pk, slow_loader))
+    )
+    reader.start()
+    assert read_done.wait(5)
+    with transaction.atomic():
+        Group.objects.filter(pk=group.pk).update(name="New name")
+        shelf.bump_on_commit(f"group:{group.pk}")
+    commit_done.set()
+    reader.join(5)
+    assert result["v"] == "Old name"  # that request read before the commit
+    redis = get_redis_connection("default")
+    if not isinstance(redis, RedisCluster):  # a cluster stores it, and reads refuse it
+        assert not redis.exists(ns.key(group.pk)), (
+            "a loader that read before the commit must not store its value"
+        )
+    fresh = shelf.fetch(ns, group.pk, lambda pk: Group.objects.get(pk=pk).name)
+    assert fresh == "New name"
+
+
+@pytest.mark.django_db
+def test_bump_waits_for_the_commit(django_capture_on_commit_callbacks):
+    loader = CountingLoader()
+    shelf.fetch(NS, 5, loader)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        shelf.bump_on_commit("thing:5")
+    shelf.fetch(NS, 5, loader)
+    assert loader.calls == [5], "invalidated before the commit"
+    for callback in callbacks:
+        callback()
+    shelf.fetch(NS, 5, loader)
+    assert loader.calls == [5, 5]
+
+
+def test_shelf_disabled_sends_every_read_to_the_loader(settings):
+    settings.SHELF_ENABLED = False
+    loader = CountingLoader()
+    shelf.fetch(NS, 3, loader)
+    shelf.fetch(NS, 3, loader)
+    assert loader.calls == [3, 3]
+    assert not get_redis_connection("default").exists(NS.key(3))
+
+
+@pytest.mark.django_db  # the first call after an outage drains the bump outbox (PostgreSQL)
+def test_open_breaker_lets_a_call_through_after_its_reset_timeout(monkeypatch):
+    from shelf import backend
+
+    monkeypatch.setattr(backend.breaker, "reset_timeout", 0.2)
+    backend.breaker.open()
+    loader = CountingLoader()
+    shelf.fetch(NS, 4, loader)  # open: straight to the loader, nothing stored
+    assert not get_redis_connection("default").exists(NS.key(4))
+    time.sleep(0.25)
+    backend.request_started()
+    shelf.fetch(NS, 4, loader)  # the trial call succeeds: closed again, the entry is stored
+    assert backend.breaker.current_state == "closed"
+    assert get_redis_connection("default").exists(NS.key(4))
+
+
+def test_waiters_stop_waiting_when_the_loader_leaves_nothing_usable():
+    ns = shelf.Namespace("test.abandoned", schema=1, ttl=60, wait=5.0)
+    lock = f"shelf:lock:{ns.key(1)}"
+    redis = get_redis_connection("default")
+    redis.set(lock, "other", px=60_000)
+    threading.Timer(0.2, redis.delete, args=[lock]).start()  # the other loader gives up
+    started = time.monotonic()
+    assert shelf.fetch(ns, 1, lambda p: "mine") == "mine"
+    assert time.monotonic() - started < 1.0, "waited for the deadline instead"
+
+
+def test_background_loader_serves_the_current_value_while_a_worker_reloads():
+    source = {"value": "old"}
+    ns = shelf.Namespace(
+        "test.background", schema=1, ttl=1, grace=60,
+        background_loader=lambda parts: {p: source["value"] for p in parts},
+    )  # fmt: skip
+    inline = CountingLoader(value=lambda p: source["value"])
+    assert shelf.fetch(ns, 1, inline) == "old"
+    source["value"] = "new"
+    time.sleep(1.2)
+    # Past its TTL: this reader gets the entry it found; the refresh task (eager in tests)
+    # reloads it with the namespace's background loader, not the request's loader.
+    assert shelf.fetch(ns, 1, inline) == "old"
+    assert inline.calls == [1]
+    assert stats.snapshot()["test.background:stale"] == 1
+    assert shelf.fetch(ns, 1, inline) == "new"
+    assert not get_redis_connection("default").exists(f"shelf:lock:{ns.key(1)}")
