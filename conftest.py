@@ -1,10 +1,47 @@
-"""Fixtures every app's tests share: clean test Redis databases around each test."""
+"""Fixtures every app's tests share: clean test Redis databases around each test, and the
+Redis topologies a test may also run on (`@pytest.mark.also_on("cluster")` or ("sentinel")),
+and repetitions of race tests (`@pytest.mark.repeat(n)`)."""
 
 import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 
 from shelf import backend, stats
+
+# Fixtures for the topologies: on_cluster (cache role) and on_sentinel (state role).
+pytest_plugins = ["shelf.tests.clustering", "shop.tests.sentinels"]
+
+TOPOLOGY_FIXTURES = {"cluster": "on_cluster", "sentinel": "on_sentinel"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "also_on(*topologies): run the test again with the cache role on a Redis Cluster "
+        "('cluster') or the state role behind Redis Sentinel ('sentinel'); those runs are slow",
+    )
+    config.addinivalue_line(
+        "markers",
+        "repeat(n): run a race test n times in all, each a fresh test; the repetitions are slow",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Add the runs that also_on() and repeat() ask for; only the first run is not slow.
+
+    A repeated test repeats on the test servers; each other topology runs it once.
+    """
+    also_on = metafunc.definition.get_closest_marker("also_on")
+    repeat = metafunc.definition.get_closest_marker("repeat")
+    if also_on is None and repeat is None:
+        return
+    topologies = also_on.args if also_on else ()
+    unknown = set(topologies) - set(TOPOLOGY_FIXTURES)
+    assert not unknown, f"also_on: unknown topologies {unknown}"
+    extra = [("server", i) for i in range(1, repeat.args[0] if repeat else 1)]
+    extra += [(topology, 0) for topology in topologies]
+    runs = [("server", 0), *(pytest.param(*run, marks=pytest.mark.slow) for run in extra)]
+    metafunc.parametrize(("redis_topology", "repetition"), runs, indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +59,22 @@ def _clean_redis():
     backend.request_started()
     stats.discard()  # the previous test's buffered counts must not land in the clean databases
     yield
+
+
+@pytest.fixture(autouse=True)
+def redis_topology(request: pytest.FixtureRequest):
+    """The Redis servers this test runs on: the test servers, or a topology from also_on().
+
+    Autouse, so that it is in place before the test's own fixtures write anything.
+    """
+    topology = getattr(request, "param", "server")
+    if topology == "server":
+        yield None
+    else:
+        yield request.getfixturevalue(TOPOLOGY_FIXTURES[topology])
+
+
+@pytest.fixture(autouse=True)
+def repetition(request: pytest.FixtureRequest) -> int:
+    """Which run of a `repeat(n)` test this is (0 for every other test)."""
+    return getattr(request, "param", 0)

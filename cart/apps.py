@@ -2,9 +2,6 @@ from django.apps import AppConfig
 
 
 class CartConfig(AppConfig):
-    """The visitor's cart: lines in the state Redis, written behind to PostgreSQL, merged at
-    login, and the cart count in every page's header."""
-
     name = "cart"
 
     def ready(self) -> None:

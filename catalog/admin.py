@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from inventory.models import Stock
+from inventory.admin import StockInline
 
 from . import services
 from .models import Category, Product, ProductImage
@@ -23,13 +23,6 @@ class CategoryAdmin(admin.ModelAdmin):
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
     extra = 0
-
-
-class StockInline(admin.StackedInline):
-    model = Stock
-    can_delete = False
-    min_num = 1
-    max_num = 1
 
 
 class LowStockFilter(admin.SimpleListFilter):

@@ -2,9 +2,6 @@ from django.apps import AppConfig
 
 
 class CatalogConfig(AppConfig):
-    """Departments, categories, products and their pictures: the shared pages (home,
-    listings, product pages) and product entries on the shelf, and their invalidation."""
-
     name = "catalog"
 
     def ready(self) -> None:

@@ -2,9 +2,6 @@ from django.apps import AppConfig
 
 
 class InventoryConfig(AppConfig):
-    """Units on hand per product: reservations at checkout, and the stock entries and badges
-    every shared page shows through its `stock` slots."""
-
     name = "inventory"
 
     def ready(self) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: make sure the services answer, then `ruff check .` and `pytest "$@"` with the
-# test settings. Stops any server it started itself; exits with pytest's code (or ruff's, if
-# only ruff failed).
+# `make test`: make sure the services answer, then `ruff check .`, `lint-imports` and
+# `pytest "$@"` with the test settings. Stops any server it started itself; exits with
+# pytest's code (or that of the first check that failed, if only a check failed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,10 @@ echo "test: ruff check ."
 ruff_status=0
 ruff check . || ruff_status=$?
 
+echo "test: lint-imports (the layers in pyproject.toml: imports only go down)"
+layers_status=0
+lint-imports --no-cache || layers_status=$?
+
 echo "test: pip-audit (dependencies; reports, never fails the build unless SHELF_AUDIT_STRICT=1)"
 audit_status=0
 python scripts/audit.py || audit_status=$?
@@ -40,6 +44,10 @@ pytest "$@" || pytest_status=$?
 
 if [ "$pytest_status" -ne 0 ]; then
     exit "$pytest_status"
+fi
+if [ "$layers_status" -ne 0 ]; then
+    echo "test: pytest passed, but an import breaks the layers (see lint-imports above)" >&2
+    exit "$layers_status"
 fi
 if [ "$audit_status" -ne 0 ]; then
     echo "test: pytest passed, but pip-audit found vulnerabilities (see above)" >&2

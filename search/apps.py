@@ -2,9 +2,6 @@ from django.apps import AppConfig
 
 
 class SearchConfig(AppConfig):
-    """Full-text product search in PostgreSQL: cached results pages, typo suggestions from
-    the catalog's vocabulary, and the ranking of what shoppers search for."""
-
     name = "search"
 
     def ready(self) -> None:

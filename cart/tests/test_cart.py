@@ -37,6 +37,7 @@ def lines(user) -> dict[int, int]:
     return store.lines_of(store.read(services.owner_for_user(user.pk)) or {})
 
 
+@pytest.mark.also_on("sentinel")
 def test_add_update_remove_and_the_cart_page(products, shopper):
     user, client = shopper
     add(client, products[0], 2)
@@ -49,6 +50,7 @@ def test_add_update_remove_and_the_cart_page(products, shopper):
     assert 'id="cart-count">4<' in client.get("/").content.decode()
 
 
+@pytest.mark.also_on("sentinel")
 def test_concurrent_adds_of_the_same_line_both_count(products, shopper):
     user, client = shopper
     add(client, products[0], 1)
@@ -156,6 +158,7 @@ def test_deactivated_product_is_shown_as_unavailable(products, shopper):
     assert "no longer available" in response.content.decode()
 
 
+@pytest.mark.also_on("sentinel")
 def test_anonymous_cart_merges_into_the_users_at_login_keeping_the_larger_quantity(products):
     user = get_user_model().objects.create_user("carol", "carol@example.com", "pw-carol-123")
     owner = services.owner_for_user(user.pk)
@@ -172,6 +175,7 @@ def test_anonymous_cart_merges_into_the_users_at_login_keeping_the_larger_quanti
     assert lines(user) == {products[0].pk: 4, products[1].pk: 5, products[2].pk: 1}
 
 
+@pytest.mark.also_on("sentinel")
 def test_sync_writes_the_cart_and_never_lets_an_older_version_win(products, shopper):
     user, client = shopper
     owner = services.owner_for_user(user.pk)
@@ -192,6 +196,7 @@ def test_sync_writes_the_cart_and_never_lets_an_older_version_win(products, shop
     assert dict(cart.lines.values_list("product_id", "quantity")) == {products[0].pk: 2}
 
 
+@pytest.mark.also_on("sentinel")
 def test_flushed_state_redis_brings_every_cart_back_as_of_its_last_sync(products, shopper):
     user, client = shopper
     add(client, products[0], 2)

@@ -4,12 +4,12 @@ import signal
 import time
 
 import pytest
+from celery import current_app as app
 from django.db import connection
 
 from cart import services, store
 from cart.models import Cart
 from catalog.tests.factories import ProductFactory
-from celery import current_app as app
 from shelf.tests.servers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

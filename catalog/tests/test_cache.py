@@ -21,6 +21,7 @@ def _logical_ttl(product_id: int) -> float:
     return json.loads(raw)["x"] - time.time()
 
 
+@pytest.mark.also_on("cluster")
 def test_ttl_tiers_new_regular_and_popular():
     new = ProductFactory(created_at=timezone.now() - timedelta(hours=2))
     regular = ProductFactory(created_at=timezone.now() - timedelta(days=90))
@@ -35,6 +36,7 @@ def test_ttl_tiers_new_regular_and_popular():
     assert 0.85 * 3600 < _logical_ttl(popular.pk) <= 1.1 * 3600
 
 
+@pytest.mark.also_on("cluster")
 def test_product_entry_holds_only_card_fields_and_is_small():
     product = ProductFactory(description="x" * 5000)
     selectors.product_get(product.pk)

@@ -12,27 +12,7 @@ from inventory.models import Stock
 from shelf import backend
 from shelf.tests.servers import redis_server
 
-from .factories import CategoryFactory, ProductFactory, ProductImageFactory
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def catalog():
-    department = CategoryFactory(name="Computers", slug="computers", parent=None)
-    laptops = CategoryFactory(name="Laptops", slug="laptops", parent=department)
-    tablets = CategoryFactory(name="Tablets", slug="tablets", parent=department)
-    products = [
-        ProductFactory(
-            name=f"Nordvik X{i} Laptop", slug=f"nordvik-x{i}", category=laptops,
-            price=Decimal(500 + i), rating=Decimal("4.0") + Decimal(i) / 100,
-        )
-        for i in range(30)
-    ]  # fmt: skip
-    for p in products[:3]:
-        ProductImageFactory(product=p)
-    Stock.objects.filter(product=products[0]).update(quantity=3)
-    return {"department": department, "laptops": laptops, "tablets": tablets, "products": products}
 
 
 @pytest.fixture
@@ -69,6 +49,7 @@ def test_product_page_on_a_warm_shelf_runs_no_sql_and_two_round_trips(
     assert len(round_trips) <= 2, round_trips
 
 
+@pytest.mark.also_on("cluster")
 def test_category_and_home_pages_on_a_warm_shelf_run_no_sql(
     catalog, client, django_assert_num_queries
 ):
@@ -80,6 +61,7 @@ def test_category_and_home_pages_on_a_warm_shelf_run_no_sql(
             assert client.get(url).status_code == 200
 
 
+@pytest.mark.also_on("cluster")
 def test_listing_pages_show_subcategories_products_sorted_and_paged(catalog, client):
     body = client.get("/c/computers/?sort=price").content.decode()
     assert "30 products" in body and "Page 1 of 2" in body
@@ -88,6 +70,7 @@ def test_listing_pages_show_subcategories_products_sorted_and_paged(catalog, cli
     assert "Nordvik X5 Laptop" in body and "Nordvik X29 Laptop" not in body
 
 
+@pytest.mark.also_on("cluster")
 def test_price_changed_in_the_admin_is_visible_everywhere_on_the_next_request(catalog, client):
     product = catalog["products"][-1]  # top rated and newest: on the home page too
     product.refresh_from_db()
@@ -120,6 +103,7 @@ def test_price_changed_in_the_admin_is_visible_everywhere_on_the_next_request(ca
     assert client.get(f"/api/v1/products/{product.pk}").json()["price"] == "123.45"
 
 
+@pytest.mark.also_on("cluster")
 def test_admin_save_writes_the_product_entry_through(catalog, client, django_assert_num_queries):
     product = catalog["products"][4]
     product.price = Decimal("99.00")
@@ -128,6 +112,7 @@ def test_admin_save_writes_the_product_entry_through(catalog, client, django_ass
         assert client.get(f"/api/v1/products/{product.pk}").json()["price"] == "99.00"
 
 
+@pytest.mark.also_on("cluster")
 def test_bulk_price_action_invalidates_without_signals(catalog, client):
     product = catalog["products"][2]
     warm(client, f"/p/{product.slug}/")
@@ -142,6 +127,7 @@ def test_bulk_price_action_invalidates_without_signals(catalog, client):
     assert "$451.80" in client.get(f"/p/{product.slug}/").content.decode()
 
 
+@pytest.mark.also_on("cluster")
 def test_moved_product_leaves_its_old_listing_and_joins_the_new_one(catalog, client):
     product = catalog["products"][0]
     warm(client, "/c/laptops/?sort=price", "/c/tablets/")
@@ -151,6 +137,7 @@ def test_moved_product_leaves_its_old_listing_and_joins_the_new_one(catalog, cli
     assert product.name in client.get("/c/tablets/").content.decode()
 
 
+@pytest.mark.also_on("cluster")
 def test_deactivated_product_disappears(catalog, client):
     product = catalog["products"][0]
     warm(client, f"/p/{product.slug}/", "/c/laptops/?sort=price")
@@ -160,6 +147,7 @@ def test_deactivated_product_disappears(catalog, client):
     assert product.name not in client.get("/c/laptops/?sort=price").content.decode()
 
 
+@pytest.mark.also_on("cluster")
 def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, client):
     product = catalog["products"][0]
     warm(client, f"/p/{product.slug}/")
@@ -194,6 +182,7 @@ def test_page_past_the_end_is_404_but_the_last_page_works(catalog, client):
     assert client.get("/c/laptops/?page=3").status_code == 404
 
 
+@pytest.mark.also_on("cluster")
 def test_shared_pages_carry_no_visitor_data(catalog):
     product = catalog["products"][0]
     user = get_user_model().objects.create_user("alice", "alice@example.com", "pw")

@@ -5,6 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from celery import current_app
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
@@ -17,7 +18,7 @@ from cart.models import Cart
 from catalog.tests.factories import ProductFactory
 from inventory.models import Stock
 from inventory.selectors import stock_get_many
-from orders import services
+from orders import services, tasks
 from orders.models import Order, Payment
 from orders.payments import TestCardProvider
 from orders.tests.factories import APPROVED_CARD, DECLINED_CARD, DETAILS, cart_with, order_for
@@ -169,6 +170,7 @@ def test_two_tabs_share_one_checkout(lamp):
     assert Order.objects.count() == 1
 
 
+@pytest.mark.repeat(10)
 def test_concurrent_double_submits_create_one_order(lamp):
     client = shop_as_guest((lamp, 1))
     form = review_form(client)
@@ -429,3 +431,16 @@ def test_an_order_leaves_the_product_page_warm_with_the_new_level(django_assert_
     assert (
         get_redis_connection("default").get(f"catalog.product:v1:{product.pk}") == product_entry
     ), "a sale does not touch the product entry"
+
+
+def test_confirmation_task_still_runs_under_its_name_from_the_shop_app(lamp):
+    client = shop_as_guest((lamp, 1))
+    place(client)
+    order = Order.objects.get()
+    Order.objects.update(confirmation_sent_at=None)
+    mail.outbox.clear()
+    assert tasks.send_order_confirmation.name == "orders.tasks.send_order_confirmation"
+    old = current_app.tasks["shop.tasks.send_order_confirmation"]
+    assert old.apply(args=[order.pk]).get() is True  # a message queued before the upgrade
+    assert len(mail.outbox) == 1 and order.number in mail.outbox[0].subject
+    assert "shop.tasks.order_confirmations_sweep" in current_app.tasks

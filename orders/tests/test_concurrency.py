@@ -84,6 +84,7 @@ def test_fifty_checkouts_for_ten_units_sell_exactly_ten_every_time(django_assert
     )
 
 
+@pytest.mark.repeat(5)
 def test_two_line_orders_in_opposite_orders_do_not_deadlock():
     first, second = ProductFactory(stock__quantity=100), ProductFactory(stock__quantity=100)
     owners = [f"s:pair{i}" for i in range(20)]
@@ -97,6 +98,7 @@ def test_two_line_orders_in_opposite_orders_do_not_deadlock():
     assert Stock.objects.get(product=second).quantity == 100 - taken
 
 
+@pytest.mark.repeat(5)
 def test_reservations_in_opposite_orders_inside_slow_transactions_do_not_deadlock():
     """The same at the service level, with each transaction held open after reserving so that
     the two locks of one order are always taken while the other orders hold theirs."""

@@ -220,6 +220,7 @@ def test_the_key_hashes_the_normalised_query_and_every_filter():
     assert all(len(p) == 32 for p in parts)
 
 
+@pytest.mark.also_on("cluster")
 def test_a_price_change_expires_only_price_dependent_entries(
     catalog, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
@@ -238,6 +239,7 @@ def test_a_price_change_expires_only_price_dependent_entries(
     assert ids(selectors.search(by_price)) == [catalog[k].pk for k in order]
 
 
+@pytest.mark.also_on("cluster")
 def test_saving_a_product_expires_every_search_entry(catalog, django_assert_num_queries):
     selectors.search(SearchParams("nordvik"))
     new = product("Nordvik Q7 Laptop", catalog["laptops"])

@@ -44,6 +44,7 @@ def test_results_page_shows_ranked_cards_stock_badges_and_facets(catalog, client
     assert 'value="Laptop"' in html  # the header's search box keeps what was typed
 
 
+@pytest.mark.also_on("cluster")
 def test_a_cached_results_page_runs_no_sql(catalog, client, django_assert_num_queries):
     url = "/search/?q=laptop&sort=price&min_price=10&in_stock=1&category=computers"
     first = body(client, url)
@@ -54,6 +55,7 @@ def test_a_cached_results_page_runs_no_sql(catalog, client, django_assert_num_qu
                           "&category=computers").status_code == 200  # fmt: skip
 
 
+@pytest.mark.also_on("cluster")
 def test_a_price_change_shows_in_cached_results_on_the_next_request(catalog, client):
     x15 = catalog["x15"]
     assert "$999.00" in body(client, "/search/", q="laptop")
@@ -67,6 +69,7 @@ def test_a_price_change_shows_in_cached_results_on_the_next_request(catalog, cli
     )
 
 
+@pytest.mark.also_on("cluster")
 def test_a_price_changed_in_the_admin_shows_in_search_at_once(catalog, client):
     x15 = catalog["x15"]
     body(client, "/search/", q="nordvik")
@@ -75,6 +78,7 @@ def test_a_price_changed_in_the_admin_shows_in_search_at_once(catalog, client):
     assert "$777.00" in body(client, "/search/", q="nordvik")
 
 
+@pytest.mark.also_on("cluster")
 def test_a_new_product_appears_in_search_after_it_is_saved(catalog, client):
     assert "No products match" in body(client, "/search/", q="zephyr")
     product("Veradyne Zephyr Laptop", catalog["laptops"])
@@ -82,6 +86,7 @@ def test_a_new_product_appears_in_search_after_it_is_saved(catalog, client):
     assert "Veradyne Zephyr Laptop" in html and "1 product" in html
 
 
+@pytest.mark.also_on("cluster")
 def test_a_deactivated_or_renamed_product_leaves_search(catalog, client):
     wave = catalog["wave"]
     assert "Basswell Wave Headphones" in body(client, "/search/", q="basswell")

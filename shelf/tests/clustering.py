@@ -1,7 +1,9 @@
 """Fixtures that point the cache alias at a real 6-node Redis Cluster (see servers.py).
 
-Import `redis_cluster_nodes` and `on_cluster` into a test module: every test there then runs
-with REDIS_CACHE_URL=redis-cluster://... (the ShelfClient's RedisCluster), on an emptied cluster.
+Loaded for every test by the root conftest.py. A test marked `@pytest.mark.also_on("cluster")`
+runs twice: on the single test server and with REDIS_CACHE_URL=redis-cluster://... (the
+ShelfClient's RedisCluster) on an emptied cluster; a test that asks for `on_cluster` runs on
+the cluster only. The cluster is started once per session, at its first use.
 """
 
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ def redis_cluster_nodes() -> Iterator[RedisClusterNodes]:
         yield nodes
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def on_cluster(redis_cluster_nodes) -> Iterator[RedisClusterNodes]:
     with override_settings(CACHES=cluster_caches(redis_cluster_nodes.url)):
         client = get_redis_connection("default")

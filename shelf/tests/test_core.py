@@ -29,6 +29,7 @@ class CountingLoader:
         return self.value(part)
 
 
+@pytest.mark.also_on("cluster")
 def test_miss_then_hit_runs_loader_once_and_stores_json():
     loader = CountingLoader()
     assert shelf.fetch(NS, 7, loader) == {"part": 7}
@@ -40,6 +41,7 @@ def test_miss_then_hit_runs_loader_once_and_stores_json():
     assert counts["test.thing:miss"] >= 1 and counts["test.thing:hit"] >= 1
 
 
+@pytest.mark.also_on("cluster")
 def test_bump_invalidates_only_entries_with_that_tag():
     loader = CountingLoader()
     shelf.fetch_many(NS, [1, 2], lambda parts: {p: loader(p) for p in parts})
@@ -48,6 +50,7 @@ def test_bump_invalidates_only_entries_with_that_tag():
     assert loader.calls == [1, 2, 1]
 
 
+@pytest.mark.also_on("cluster")
 def test_namespace_generation_expires_every_entry():
     loader = CountingLoader()
     shelf.fetch(NS, 1, loader)
@@ -58,6 +61,7 @@ def test_namespace_generation_expires_every_entry():
     assert loader.calls == [1, 2, 1, 2]
 
 
+@pytest.mark.also_on("cluster")
 def test_none_is_cached_briefly():
     loader = CountingLoader(value=lambda part: None)
     assert shelf.fetch(NS, 9, loader) is None
@@ -66,6 +70,7 @@ def test_none_is_cached_briefly():
     assert 0 < get_redis_connection("default").pttl(NS.key(9)) <= NS.negative_ttl * 1100
 
 
+@pytest.mark.also_on("cluster")
 def test_ttl_has_jitter_and_grace():
     ns = shelf.Namespace("test.jitter", schema=1, ttl=100, grace=50)
     for part in range(20):
@@ -75,6 +80,7 @@ def test_ttl_has_jitter_and_grace():
     assert len({round(t, -2) for t in pttls}) > 5, "keys loaded together must not expire together"
 
 
+@pytest.mark.also_on("cluster")
 def test_fifty_threads_on_a_cold_key_run_the_loader_once():
     loader = CountingLoader(delay=0.3)
     barrier = threading.Barrier(50)
@@ -93,6 +99,7 @@ def test_fifty_threads_on_a_cold_key_run_the_loader_once():
     assert results == [{"part": "cold"}] * 50
 
 
+@pytest.mark.also_on("cluster")
 def test_expired_entry_is_served_stale_while_another_caller_refreshes():
     ns = shelf.Namespace("test.stale", schema=1, ttl=1, grace=60)
     shelf.fetch(ns, 1, lambda p: "old")
@@ -105,6 +112,7 @@ def test_expired_entry_is_served_stale_while_another_caller_refreshes():
     assert stats.snapshot()["test.stale:stale"] >= 1
 
 
+@pytest.mark.also_on("cluster")
 def test_expired_entry_is_refreshed_by_the_caller_that_takes_the_lock():
     ns = shelf.Namespace("test.refresh", schema=1, ttl=1, grace=60)
     shelf.fetch(ns, 1, lambda p: "old")
@@ -113,6 +121,7 @@ def test_expired_entry_is_refreshed_by_the_caller_that_takes_the_lock():
     assert shelf.fetch(ns, 1, lambda p: "newer") == "new"
 
 
+@pytest.mark.also_on("cluster")
 def test_waiting_for_a_stuck_loader_is_bounded():
     ns = shelf.Namespace("test.stuck", schema=1, ttl=60, wait=0.3)
     get_redis_connection("default").set(f"shelf:lock:{ns.key(1)}", "dead", px=60_000)
@@ -121,6 +130,8 @@ def test_waiting_for_a_stuck_loader_is_bounded():
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.repeat(25)
+@pytest.mark.also_on("cluster")
 @pytest.mark.django_db(transaction=True)
 def test_loader_that_read_before_a_commit_cannot_store_a_value_served_later():
     """The set-after-delete race, made deterministic: the loader pauses between its read of
@@ -156,6 +167,7 @@ def test_loader_that_read_before_a_commit_cannot_store_a_value_served_later():
     assert fresh == "New name"
 
 
+@pytest.mark.also_on("cluster")
 @pytest.mark.django_db
 def test_bump_waits_for_the_commit(django_capture_on_commit_callbacks):
     loader = CountingLoader()
@@ -170,6 +182,7 @@ def test_bump_waits_for_the_commit(django_capture_on_commit_callbacks):
     assert loader.calls == [5, 5]
 
 
+@pytest.mark.also_on("cluster")
 def test_shelf_disabled_sends_every_read_to_the_loader(settings):
     settings.SHELF_ENABLED = False
     loader = CountingLoader()

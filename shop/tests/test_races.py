@@ -1,14 +1,14 @@
-"""Races, repeated: the earlier issues' race tests run here again and again, plus a randomized
+"""Races through the whole site: shoppers pressing "Place order" at once, and a randomized
 consistency checker in the style of Redis's consistency test (writers change prices and stock
 while readers read pages; every read is checked against the commits that preceded it).
 
-Repetitions (each a fresh test, with fresh Redis and tables):
-- set-after-delete race (shelf/tests/test_core.py): 25
-- two-line orders in opposite orders, deadlock (orders/tests/test_concurrency.py): 5
-- reservations in slow opposite transactions, deadlock (same file): 5
-- four concurrent submits of one checkout (orders/tests/test_checkout.py): 10
-- oversell through the pages: 3 rounds of 16 shoppers for 5 units (on top of the 20 rounds of
-  50 service-level checkouts for 10 units in orders/tests/test_concurrency.py)
+The apps' own race tests repeat where they live (`@pytest.mark.repeat(n)`, each run a fresh
+test with fresh Redis and tables): the set-after-delete race (shelf/tests/test_core.py) 25
+times, two-line orders in opposite orders and reservations in slow opposite transactions
+(orders/tests/test_concurrency.py) 5 times each, four concurrent submits of one checkout
+(orders/tests/test_checkout.py) 10 times. Here: the oversell through the pages, 3 rounds of 16
+shoppers for 5 units (on top of the 20 rounds of 50 service-level checkouts for 10 units in
+orders/tests/test_concurrency.py).
 """
 
 import random
@@ -23,9 +23,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.test import Client
 
-import orders.tests.test_checkout as checkout_tests
-import orders.tests.test_concurrency as concurrency
-import shelf.tests.test_core as shelf_tests
 from catalog.models import Product
 from catalog.services import products_changed
 from catalog.tests.factories import CategoryFactory, ProductFactory
@@ -36,27 +33,6 @@ from orders.models import Order
 from orders.tests.factories import APPROVED_CARD, DETAILS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.mark.parametrize("repetition", range(25))
-def test_set_after_delete_race_repeated(repetition):
-    shelf_tests.test_loader_that_read_before_a_commit_cannot_store_a_value_served_later()
-
-
-@pytest.mark.parametrize("repetition", range(5))
-def test_opposite_order_checkouts_never_deadlock_repeated(repetition):
-    concurrency.test_two_line_orders_in_opposite_orders_do_not_deadlock()
-
-
-@pytest.mark.parametrize("repetition", range(5))
-def test_opposite_order_slow_reservations_never_deadlock_repeated(repetition):
-    concurrency.test_reservations_in_opposite_orders_inside_slow_transactions_do_not_deadlock()
-
-
-@pytest.mark.parametrize("repetition", range(10))
-def test_concurrent_double_submits_make_one_order_repeated(repetition):
-    lamp = ProductFactory(name="Brass Desk Lamp", sku=f"LAMP-{repetition}", price=Decimal("30"))
-    checkout_tests.test_concurrent_double_submits_create_one_order(lamp)
 
 
 def _shopper_at_review(product) -> tuple[Client, dict]:

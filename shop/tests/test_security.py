@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from celery import current_app as app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
@@ -15,7 +16,6 @@ from django_redis import get_redis_connection
 
 from cart import services as cart_services
 from catalog.tests.factories import ProductFactory
-from celery import current_app as app
 from orders.tests.factories import DETAILS
 from shelf.tests.servers import redis_server
 

@@ -1,7 +1,8 @@
-"""The toolkit and the catalog pages on a real 6-node Redis Cluster, and a master failing over.
+"""The catalog pages on a real 6-node Redis Cluster, and a master failing over while pages
+are being served.
 
-The same tests as on one server (imported below: pytest runs them again here, with the cache
-alias on the cluster), then a master is killed while pages are being served.
+The toolkit's, catalog's and search's own tests run on the cluster too (`also_on("cluster")`,
+shelf/tests/clustering.py).
 """
 
 import time
@@ -13,90 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django_redis import get_redis_connection
 
 from catalog import cache as catalog_cache
-from catalog.tests import test_cache as catalog_cache_tests
-from catalog.tests import test_views as catalog_views
 from shelf import backend
 from shelf.tests import clustering
-from shelf.tests import test_core as shelf_tests
 from shelf.tests.servers import redis_cluster
 
-pytestmark = pytest.mark.slow
+from .test_views import warm
 
-# Fixtures: the cluster (one for the module, emptied before each test) and the catalog's.
-redis_cluster_nodes = clustering.redis_cluster_nodes
-on_cluster = clustering.on_cluster
-catalog = catalog_views.catalog
-warm = catalog_views.warm
-
-# The toolkit's tests, as they are.
-test_miss_then_hit_runs_loader_once_and_stores_json = (
-    shelf_tests.test_miss_then_hit_runs_loader_once_and_stores_json
-)
-test_bump_invalidates_only_entries_with_that_tag = (
-    shelf_tests.test_bump_invalidates_only_entries_with_that_tag
-)
-test_namespace_generation_expires_every_entry = (
-    shelf_tests.test_namespace_generation_expires_every_entry
-)
-test_none_is_cached_briefly = shelf_tests.test_none_is_cached_briefly
-test_ttl_has_jitter_and_grace = shelf_tests.test_ttl_has_jitter_and_grace
-test_fifty_threads_on_a_cold_key_run_the_loader_once = (
-    shelf_tests.test_fifty_threads_on_a_cold_key_run_the_loader_once
-)
-test_expired_entry_is_served_stale_while_another_caller_refreshes = (
-    shelf_tests.test_expired_entry_is_served_stale_while_another_caller_refreshes
-)
-test_expired_entry_is_refreshed_by_the_caller_that_takes_the_lock = (
-    shelf_tests.test_expired_entry_is_refreshed_by_the_caller_that_takes_the_lock
-)
-test_waiting_for_a_stuck_loader_is_bounded = shelf_tests.test_waiting_for_a_stuck_loader_is_bounded
-test_loader_that_read_before_a_commit_cannot_store_a_value_served_later = (
-    shelf_tests.test_loader_that_read_before_a_commit_cannot_store_a_value_served_later
-)
-test_bump_waits_for_the_commit = shelf_tests.test_bump_waits_for_the_commit
-test_shelf_disabled_sends_every_read_to_the_loader = (
-    shelf_tests.test_shelf_disabled_sends_every_read_to_the_loader
-)
-
-# The catalog's cache and page tests. Imported tests keep their own decorators but not their
-# module's `pytestmark`, so each gets the database access its module gives it (transactional
-# for pages, so that on_commit invalidation runs). The round-trip test stays on one server: on
-# a cluster a read is one round trip per master holding its keys.
-_db = pytest.mark.django_db
-_transactional_db = pytest.mark.django_db(transaction=True)
-test_ttl_tiers_new_regular_and_popular = _db(
-    catalog_cache_tests.test_ttl_tiers_new_regular_and_popular
-)
-test_product_entry_holds_only_card_fields_and_is_small = _db(
-    catalog_cache_tests.test_product_entry_holds_only_card_fields_and_is_small
-)
-test_category_and_home_pages_on_a_warm_shelf_run_no_sql = _transactional_db(
-    catalog_views.test_category_and_home_pages_on_a_warm_shelf_run_no_sql
-)
-test_listing_pages_show_subcategories_products_sorted_and_paged = _transactional_db(
-    catalog_views.test_listing_pages_show_subcategories_products_sorted_and_paged
-)
-test_price_changed_in_the_admin_is_visible_everywhere_on_the_next_request = _transactional_db(
-    catalog_views.test_price_changed_in_the_admin_is_visible_everywhere_on_the_next_request
-)
-test_admin_save_writes_the_product_entry_through = _transactional_db(
-    catalog_views.test_admin_save_writes_the_product_entry_through
-)
-test_bulk_price_action_invalidates_without_signals = _transactional_db(
-    catalog_views.test_bulk_price_action_invalidates_without_signals
-)
-test_moved_product_leaves_its_old_listing_and_joins_the_new_one = _transactional_db(
-    catalog_views.test_moved_product_leaves_its_old_listing_and_joins_the_new_one
-)
-test_deactivated_product_disappears = _transactional_db(
-    catalog_views.test_deactivated_product_disappears
-)
-test_stock_change_updates_the_badge_but_not_the_product_entry = _transactional_db(
-    catalog_views.test_stock_change_updates_the_badge_but_not_the_product_entry
-)
-test_shared_pages_carry_no_visitor_data = _transactional_db(
-    catalog_views.test_shared_pages_carry_no_visitor_data
-)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("on_cluster")]
 
 FAILOVER_BUDGET = 15.0  # seconds of requests after the kill, at most
 
