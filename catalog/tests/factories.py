@@ -1,5 +1,6 @@
 """factory-boy factories for the catalog: categories, products (with stock) and images."""
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import factory
@@ -7,6 +8,11 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from catalog.models import Category, Product, ProductImage
+
+
+def days_ago(days: float) -> datetime:
+    """A ``created_at`` this many days back: products under a day old are "new" (shorter TTL)."""
+    return timezone.now() - timedelta(days=days)
 
 
 class CategoryFactory(DjangoModelFactory):
