@@ -132,10 +132,11 @@ def _load_product_page(slug: str) -> Loaded:
     return Loaded({"html": html, "stock": [product.pk, *related]}, deps)
 
 
-def product_page(slug: str) -> Page | None:
-    """The product page for `slug`, or None for an unknown or inactive product."""
+def product_page(slug: str, *, record: bool = True) -> Page | None:
+    """The product page for `slug`, or None for an unknown or inactive product. `record`
+    counts the view towards popularity (a shopper's view, not a warm-up)."""
     value, follows = cache.page_get(slug, _load_product_page, _follow_stock)
-    if value is not None:
+    if value is not None and record:
         cache.record_view(value["stock"][0])
     return _page(value, follows)
 

@@ -132,5 +132,6 @@ def catalog_warm_plan(products: int) -> list[tuple[str, Callable[[], object]]]:
     plan.append(("catalog.product", partial(selectors.product_cards, popular)))
     for pid in popular:
         if pid in slugs:
-            plan.append(("catalog.page", partial(selectors.product_page, slugs[pid])))
+            page = partial(selectors.product_page, slugs[pid], record=False)
+            plan.append(("catalog.page", page))
     return plan

@@ -192,6 +192,16 @@ def test_product_page_without_related_products_has_no_related_section(shop):
     assert page.stock == {shop["slate"].pk: 25}
 
 
+def test_product_page_views_count_towards_popularity_unless_told_not_to(shop, flush_views):
+    for _ in range(3):
+        product_page("nordvik-x1", record=False)
+    product_page("nordvik-slate")
+    flush_views()
+    assert services.popular_rank() == 1
+    assert product_get(shop["slate"].pk)["tier"] == "p"
+    assert product_get(shop["x1"].pk)["tier"] == "r"
+
+
 def test_product_page_hit_runs_no_sql(shop, django_assert_num_queries):
     first = product_page("nordvik-x1")
     assert product_page("no-such-product") is None

@@ -457,7 +457,9 @@ def test_popular_rank_without_views_ranks_nothing(shop, flush_views):
 def calls(plan) -> list[tuple]:
     """The plan as (label, function, arguments) for comparison."""
     return [
-        (label, load.func, load.args) if isinstance(load, partial) else (label, load, ())
+        (label, load.func, load.args, load.keywords)
+        if isinstance(load, partial)
+        else (label, load, (), {})
         for label, load in plan
     ]
 
@@ -465,13 +467,13 @@ def calls(plan) -> list[tuple]:
 def test_warm_plan_is_home_then_every_listing_then_top_rated_entries_and_pages(shop):
     top = [shop["aero"], shop["studio"], shop["x1"]]
     assert calls(services.catalog_warm_plan(3)) == [
-        ("catalog.home", selectors.home_page, ()),
+        ("catalog.home", selectors.home_page, (), {}),
         *(
-            ("catalog.listing", selectors.category_page, (slug, "", 1))
+            ("catalog.listing", selectors.category_page, (slug, "", 1), {})
             for slug in ("computers", "laptops", "tablets", "audio", "headphones")
         ),
-        ("catalog.product", selectors.product_cards, ([p.pk for p in top],)),
-        *(("catalog.page", selectors.product_page, (p.slug,)) for p in top),
+        ("catalog.product", selectors.product_cards, ([p.pk for p in top],), {}),
+        *(("catalog.page", selectors.product_page, (p.slug,), {"record": False}) for p in top),
     ]
 
 
@@ -484,8 +486,9 @@ def test_warm_plan_puts_the_most_viewed_products_first(shop, flush_views):
         "catalog.product",
         selectors.product_cards,
         ([shop["lite"].pk, shop["aero"].pk, shop["studio"].pk],),
+        {},
     )
-    assert [args for label, _, args in plan if label == "catalog.page"] == [
+    assert [args for label, _, args, _ in plan if label == "catalog.page"] == [
         ("quillon-lite",), ("altura-aero",), ("sonora-studio",),
     ]  # fmt: skip
 
@@ -493,7 +496,7 @@ def test_warm_plan_puts_the_most_viewed_products_first(shop, flush_views):
 def test_warm_plan_of_more_products_than_the_catalog_has_takes_every_active_one(shop):
     update(shop["studio"], is_active=False)
     plan = calls(services.catalog_warm_plan(50))
-    pages = [args[0] for label, _, args in plan if label == "catalog.page"]
+    pages = [args[0] for label, _, args, _ in plan if label == "catalog.page"]
     assert pages == ["altura-aero", "nordvik-x1", "nordvik-slate", "quillon-lite"]
 
 
@@ -511,3 +514,10 @@ def test_running_the_warm_plan_leaves_home_listings_and_pages_as_hits(
         ]  # fmt: skip
         assert "$1299.00" in product_page("altura-aero").html
         assert "$199.00" in product_page("sonora-studio").html
+
+
+def test_running_the_warm_plan_counts_no_product_views(shop, flush_views):
+    for _label, load in services.catalog_warm_plan(3):
+        load()
+    flush_views()
+    assert services.popular_rank() == 0  # warming is not shoppers looking
