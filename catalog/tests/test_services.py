@@ -1,5 +1,6 @@
 """catalog.services against the test PostgreSQL and Redis: after a write commits, the next read
-of every cached page, card and search result that shows the change shows it.
+of every cached page and card that shows the change shows it, and the apps above are told
+(catalog.signals.products_changed; search's reaction is tested in search/tests).
 
 Writes here go through QuerySet.update(), which sends no signals, so only the service under
 test invalidates; `django_capture_on_commit_callbacks(execute=True)` plays the commit.
@@ -11,11 +12,9 @@ from functools import partial
 import pytest
 from django.contrib.postgres.search import SearchQuery
 
-from catalog import selectors, services
+from catalog import selectors, services, signals
 from catalog.models import Category, Product
 from catalog.selectors import category_page, home_page, product_cards, product_get, product_page
-from search.models import SearchTerm
-from search.selectors import SearchParams, normalise, search
 
 from .factories import CategoryFactory, ProductFactory, days_ago
 
@@ -31,12 +30,6 @@ def update(product: Product, **fields) -> None:
 
 def price(product: Product) -> Decimal:
     return Product.objects.values_list("price", flat=True).get(pk=product.pk)
-
-
-def found(query: str, **params) -> list[int]:
-    """The ids of the first results page of a search (not counted as a shopper's)."""
-    result = search(SearchParams(normalise(query), **params), record=False)
-    return [card["id"] for card in result.cards]
 
 
 def matches(product: Product, word: str) -> bool:
@@ -146,29 +139,6 @@ def test_new_product_replaces_a_cached_miss_of_its_slug_after_commit(
     assert "Nordvik X9 Laptop" in category_page("laptops", "", 1).html
 
 
-def test_price_only_change_reorders_price_sorted_search_and_keeps_other_results(
-    shop, django_capture_on_commit_callbacks
-):
-    x1, lite = shop["x1"], shop["lite"]
-    assert found("laptop", sort="price") == [lite.pk, x1.pk, shop["aero"].pk]
-    assert found("zephyr") == []
-    with django_capture_on_commit_callbacks(execute=True):
-        update(lite, price=Decimal("999.00"), name="Quillon Zephyr Laptop")
-        services.products_changed([lite.pk], price_only=True)
-    assert found("laptop", sort="price") == [x1.pk, lite.pk, shop["aero"].pk]
-    # Told only prices changed, the other results are kept: the rename is not searched yet.
-    assert found("zephyr") == []
-
-
-def test_change_expires_every_search_result(shop, django_capture_on_commit_callbacks):
-    lite = shop["lite"]
-    assert found("zephyr") == []
-    with django_capture_on_commit_callbacks(execute=True):
-        update(lite, name="Quillon Zephyr Laptop")
-        services.products_changed([lite.pk])
-    assert found("zephyr") == [lite.pk]
-
-
 # ---------------------------------------------------------------------------------------------
 # category_changed
 # ---------------------------------------------------------------------------------------------
@@ -236,17 +206,6 @@ def test_renamed_department_recomputes_its_childrens_products_search_documents(s
     assert not matches(shop["x1"], "sound")
 
 
-def test_search_for_a_renamed_category_finds_its_products_after_commit(
-    shop, django_capture_on_commit_callbacks
-):
-    assert found("notebooks") == []
-    with django_capture_on_commit_callbacks(execute=True):
-        services.category_changed(rename(shop["laptops"], "Notebooks"))
-    assert sorted(found("notebooks")) == sorted(
-        p.pk for p in (shop["aero"], shop["x1"], shop["lite"])
-    )
-
-
 def test_moved_category_leaves_its_old_department_and_joins_the_new_one(
     shop, django_capture_on_commit_callbacks
 ):
@@ -292,7 +251,6 @@ def test_catalog_changed_everything_expires_every_cached_read_after_commit(
         "related": lambda: product_page("altura-aero").html,
     }
     assert all("Nordvik X1 Laptop" in read() for read in reads.values())
-    assert found("zephyr") == []
     with django_capture_on_commit_callbacks(execute=True):
         # A bulk load: no signals, no per-product invalidation.
         update(x1, name="Nordvik Zephyr Laptop", price=Decimal("555.00"))
@@ -302,18 +260,6 @@ def test_catalog_changed_everything_expires_every_cached_read_after_commit(
         text = read()
         assert "Nordvik Zephyr Laptop" in text and "555.00" in text, name
         assert "Nordvik X1 Laptop" not in text, name
-    assert found("zephyr") == [x1.pk]
-
-
-def test_catalog_changed_everything_rebuilds_the_search_vocabulary_after_commit(
-    shop, django_capture_on_commit_callbacks
-):
-    update(shop["x1"], name="Nordvik Zephyr Laptop")
-    with django_capture_on_commit_callbacks(execute=True):
-        services.catalog_changed_everything()
-        assert not SearchTerm.objects.filter(word="zephyr").exists()
-    assert SearchTerm.objects.filter(word="zephyr").exists()
-    assert SearchTerm.objects.filter(word="quillon").exists()
 
 
 def test_catalog_changed_everything_finds_new_slugs_and_categories(
@@ -393,16 +339,6 @@ def test_price_change_percent_refreshes_cached_entries_after_commit(
     assert "$809.10" in product_page("nordvik-x1").html
     html = category_page("laptops", "price", 1).html
     assert "$809.10" in html and "$899.00" not in html
-
-
-def test_price_change_percent_reorders_price_sorted_search_after_commit(
-    shop, django_capture_on_commit_callbacks
-):
-    laptops = [shop["lite"].pk, shop["x1"].pk, shop["aero"].pk]
-    assert found("laptop", sort="price") == laptops
-    with django_capture_on_commit_callbacks(execute=True):
-        services.product_price_change_percent([shop["aero"].pk], Decimal("-90"))  # 129.90
-    assert found("laptop", sort="price") == [shop["aero"].pk, shop["lite"].pk, shop["x1"].pk]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,3 +457,30 @@ def test_running_the_warm_plan_counts_no_product_views(shop, flush_views):
         load()
     flush_views()
     assert services.popular_rank() == 0  # warming is not shoppers looking
+
+
+# ---------------------------------------------------------------------------------------------
+# what the apps above are told
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def told():
+    """The `change` of every catalog.signals.products_changed sent during the test."""
+    changes: list[str] = []
+
+    def receiver(sender, change, **kwargs):
+        changes.append(change)
+
+    signals.products_changed.connect(receiver, dispatch_uid="test.told")
+    yield changes
+    signals.products_changed.disconnect(dispatch_uid="test.told")
+
+
+def test_the_apps_above_are_told_what_changed(shop, told):
+    services.products_changed([shop["x1"].pk], price_only=True)
+    services.products_changed([shop["x1"].pk])
+    services.category_changed(shop["laptops"])
+    services.catalog_changed_everything()
+    services.product_price_change_percent([shop["aero"].pk], Decimal("-10"))
+    assert told == ["prices", "products", "products", "everything", "prices"]
