@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
-import importlib.util
 import json
 import os
 import platform
@@ -62,6 +61,7 @@ import psycopg
 import redis
 
 from bench.workload import BENCH_PASSWORD
+from scripts import services
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve() / "bench"
@@ -87,14 +87,6 @@ def say(message: str) -> None:
 
 class BenchError(Exception):
     """Something went wrong that a developer has to look at; the message says what."""
-
-
-def _services_module():
-    spec = importlib.util.spec_from_file_location("services", ROOT / "scripts" / "services.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("services", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _with_path(url: str, path: str) -> str:
@@ -124,7 +116,7 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         e = os.environ.get
-        configured = _services_module().load_urls()
+        configured = services.load_urls()
         ports = [int(p) for p in e("BENCH_PORTS", "8201,8202").split(",")]
         config = cls(
             database_url=e("BENCH_DATABASE_URL")

@@ -55,7 +55,7 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_CONF_DIR = ROOT / "docker" / "redis"
 
-# Keep in step with config/settings/base.py (shop/tests/test_bootstrap.py checks it).
+# Keep in step with config/settings/base.py (scripts/tests/test_services.py checks it).
 DEFAULTS = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/shelf",
     "REDIS_CACHE_URL": "redis://127.0.0.1:6379/0",
