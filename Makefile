@@ -46,13 +46,13 @@ stop:
 	@python3 scripts/services.py down --all
 
 stack: venv
-	@.venv/bin/python scripts/stack.py run
+	@.venv/bin/python -m scripts.stack run
 
 stack-bench: venv
-	@.venv/bin/python scripts/stack.py bench
+	@.venv/bin/python -m scripts.stack bench
 
 compose-config: venv
-	@.venv/bin/python scripts/stack.py compose-config
+	@.venv/bin/python -m scripts.stack compose-config
 
 bench-search: venv
 	@scripts/bench_search.sh

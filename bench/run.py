@@ -47,7 +47,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -191,22 +190,13 @@ class Processes:
             self.stop(name)
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((HOST, port)) != 0
-
-
 def wait_http(port: int, path: str = "/healthz", timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=5) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.3)
-    raise BenchError(f"nothing answered on port {port} within {timeout:.0f} s")
+    def ok() -> bool:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=5) as response:
+            return response.status == 200
+
+    if not services.wait_until(ok, timeout, interval=0.3, ignore=(OSError,)):
+        raise BenchError(f"nothing answered on port {port} within {timeout:.0f} s")
 
 
 # MEASUREMENTS
@@ -338,7 +328,7 @@ class Bench:
     def prepare(self) -> dict:
         c = self.config
         for port in c.ports:
-            if not port_free(port):
+            if services.listening(HOST, port):
                 raise BenchError(f"port {port} is taken (another bench?); set BENCH_PORTS")
         say(f"database {c.dbname}; Redis cache {c.cache_url}, state {c.state_url}, "
             f"broker {c.broker_url}")  # fmt: skip

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -223,12 +224,45 @@ def plan(urls: dict[str, str]) -> list[Server]:
 
 # PROBES
 # ------------------------------------------------------------------------------------------------
+# The one copy of "is it up yet": bench/, scripts/stack.py and the tests' servers use these too.
 def listening(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def spare_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, as the kernel hands them out (for a throwaway server)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(
+    ready: Callable[[], object],
+    timeout: float,
+    interval: float = 0.1,
+    process: subprocess.Popen | None = None,
+    ignore: tuple[type[Exception], ...] = (),
+) -> bool:
+    """Call `ready()` every `interval` seconds until it is true: True; False after `timeout`.
+
+    With `process` (a Popen), False as soon as it has exited: a server that died will never
+    answer, so waiting out the timeout would only delay the error. Exceptions of the types in
+    `ignore` count as "not yet" (a connection refused while the server starts).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return True
+        except ignore:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
 
 
 def redis_answers(server: Server) -> bool:
@@ -287,12 +321,9 @@ def answers(server: Server) -> bool:
 
 
 def wait_until_answers(server: Server, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout()
-    while not answers(server):
-        if time.monotonic() > deadline:
-            hint = f"; see {log}" if log else ""
-            raise ServiceError(f"{server.label} did not answer within {timeout():.0f}s{hint}")
-        time.sleep(0.2)
+    if not wait_until(lambda: answers(server), timeout(), interval=0.2):
+        hint = f"; see {log}" if log else ""
+        raise ServiceError(f"{server.label} did not answer within {timeout():.0f}s{hint}")
 
 
 # BINARIES
@@ -535,19 +566,16 @@ def start_redis(server: Server) -> None:
             start_new_session=True,
         )
     pidfile.write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + timeout()
-    while not redis_answers(server):
-        if process.poll() is not None or time.monotonic() > deadline:
-            with open(log, "rb") as file:
-                file.seek(log_start)
-                tail = file.read().decode(errors="replace").strip().splitlines()[-5:]
-            status = process.poll()
-            why = f"exited with {status}" if status is not None else "did not answer"
-            raise ServiceError(
-                f"{server.label}: redis-server {why} (log: {log})"
-                + "".join(f"\n  {line}" for line in tail)
-            )
-        time.sleep(0.05)
+    if not wait_until(lambda: redis_answers(server), timeout(), interval=0.05, process=process):
+        with open(log, "rb") as file:
+            file.seek(log_start)
+            tail = file.read().decode(errors="replace").strip().splitlines()[-5:]
+        status = process.poll()
+        why = f"exited with {status}" if status is not None else "did not answer"
+        raise ServiceError(
+            f"{server.label}: redis-server {why} (log: {log})"
+            + "".join(f"\n  {line}" for line in tail)
+        )
 
 
 def process_is(pid: int, name: str) -> bool:
@@ -585,10 +613,7 @@ def stop(entry: dict) -> None:
     say(f"stopping the project-local Redis on port {port}")
     # SIGTERM: Redis flushes its append-only file (state, broker) and exits.
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout()
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(pid):
+    if not wait_until(lambda: not pid_alive(pid), timeout()):
         say(f"Redis on port {port} ignored SIGTERM; killing it")
         os.kill(pid, signal.SIGKILL)
     pidfile.unlink(missing_ok=True)

@@ -4,11 +4,12 @@
 nginx (Debian's package) on one port in front of three gunicorn processes, a Celery worker,
 Celery beat, PostgreSQL and the three Redis roles on three ports, each Redis started with its
 configuration from docker/redis/ and nginx with docker/nginx/shelf.conf: the same files that
-docker/compose.yaml uses. Run it with the project's .venv/bin/python:
+docker/compose.yaml uses. Run it with the project's .venv/bin/python, from the checkout (it
+imports scripts.services):
 
-    python scripts/stack.py run               # prints the URL; Ctrl-C stops all of it
-    python scripts/stack.py bench             # `make stack-bench`: see docs/stack.md
-    python scripts/stack.py compose-config    # `make compose-config`: docker/compose.yaml valid?
+    python -m scripts.stack run               # prints the URL; Ctrl-C stops all of it
+    python -m scripts.stack bench             # `make stack-bench`: see docs/stack.md
+    python -m scripts.stack compose-config    # `make compose-config`: docker/compose.yaml valid?
 
 `run --compare` also starts a second nginx, one port up, whose upstream is the first app
 process alone: the benchmark sends the same load through both, alternating.
@@ -37,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +47,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from scripts import services
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve()
@@ -93,14 +95,6 @@ def stack_env() -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 # SYSTEM PACKAGES
@@ -214,20 +208,20 @@ def procfile(nginx: str, confs: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def all_listening(ports: list[int]) -> bool:
+    return all(services.listening(HOST, port) for port in ports)
+
+
 def banner(urls: list[str], admin: str, ready: list[int]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if all(listening(port) for port in ready):
-            lines = [
-                f"==> Shelf stack is up: {urls[0]}  (nginx -> {len(APP_PORTS)} app processes)",
-                *(f"==> {url}" for url in urls[1:]),
-                f"==> app processes: {', '.join(f'http://{HOST}:{p}/' for p in APP_PORTS)}",
-                f"==> Admin: {urls[0]}admin/  {admin.strip()}",
-                "==> Ctrl-C stops everything.",
-            ]
-            print("\n" + "\n".join(lines) + "\n", flush=True)
-            return
-        time.sleep(0.2)
+    if services.wait_until(lambda: all_listening(ready), 120, interval=0.2):
+        lines = [
+            f"==> Shelf stack is up: {urls[0]}  (nginx -> {len(APP_PORTS)} app processes)",
+            *(f"==> {url}" for url in urls[1:]),
+            f"==> app processes: {', '.join(f'http://{HOST}:{p}/' for p in APP_PORTS)}",
+            f"==> Admin: {urls[0]}admin/  {admin.strip()}",
+            "==> Ctrl-C stops everything.",
+        ]
+        print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 def _interrupt(*_) -> None:
@@ -237,7 +231,7 @@ def _interrupt(*_) -> None:
 def run(compare: bool) -> int:
     nginx = debian_package("nginx", "nginx")
     wanted = [NGINX_PORT, *APP_PORTS] + ([NGINX_PORT + 1] if compare else [])
-    taken = [port for port in wanted if listening(port)]
+    taken = [port for port in wanted if services.listening(HOST, port)]
     if taken:
         raise StackError(
             f"something already listens on {', '.join(map(str, taken))} (another make stack?); "
@@ -507,21 +501,18 @@ def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
     say(f"starting the stack with a one-app nginx beside it (log: {log})")
     with open(log, "w") as log_file:
         stack = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "python"), str(Path(__file__)), "run", "--compare"],
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "scripts.stack", "run", "--compare"],
             cwd=ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 900
         needed = [NGINX_PORT, NGINX_PORT + 1, *APP_PORTS]
-        while not all(listening(p) for p in needed):
+        if not services.wait_until(lambda: all_listening(needed), 900, 1, process=stack):
             if stack.poll() is not None:
                 raise StackError(f"the stack stopped (exit {stack.returncode}); see {log}")
-            if time.monotonic() > deadline:
-                raise StackError(f"the stack did not come up in 15 minutes; see {log}")
-            time.sleep(1)
+            raise StackError(f"the stack did not come up in 15 minutes; see {log}")
         say("stack is up")
         paths = sample_paths()
         warm = Browser(f"http://{HOST}:{NGINX_PORT}")

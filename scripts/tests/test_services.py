@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,12 +21,6 @@ from scripts import services
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "services.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_services(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -36,6 +32,63 @@ def run_services(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
         timeout=120,
         check=False,
     )
+
+
+# Ports and waiting
+# ------------------------------------------------------------------------------------------------
+def test_spare_port_is_not_listening():
+    assert not services.listening("127.0.0.1", services.spare_port())
+
+
+def test_wait_until_returns_once_a_port_opens():
+    port = services.spare_port()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def open_later() -> None:
+        time.sleep(0.3)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+
+    opener = threading.Thread(target=open_later)
+    opener.start()
+    try:
+        started = time.monotonic()
+        assert services.wait_until(lambda: services.listening("127.0.0.1", port), 10)
+        assert 0.3 <= time.monotonic() - started < 5
+    finally:
+        opener.join()
+        listener.close()
+
+
+def test_wait_until_times_out_on_a_closed_port():
+    port = services.spare_port()
+    started = time.monotonic()
+    assert not services.wait_until(lambda: services.listening("127.0.0.1", port), 0.5)
+    assert 0.5 <= time.monotonic() - started < 3
+
+
+def test_wait_until_stops_waiting_when_the_process_has_exited():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    started = time.monotonic()
+    assert not services.wait_until(lambda: False, 30, process=process)
+    assert time.monotonic() - started < 1
+
+
+def test_wait_until_takes_ignored_errors_for_not_yet_and_raises_the_others():
+    calls = []
+
+    def refused_twice() -> bool:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionRefusedError
+        return True
+
+    assert services.wait_until(refused_twice, 5, interval=0.01, ignore=(OSError,))
+    assert len(calls) == 3
+    with pytest.raises(ValueError):
+        services.wait_until(lambda: int("not a number"), 5)
 
 
 # URLs and the plan
@@ -135,10 +188,10 @@ def test_missing_binaries_say_what_to_install(tmp_path):
             "SHELF_LOCAL_DIR": str(tmp_path),
             "SHELF_PG_BINDIR": str(tmp_path / "no-postgres-here"),
             "SHELF_REDIS_SERVER": str(tmp_path / "no-redis-server-here"),
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/shelf",
-            "REDIS_CACHE_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "REDIS_STATE_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{services.spare_port()}/shelf",
+            "REDIS_CACHE_URL": f"redis://127.0.0.1:{services.spare_port()}/0",
+            "REDIS_STATE_URL": f"redis://127.0.0.1:{services.spare_port()}/0",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{services.spare_port()}/0",
         },
     )
     assert result.returncode == 1
@@ -155,7 +208,7 @@ def test_missing_binaries_say_what_to_install(tmp_path):
 def test_starts_and_stops_project_local_redis_servers(tmp_path):
     import redis
 
-    cache_port, shared_port = free_port(), free_port()
+    cache_port, shared_port = services.spare_port(), services.spare_port()
     record = tmp_path / "record.json"
     env = {
         "SHELF_LOCAL_DIR": str(tmp_path),
@@ -208,7 +261,7 @@ def test_starts_and_stops_a_project_local_postgres():
     # As root the server runs as `postgres`, which must reach the folder (pytest's are private).
     local = Path(tempfile.mkdtemp(prefix="shelf-services-test-"))
     local.chmod(0o755)
-    port = free_port()
+    port = services.spare_port()
     record = local / "record.json"
     env = {
         "SHELF_LOCAL_DIR": str(local),

@@ -20,21 +20,8 @@ from pathlib import Path
 
 import redis
 
-
-def spare_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    """Poll `predicate` every 0.1 s until it is true (True) or `timeout` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+# The project's one port and wait helpers; the tests import them from here.
+from scripts.services import spare_port, wait_until
 
 
 def stop_all(processes: Iterable[subprocess.Popen]) -> None:
@@ -72,14 +59,9 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.2).ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        ping = redis.Redis(port=self.port, socket_timeout=0.2).ping
+        if not wait_until(ping, 10, 0.05, process=self.process, ignore=(redis.RedisError,)):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -269,16 +251,9 @@ class RedisClusterNodes:
 
     @staticmethod
     def _wait(check, seconds: float = 20, what: str = "the Redis Cluster") -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                if check():
-                    return
-            except (redis.RedisError, OSError, KeyError, StopIteration):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not come up in time")
-            time.sleep(0.1)
+        not_yet = (redis.RedisError, OSError, KeyError, StopIteration)
+        if not wait_until(check, seconds, ignore=not_yet):
+            raise RuntimeError(f"{what} did not come up in time")
 
 
 @contextmanager
@@ -555,11 +530,9 @@ def gunicorn_server(database_url: str, **env_overrides: str) -> Iterator[Gunicor
         )  # fmt: skip
         server = Gunicorn(process, port, Path(log.name))
         try:
-            deadline = time.monotonic() + 30
-            while server.get("/healthz", timeout=2)[0] != 200:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start:\n" + server.log_text()[-3000:])
-                time.sleep(0.2)
+            up = wait_until(lambda: server.get("/healthz", timeout=2)[0] == 200, 30, 0.2, process)
+            if not up:
+                raise RuntimeError("gunicorn did not start:\n" + server.log_text()[-3000:])
             yield server
         except BaseException:
             print("gunicorn log:\n" + server.log_text()[-5000:])
