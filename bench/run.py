@@ -172,18 +172,25 @@ class Processes:
                 log = self.logs / f"{name}.log"
                 raise BenchError(f"{name} exited ({process.returncode}); see {log}")
 
-    def stop(self, name: str, timeout: float = 15.0) -> None:
+    def stop(
+        self, name: str, timeout: float = 15.0, signals: tuple[int, ...] = (signal.SIGTERM,)
+    ) -> None:
+        """Send `signals` to the process's group in turn, each given `timeout` s to end it,
+        then SIGKILL."""
         process = self.running.pop(name, None)
         if process is None or process.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        for sig in signals:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def stop_all(self) -> None:
         for name in reversed(list(self.running)):

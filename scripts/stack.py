@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """`make stack`: Shelf's production topology on this machine, without containers.
 
 nginx (Debian's package) on one port in front of three gunicorn processes, a Celery worker,
 Celery beat, PostgreSQL and the three Redis roles on three ports, each Redis started with its
 configuration from docker/redis/ and nginx with docker/nginx/shelf.conf: the same files that
-docker/compose.yaml uses. Run it with the project's .venv/bin/python, from the checkout (it
-imports scripts.services):
+docker/compose.yaml uses. Run it with the project's .venv/bin/python as a module, from the
+checkout (it imports scripts.services, and for `bench` the load test in bench/stack.py):
 
     python -m scripts.stack run               # prints the URL; Ctrl-C stops all of it
     python -m scripts.stack bench             # `make stack-bench`: see docs/stack.md
@@ -31,21 +30,13 @@ that nginx and wrk are installed with apt-get when missing (as root, on Debian).
 from __future__ import annotations
 
 import argparse
-import html.parser
-import http.cookiejar
-import json
 import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from scripts import services
@@ -283,442 +274,30 @@ def run(compare: bool) -> int:
 
 # BENCH
 # ------------------------------------------------------------------------------------------------
-class FormReader(html.parser.HTMLParser):
-    """The fields of <form id=form_id> with their current values, as a browser would send them."""
-
-    def __init__(self, form_id: str) -> None:
-        super().__init__()
-        self.form_id = form_id
-        self.fields: list[tuple[str, str]] = []
-        self.in_form = False
-        self.done = False
-        self._select: str | None = None
-        self._first: str | None = None  # a <select> sends its selected option, else its first
-        self._chosen: str | None = None
-        self._textarea: str | None = None
-        self._text = ""
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if self.done:
-            return
-        if tag == "form" and a.get("id") == self.form_id:
-            self.in_form = True
-        if not self.in_form or (not a.get("name") and tag != "option"):
-            return
-        if tag == "input":
-            kind = (a.get("type") or "text").lower()
-            if kind in ("submit", "button", "file", "image", "reset"):
-                return
-            if kind in ("checkbox", "radio") and "checked" not in a:
-                return
-            self.fields.append((a["name"], a.get("value") or ("on" if kind == "checkbox" else "")))
-        elif tag == "select":
-            self._select, self._first, self._chosen = a["name"], None, None
-        elif tag == "option" and self._select is not None:
-            value = a.get("value", "")
-            if self._first is None:
-                self._first = value
-            if "selected" in a:
-                self._chosen = value
-        elif tag == "textarea":
-            self._textarea, self._text = a["name"], ""
-
-    def handle_endtag(self, tag):
-        if tag == "select" and self._select is not None:
-            chosen = self._chosen if self._chosen is not None else self._first
-            self.fields.append((self._select, chosen or ""))
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            self.fields.append((self._textarea, self._text.removeprefix("\n")))
-            self._textarea = None
-        elif tag == "form" and self.in_form:
-            self.in_form, self.done = False, True
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            self._text += data
-
-
-class Browser:
-    """A cookie-keeping HTTP client for one base URL (the standard library only)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base.rstrip("/")
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
-        )
-
-    def get(self, path: str) -> tuple[int, str]:
-        return self._open(urllib.request.Request(self.base + path))
-
-    def post(self, path: str, fields: list[tuple[str, str]]) -> tuple[int, str]:
-        data = urllib.parse.urlencode(fields).encode()
-        request = urllib.request.Request(self.base + path, data=data, method="POST")
-        request.add_header("Referer", self.base + path)
-        request.add_header("Origin", self.base)  # as a browser does; Django checks it (CSRF)
-        return self._open(request)
-
-    def _open(self, request) -> tuple[int, str]:
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read().decode(errors="replace")
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def csrf_token(page: str) -> str:
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    if not found:
-        raise StackError("no CSRF token on the page")
-    return found.group(1)
-
-
-def price_shown(page: str) -> str | None:
-    found = re.search(r'class="price[^"]*"[^>]*>\s*\$([\d,]+\.\d\d)', page)
-    return found.group(1).replace(",", "") if found else None
-
-
-def admin_save_is_fresh_everywhere(slug: str) -> list[str]:
-    """Save a new price in the admin of app process 1; read the page from every process."""
-    lines = []
-    readers = [(f"app {n} (:{p})", f"http://{HOST}:{p}") for n, p in enumerate(APP_PORTS, 1)]
-    readers.append((f"nginx (:{NGINX_PORT})", f"http://{HOST}:{NGINX_PORT}"))
-    before = {}
-    for name, base in readers:  # every process has the page warm before the save
-        for _ in range(2):
-            status, page = Browser(base).get(f"/p/{slug}/")
-        before[name] = price_shown(page)
-
-    def log_in(browser: Browser, where: str) -> None:
-        _, login = browser.get("/admin/login/")
-        status, _ = browser.post(
-            "/admin/login/?next=/admin/",
-            [("csrfmiddlewaretoken", csrf_token(login)), ("username", ADMIN[0]),
-             ("password", ADMIN[1]), ("next", "/admin/")],
-        )  # fmt: skip
-        if status != 302:
-            raise StackError(f"admin login {where} answered {status}")
-
-    # A POST through nginx, with the Origin header a browser sends, passes Django's CSRF check.
-    log_in(Browser(f"http://{HOST}:{NGINX_PORT}"), "through nginx")
-    admin = Browser(f"http://{HOST}:{APP_PORTS[0]}")
-    log_in(admin, "on app 1")
-    _, page = Browser(readers[0][1]).get(f"/p/{slug}/")
-    pid = re.search(r'name="product" value="(\d+)"', page)
-    if not pid:
-        raise StackError(f"no product id on /p/{slug}/")
-    change = f"/admin/catalog/product/{pid.group(1)}/change/"
-    _, form_page = admin.get(change)
-    form = FormReader("product_form")
-    form.feed(form_page)
-    fields = dict(form.fields)
-    old = fields["price"]
-    new = f"{float(old) + 1.11:.2f}"
-    fields_list = [(k, new if k == "price" else v) for k, v in form.fields]
-    fields_list.append(("_save", "Save"))
-    started = time.monotonic()
-    status, body = admin.post(change, fields_list)
-    if status != 302:
-        errors = re.findall(r'class="errorlist[^"]*">(.*?)</ul>', body, re.S)
-        raise StackError(f"admin save answered {status}: {errors[:3]}")
-    saved = time.monotonic() - started
-    lines.append("An admin login POSTed through nginx, with a browser's Origin header: 302.")
-    lines.append("")
-    lines.append(
-        f"Saved `{slug}` in the admin of app 1 (:{APP_PORTS[0]}): price {old} -> {new} "
-        f"({saved * 1000:.0f} ms). The next request to each process:"
-    )
-    lines.append("")
-    lines.append("| read from | price before the save | price on the next request | fresh |")
-    lines.append("| --- | --- | --- | --- |")
-    all_fresh = True
-    for name, base in readers:
-        status, page = Browser(base).get(f"/p/{slug}/")
-        shown = price_shown(page)
-        fresh = status == 200 and shown == new
-        all_fresh &= fresh
-        lines.append(f"| {name} | {before[name]} | {shown} | {'yes' if fresh else 'NO'} |")
-    if not all_fresh:
-        raise StackError("a process served the old price after the save:\n" + "\n".join(lines))
-    return lines
-
-
-def sample_paths(limit: int = 300) -> list[str]:
-    """Product, category and home paths taken from the sitemaps."""
-    browser = Browser(f"http://{HOST}:{NGINX_PORT}")
-    paths = ["/"]
-    for section in ("categories", "products"):
-        _, xml = browser.get(f"/sitemap-{section}.xml")
-        paths += [urllib.parse.urlsplit(u).path for u in re.findall(r"<loc>([^<]+)</loc>", xml)]
-    categories = [p for p in paths if p.startswith("/c/")]
-    products = [p for p in paths if p.startswith("/p/")][:limit]
-    return ["/", *categories, *products]
-
-
-def wrk_script(paths: list[str]) -> Path:
-    script = STACK / "paths.lua"
-    quoted = ",\n  ".join(json.dumps(p) for p in paths)
-    script.write_text(
-        "-- Generated by scripts/stack.py: each request takes the next path of the list.\n"
-        f"local paths = {{\n  {quoted}\n}}\n"
-        "local i = 0\n"
-        "request = function()\n"
-        "  i = i % #paths + 1\n"
-        '  return wrk.format("GET", paths[i])\n'
-        "end\n"
-    )
-    return script
-
-
-def wrk(binary: str, port: int, script: Path, seconds: int, connections: int) -> dict:
-    command = [binary, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-               "-s", str(script), f"http://{HOST}:{port}"]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-    return {
-        "rps": rps, "requests": total, "non2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": errors.group(1).strip() if errors else "none",
-        "p50": p50.group(1) if p50 else "?", "p99": p99.group(1) if p99 else "?",
-    }  # fmt: skip
-
-
 def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
-    wrk_binary = debian_package("wrk", "wrk")
-    STACK.mkdir(parents=True, exist_ok=True)
-    log = STACK / "bench-stack.log"
-    say(f"starting the stack with a one-app nginx beside it (log: {log})")
-    with open(log, "w") as log_file:
-        stack = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "python"), "-m", "scripts.stack", "run", "--compare"],
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """`make stack-bench`: bench/stack.py's load test against this topology."""
+    # Imported here: bench/ loads psycopg and redis, which `run` and `compose-config` never use.
+    from bench import stack as stack_bench
+    from bench.run import BenchError
+
+    wrk = debian_package("wrk", "wrk")
+    python = str(ROOT / ".venv" / "bin" / "python")
+    stack = stack_bench.Stack(
+        host=HOST,
+        port=NGINX_PORT,
+        one_app_port=NGINX_PORT + 1,  # where `run --compare` puts it
+        app_ports=APP_PORTS,
+        cache_port=CACHE_PORT,
+        workers=WORKERS,
+        admin=ADMIN,
+        workdir=STACK,
+        access_log=STACK / "nginx" / "access.log",  # write_nginx("nginx", ...)
+        command=[python, "-m", "scripts.stack", "run", "--compare"],
+    )
     try:
-        needed = [NGINX_PORT, NGINX_PORT + 1, *APP_PORTS]
-        if not services.wait_until(lambda: all_listening(needed), 900, 1, process=stack):
-            if stack.poll() is not None:
-                raise StackError(f"the stack stopped (exit {stack.returncode}); see {log}")
-            raise StackError(f"the stack did not come up in 15 minutes; see {log}")
-        say("stack is up")
-        paths = sample_paths()
-        warm = Browser(f"http://{HOST}:{NGINX_PORT}")
-        for path in paths:  # every page on the shelf before measuring
-            warm.get(path)
-        product = next(p for p in paths if p.startswith("/p/"))
-        fresh_lines = admin_save_is_fresh_everywhere(product.removeprefix("/p/").strip("/"))
-        for line in fresh_lines:
-            print(line)
-        script = wrk_script(paths)
-        setups = {"3 app processes": NGINX_PORT, "1 app process": NGINX_PORT + 1}
-        results: dict[str, list[dict]] = {name: [] for name in setups}
-        for port in setups.values():  # a short unmeasured run each: connections, warm workers
-            wrk(wrk_binary, port, script, 5, connections)
-        load = os.getloadavg()[0]
-        for round_number in range(rounds):
-            order = list(setups) if round_number % 2 == 0 else list(reversed(setups))
-            for name in order:
-                result = wrk(wrk_binary, setups[name], script, seconds, connections)
-                results[name].append(result)
-                say(
-                    f"round {round_number + 1} {name}: {result['rps']:.0f} req/s, p50 "
-                    f"{result['p50']}, p99 {result['p99']}, non-2xx {result['non2xx']}"
-                )
-        memory = shelf_memory()
-        time.sleep(1.5)  # nginx flushes its access log buffer every second
-        spread = upstream_spread()
-        write_report(
-            output,
-            results,
-            fresh_lines,
-            seconds,
-            rounds,
-            connections,
-            len(paths),
-            load,
-            memory,
-            spread,
-        )
-        say(f"wrote {output.relative_to(ROOT)}")
-        return 0
-    finally:
-        say("stopping the stack")
-        try:
-            os.killpg(stack.pid, signal.SIGINT)
-            stack.wait(120)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            if stack.poll() is None:
-                os.killpg(stack.pid, signal.SIGTERM)
-                stack.wait(60)
-
-
-def upstream_spread() -> dict[str, int]:
-    """Requests per app process as the three-app nginx's access log records them."""
-    counts: dict[str, int] = {}
-    log = STACK / "nginx" / "access.log"
-    if log.exists():
-        for line in log.read_text(errors="replace").splitlines():
-            found = re.search(r'" \d{3} (\S+) [\d.]+$', line)
-            if found and found.group(1) != "-":
-                counts[found.group(1)] = counts.get(found.group(1), 0) + 1
-    return dict(sorted(counts.items()))
-
-
-MEMORY_KINDS = {
-    "catalog.product (a product's card fields)": "catalog.product:v*",
-    "shelf:tag:product (its version key)": "shelf:tag:product:*",
-    "catalog.page (a rendered product page)": "catalog.page:v*",
-    "catalog.listing (a rendered listing page)": "catalog.listing:v*",
-    "inventory.stock (a stock level)": "inventory.stock:v*",
-}
-
-
-def shelf_memory(sample: int = 2000) -> list[tuple[str, int, float]]:
-    """(kind, keys sampled, mean MEMORY USAGE bytes) on the stack's own cache Redis."""
-    import itertools
-
-    import redis  # the venv's; this script runs under .venv/bin/python
-
-    r = redis.Redis(host=HOST, port=CACHE_PORT)
-    rows = []
-    for kind, pattern in MEMORY_KINDS.items():
-        # SCAN is fine here: a private server of this run, not one shared with sessions.
-        keys = list(itertools.islice(r.scan_iter(match=pattern, count=1000), sample))
-        sizes = [r.memory_usage(k, samples=0) or 0 for k in keys]
-        rows.append((kind, len(keys), statistics.mean(sizes) if sizes else 0.0))
-    return rows
-
-
-def write_report(
-    output, results, fresh_lines, seconds, rounds, connections, paths, load, memory, spread
-) -> None:
-    medians = {name: statistics.median(r["rps"] for r in runs) for name, runs in results.items()}
-    three, one = medians["3 app processes"], medians["1 app process"]
-    rows = []
-    for name, runs in results.items():
-        each = ", ".join(f"{r['rps']:.0f}" for r in runs)
-        bad = sum(r["non2xx"] for r in runs)
-        total = sum(r["requests"] for r in runs)
-        rows.append(
-            f"| {name} | {medians[name]:.0f} | {each} | {runs[0]['p50']} / {runs[0]['p99']} "
-            f"| {total} | {bad} |"
-        )
-    cpus = os.cpu_count()
-    total = sum(spread.values()) or 1
-    spread_text = (
-        ", ".join(f"{addr} {n} ({n / total:.0%})" for addr, n in spread.items()) or "no access log"
-    )
-    memory_rows = "\n".join(f"| {kind} | {n} | {mean:.0f} |" for kind, n, mean in memory)
-    text = f"""# `make stack`: throughput through nginx, 3 app processes against 1
-
-Measured by `make stack-bench` (scripts/stack.py bench) on {time.strftime("%Y-%m-%d")}: one run
-of the stack (nginx, {len(APP_PORTS)} gunicorn processes of {WORKERS} sync workers each, a
-Celery worker and beat, PostgreSQL, the cache, state and broker Redis on their own ports), with a
-second nginx whose upstream is app process 1 alone. The same load goes through both nginx in
-alternation: {rounds} rounds of {seconds} s each, the order swapped every round, after a 5 s
-warm-up each (1-minute load average before the first round: {load:.1f}).
-
-Load: `wrk -t 2 -c {connections} -d {seconds}s --latency -s .local/stack/paths.lua`, cycling over
-{paths} paths (the home page, every category page, product pages) that are all on the shelf.
-Machine: `nproc` = {cpus}. wrk, nginx, all app processes, PostgreSQL and Redis share these
-{cpus} cores.
-
-| upstream | median req/s | each round | p50 / p99 latency (round 1) | requests | non-2xx |
-| --- | --- | --- | --- | --- | --- |
-{chr(10).join(rows)}
-
-**Ratio 3 apps / 1 app: {three / one:.2f}.**
-
-How nginx spread the requests of the 3-app runs (from its access log, `$upstream_addr`):
-{spread_text}.
-
-What the ratio means here: this machine has {cpus} cores, shared by wrk, nginx, every app
-process, PostgreSQL and Redis, and during this run by other work as well (the load average
-above). A warm page costs no SQL but two Redis round trips, during which a sync worker waits:
-one app process has {WORKERS} workers to overlap that waiting, three have {3 * WORKERS}. So part
-of the gain is more requests in flight, not more CPU, and on a machine busy with other work
-more processes also win a larger share of the scheduler, which flatters the 3-app figure; the
-spread between rounds shows how noisy a shared 2-core machine is. The ratio does not show that
-three app servers triple throughput: on {cpus} cores they cannot. It shows that nginx spreads
-the load evenly over the three processes, with no errors. On three
-machines each app process brings its own cores; the ceiling is then the shared parts (nginx,
-the cache Redis, PostgreSQL on misses): see "Running in production" in the README.
-
-## An admin save is fresh on every app process on the next request
-
-{chr(10).join(fresh_lines)}
-
-The processes share no memory: each reads the shelf in the cache Redis, and the save bumped the
-product's tags there after the commit, so every process's next read finds its entry invalid
-(or the written-through new one) instead of an old copy.
-
-## Bytes per entry on the shelf
-
-`MEMORY USAGE` (key, value and Redis's overhead) of the entries this run left on the cache
-Redis (up to 2,000 keys of each kind, after the load above); the README's sizing uses them.
-
-| entry | keys sampled | mean bytes |
-| --- | --- | --- |
-{memory_rows}
-"""
-    text += runs_section(output, results, medians, load)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
-
-
-RUNS_HEADER = "## Runs so far"
-
-
-def runs_section(output: Path, results: dict, medians: dict, load: float) -> str:
-    """The table of every run written to `output` so far, this one added at the bottom."""
-    previous = output.read_text() if output.exists() else ""
-    rows = []
-    if RUNS_HEADER in previous:
-        rows = [
-            line
-            for line in previous.split(RUNS_HEADER, 1)[1].splitlines()
-            if line.startswith("| 2")  # data rows start with their date
-        ]
-    three, one = results["3 app processes"], results["1 app process"]
-
-    def each(runs: list[dict]) -> str:
-        return ", ".join(f"{r['rps']:.0f}" for r in runs)
-
-    rows.append(
-        f"| {time.strftime('%Y-%m-%d %H:%M')} | {load:.1f} "
-        f"| {medians['3 app processes']:.0f} ({each(three)}) "
-        f"| {medians['1 app process']:.0f} ({each(one)}) "
-        f"| {medians['3 app processes'] / medians['1 app process']:.2f} |"
-    )
-    per_round = [a["rps"] / b["rps"] for a, b in zip(three, one, strict=True)]
-    ahead = sum(ratio > 1 for ratio in per_round)
-    return f"""
-{RUNS_HEADER}
-
-Every `make stack-bench` adds a row here; the sections above are the latest run's.
-
-| date | load average | 3 apps, median req/s (rounds) | 1 app, median req/s (rounds) | ratio |
-| --- | --- | --- | --- | --- |
-{chr(10).join(rows)}
-
-In the latest run the ratio within a round (3 apps / 1 app, the two runs next to each other)
-went from {min(per_round):.2f} to {max(per_round):.2f}; 3 apps were ahead in {ahead} of
-{len(per_round)} rounds. On a 2-core machine shared with other work the size of the gap varies
-from run to run and round to round; compare medians, and only across many runs.
-"""
+        return stack_bench.run(stack, wrk, seconds, rounds, connections, output)
+    except BenchError as error:
+        raise StackError(str(error)) from None
 
 
 # COMPOSE
