@@ -10,13 +10,13 @@ rates from the shelf's counters and Redis's INFO, all as differences across the 
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from bench.workload import zipf
+from shelf.percentiles import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_TYPES = ("product", "category", "search", "cart_add", "checkout")
@@ -41,14 +41,6 @@ CEILING_LABELS = {
 
 # NUMBERS
 # ------------------------------------------------------------------------------------------------
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
 def _samples(result: dict) -> list[list]:
     """The samples that started and finished inside the measured window."""
     start, end = result["window"]

@@ -9,7 +9,6 @@ shelf/metrics.py and exported here with the rest. Gauges that live in Redis
 """
 
 import os
-import statistics
 from collections.abc import Iterator
 
 from prometheus_client import (
@@ -66,9 +65,3 @@ def render() -> tuple[bytes, str]:
     gauges = CollectorRegistry()
     gauges.register(RedisGauges())
     return generate_latest(registry) + generate_latest(gauges), CONTENT_TYPE_LATEST
-
-
-def quantile(values: list[float], q: float) -> float | None:
-    if len(values) < 2:
-        return values[0] if values else None
-    return statistics.quantiles(values, n=100)[round(q * 100) - 1]

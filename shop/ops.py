@@ -20,9 +20,8 @@ from cart.selectors import cart_dirty_count
 from cart.services import sync_lags
 from catalog.selectors import popular_products
 from shelf import NAMESPACES, backend, bump, stats
+from shelf.percentiles import percentile
 from shelf.tasks import shelf_warm
-
-from . import metrics
 
 logger = logging.getLogger("shelf.ops")
 
@@ -121,8 +120,8 @@ def write_behind() -> dict:
     except (RedisError, OSError):
         return {"dirty": None, "lag_p50": None, "lag_p99": None, "samples": 0}
     return {
-        "dirty": dirty, "lag_p50": metrics.quantile(lags, 0.5),
-        "lag_p99": metrics.quantile(lags, 0.99), "samples": len(lags),
+        "dirty": dirty, "lag_p50": percentile(lags, 50), "lag_p99": percentile(lags, 99),
+        "samples": len(lags),
     }  # fmt: skip
 
 

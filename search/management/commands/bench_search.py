@@ -24,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import Product
 from search import cache
 from shelf import backend
+from shelf.percentiles import percentile
 
 # Fifty queries a shopper of the demo catalog might type: words, pairs, brands, prefixes,
 # typos, websearch syntax, and filters and sorts.
@@ -43,10 +44,6 @@ QUERIES: list[dict[str, str]] = [
     {"q": "running shoes", "in_stock": "1"},
     {"q": "phone", "category": "smartphones", "sort": "rating"},
 ]  # fmt: skip
-
-
-def _percentile(samples: list[float], pct: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
 
 
 class Command(BaseCommand):
@@ -138,7 +135,7 @@ class Command(BaseCommand):
         ]
         for kind, label in (("page", "`/search/?q=...` (HTML)"), ("api", "`/api/v1/search`")):
             cells = [
-                f"{_percentile(samples[(kind, state)], pct):.1f}"
+                f"{percentile(samples[(kind, state)], pct):.1f}"
                 for state in ("uncached", "cached")
                 for pct in (50, 95)
             ]
