@@ -445,11 +445,8 @@ class Bench:
         say(f"phase {phase.name}: shelf {phase.target}, {c.users} users, seed {phase.seed}, "
             f"{phase.warmup} s warm-up + {phase.seconds} s{' (' + phase.only + ')' if phase.only else ''}")  # fmt: skip  # noqa: E501
         process = self.processes.start(f"locust-{phase.name}", command, env)
-        deadline = time.monotonic() + 60
-        while not started_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(f"locust did not start; see {WORK}/logs/locust-{phase.name}.log")
-            time.sleep(0.1)
+        if not services.wait_until(started_file.exists, 60, process=process):
+            raise BenchError(f"locust did not start; see {WORK}/logs/locust-{phase.name}.log")
         t0 = float(started_file.read_text())
         time.sleep(max(0.0, t0 + phase.warmup - time.time()))
         before = probes.snapshot()

@@ -2,11 +2,11 @@
 
 import signal
 import sys
-import time
 from pathlib import Path
 
 from bench import stack, wrk
 from bench.run import Processes
+from scripts import services
 
 # What wrk 4 prints with --latency (a real run against a static server; some paths 404).
 WRK_OUTPUT = """\
@@ -95,11 +95,8 @@ def test_the_stack_is_stopped_with_sigint_then_harder(tmp_path):
         {},
     )  # fmt: skip
     # Signals only once each has printed its line: its handlers are set by then.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all(
-        (tmp_path / f"{name}.log").read_text() for name in ("polite", "deaf")
-    ):
-        time.sleep(0.05)
+    logs = [tmp_path / f"{name}.log" for name in ("polite", "deaf")]
+    assert services.wait_until(lambda: all(log.read_text() for log in logs), 10)
     processes.stop("polite", timeout=5, signals=(signal.SIGINT, signal.SIGTERM))
     assert polite.returncode == -signal.SIGINT  # SIGINT was enough
     processes.stop("deaf", timeout=0.2, signals=(signal.SIGINT, signal.SIGTERM))
