@@ -199,12 +199,8 @@ def procfile(nginx: str, confs: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def all_listening(ports: list[int]) -> bool:
-    return all(services.listening(HOST, port) for port in ports)
-
-
 def banner(urls: list[str], admin: str, ready: list[int]) -> None:
-    if services.wait_until(lambda: all_listening(ready), 120, interval=0.2):
+    if services.wait_until(lambda: all(services.listening(HOST, p) for p in ready), 120, 0.2):
         lines = [
             f"==> Shelf stack is up: {urls[0]}  (nginx -> {len(APP_PORTS)} app processes)",
             *(f"==> {url}" for url in urls[1:]),
