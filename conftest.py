@@ -54,9 +54,7 @@ def _clean_redis():
     for alias, conf in settings.CACHES.items():
         if conf["BACKEND"].startswith("django_redis."):
             get_redis_connection(alias).flushdb()
-    backend.breaker.close()
-    backend._recovery_due = False  # an earlier test's outage owes this one nothing
-    backend.request_started()
+    backend.reset()
     stats.discard()  # the previous test's buffered counts must not land in the clean databases
     yield
 

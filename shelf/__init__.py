@@ -50,12 +50,10 @@ def __getattr__(name: str) -> Any:
     # Loaded on first use rather than at import: Django imports this package while it reads
     # INSTALLED_APPS, before the settings the breaker and counters read are safe to touch,
     # and dependency-free modules (shelf.percentiles) must import without Django configured.
-    if name == "ShelfUnavailable":
-        from .backend import ShelfUnavailable
+    if name not in __all__:
+        raise AttributeError(f"module 'shelf' has no attribute {name!r}")
+    from . import backend, core
 
-        return ShelfUnavailable
-    if name in __all__:
-        from . import core
-
-        return getattr(core, name)
-    raise AttributeError(f"module 'shelf' has no attribute {name!r}")
+    value = getattr(backend if name == "ShelfUnavailable" else core, name)
+    globals()[name] = value  # found directly from now on: shelf.fetch is on every page's path
+    return value

@@ -149,3 +149,12 @@ def call(fn: Callable[[Redis], T]) -> T:
 def request_started() -> None:
     """Forget the previous request's failure: each request gets one try."""
     _failed_in_request.set(False)
+
+
+def reset() -> None:
+    """Close the breaker and forget every failure of this process, as if it had just started
+    with Redis answering (for tests: an earlier test's outage owes the next one nothing)."""
+    global _recovery_due
+    breaker.close()
+    _recovery_due = False
+    request_started()

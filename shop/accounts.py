@@ -4,7 +4,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
 
 from shelf.pages import csrf_input
@@ -26,7 +26,7 @@ def nav_slot(request: HttpRequest) -> str:
             csrf_input(request),
         )
     return format_html(
-        '<a href="{}">Sign in</a> <a href="{}">Create account</a>',
+        '<a href="{}">Sign in</a> <a class="nav-signup" href="{}">Create account</a>',
         reverse("login"),
         reverse("signup"),
     )
@@ -34,12 +34,12 @@ def nav_slot(request: HttpRequest) -> str:
 
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return HttpResponseRedirect("/")
+        return HttpResponseRedirect(reverse("catalog:home"))
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="shop.auth.CachedModelBackend")
-        return HttpResponseRedirect("/")
+        return HttpResponseRedirect(reverse("catalog:home"))
     return render(request, "registration/signup.html", {"form": form})
 
 
@@ -49,7 +49,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",
-        auth_views.PasswordChangeView.as_view(success_url="/accounts/password/done/"),
+        auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("password_change_done")),
         name="password_change",
     ),
     path(

@@ -37,6 +37,5 @@ def on_cluster(redis_cluster_nodes) -> Iterator[RedisClusterNodes]:
         client = get_redis_connection("default")
         assert client.__class__.__name__ == "RedisCluster"
         client.flushdb()  # every master
-        backend.breaker.close()
-        backend.request_started()
+        backend.reset()
         yield redis_cluster_nodes

@@ -82,13 +82,16 @@ def test_ttl_has_jitter_and_grace():
 
 @pytest.mark.also_on("cluster")
 def test_fifty_threads_on_a_cold_key_run_the_loader_once():
+    # Waiters give up after the namespace's `wait` and load themselves: with fifty threads on
+    # a busy two-core machine, the default 2 s can pass before a waiter's first poll returns.
+    ns = shelf.Namespace("test.cold", schema=1, ttl=60, wait=10.0)
     loader = CountingLoader(delay=0.3)
     barrier = threading.Barrier(50)
     results = []
 
     def worker():
         barrier.wait()
-        results.append(shelf.fetch(NS, "cold", loader))
+        results.append(shelf.fetch(ns, "cold", loader))
 
     threads = [threading.Thread(target=worker) for _ in range(50)]
     for t in threads:

@@ -1,8 +1,4 @@
-"""shelf/percentiles.py, the one percentile (nearest rank) of the reports and the dashboard.
-
-Here until shelf/ becomes the app's package with tests of its own; bench/report.py is its
-oldest user.
-"""
+"""shelf/percentiles.py, the one percentile (nearest rank) of the reports and the dashboard."""
 
 import pytest
 
