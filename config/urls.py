@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("cart.urls")),
     path("", include("shop.accounts")),
     path("", include("orders.urls")),
+    path("", include("shop.urls")),
 ]
 
 handler404 = "shop.views.not_found"

@@ -24,6 +24,8 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 USE_TZ = True
 SITE_NAME = env("SHELF_SITE_NAME", default="Shelf")
+# The one Site of django.contrib.sites (the admin-edited information pages belong to it).
+SITE_ID = 1
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -190,6 +192,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
+    # Shipping, returns, privacy, contact and about pages, edited in the admin (shop/urls.py).
+    "django.contrib.sites",
+    "django.contrib.flatpages",
     "django.contrib.postgres",
     "axes",
     "django_ratelimit",
