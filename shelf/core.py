@@ -16,6 +16,12 @@ it. Past the expiry, or a little before it by probabilistic early expiration (XF
 al., VLDB 2015), one caller takes a short lock and reloads while the others keep being served
 the old value. On a miss, one caller across all processes loads; the others wait a bounded time
 for its result. If Redis is unavailable the loader runs directly: slower, never an error.
+
+When PostgreSQL fails
+---------------------
+A loader that raises releases its lock at once. A reader (the loader or a waiter) whose load
+fails with a DatabaseError serves the copy it holds, whether invalidated by a tag or past its
+expiry, and counts it "stale"; only a reader with no copy at all sees the error (the 503 page).
 """
 
 from __future__ import annotations
@@ -263,13 +269,42 @@ def _plain(value: Any) -> Any:
     return value.data if isinstance(value, Loaded) else value
 
 
+def _queue_releases(pipe, locks: dict[str, str]) -> None:
+    for lock_key, token in locks.items():
+        # The same EVAL as pipe.eval(), which redis-py's cluster pipeline refuses; a one-key
+        # script is routed to that key's slot like any command.
+        pipe.execute_command("EVAL", _RELEASE, 1, lock_key, token)
+
+
+def _release(locks: dict[str, str]) -> None:
+    """Release `locks` now (best effort: unreleased, they expire after their timeout)."""
+    if not locks:
+        return
+
+    def release(r):
+        pipe = r.pipeline(transaction=False)
+        _queue_releases(pipe, locks)
+        pipe.execute()
+
+    with contextlib.suppress(backend.ShelfUnavailable):
+        backend.call(release)
+
+
 def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str, str]) -> dict:
-    """Load `parts` (whose key tags are in `reader`), store them, release `locks`."""
+    """Load `parts` (whose key tags are in `reader`), store them, release `locks`.
+
+    A loader that fails releases the locks too: waiters then stop waiting at once and fall
+    back to the copy they hold instead of waiting out the lock and failing later.
+    """
     ns = req.ns
-    key_tags = {t: tag_key(t) for p in parts for t in ns.tags(p)}
-    tag_versions = _ensure_tags(reader, key_tags)
-    started = time.perf_counter()
-    loaded = _run_loader(req, parts)
+    try:
+        key_tags = {t: tag_key(t) for p in parts for t in ns.tags(p)}
+        tag_versions = _ensure_tags(reader, key_tags)
+        started = time.perf_counter()
+        loaded = _run_loader(req, parts)
+    except BaseException:
+        _release(locks)
+        raise
     cost = (time.perf_counter() - started) / max(1, len(parts))
     out, writes = {}, []
     for part in parts:
@@ -292,10 +327,7 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
                 pipe.execute_command(
                     "EVAL", _STORE_IF_CURRENT, 1 + len(tags), key, *tags, body, px, *deps.values()
                 )
-        for lock_key, token in locks.items():
-            # The same EVAL as pipe.eval(), which redis-py's cluster pipeline refuses; a
-            # one-key script is routed to that key's slot like any command.
-            pipe.execute_command("EVAL", _RELEASE, 1, lock_key, token)
+        _queue_releases(pipe, locks)
         pipe.execute()
 
     with contextlib.suppress(backend.ShelfUnavailable):
@@ -322,13 +354,14 @@ def _try_locks(keys: list[str], timeout: float) -> dict[str, str]:
     return {lk: token for lk, ok in zip(lock_keys, won, strict=True) if ok}
 
 
-def _wait_for(req: Request, parts: list, reader: _Reader) -> dict:
+def _wait_for(req: Request, parts: list, reader: _Reader, stale: dict) -> dict:
     """Poll for entries another caller is loading; load ourselves what does not come in time.
 
     A part stops waiting as soon as its lock is gone without a valid entry (the other loader
     failed, or stored a value that a write made stale meanwhile): no one else will bring it.
+    If our own load then fails with a database error, the `stale` copies are served.
     """
-    ns, found = req.ns, {}
+    ns, found, stale = req.ns, {}, dict(stale)
     deadline = time.monotonic() + ns.wait
     pause = 0.005
     pending, abandoned = list(parts), []
@@ -350,13 +383,14 @@ def _wait_for(req: Request, parts: list, reader: _Reader) -> dict:
                     found[part] = env["d"]
                     pending.remove(part)
                     continue
+                stale[part] = env["d"]  # at least as new as the copy we started with
             if latest.raw[_lock_key(ns.key(part))] is None:
                 pending.remove(part)  # its loader is done and brought nothing usable
                 abandoned.append(part)
     stats.count(ns.name, "hit", len(found))
     if pending or abandoned:
         # `latest` holds tag versions read before this load, as _load_and_store requires.
-        found.update(_load_and_store(req, pending + abandoned, latest, {}))
+        found.update(_safe_load(req, pending + abandoned, latest, {}, fallback=stale))
     return found
 
 
@@ -410,7 +444,7 @@ def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dic
         if won:
             out.update(_safe_load(req, won, reader, locks, fallback=stale))
         if lost:
-            out.update(_wait_for(req, lost, reader))
+            out.update(_wait_for(req, lost, reader, stale))
     return out
 
 

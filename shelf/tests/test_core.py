@@ -5,7 +5,7 @@ import time
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django_redis import get_redis_connection
 from redis.cluster import RedisCluster
 
@@ -239,3 +239,102 @@ def test_background_loader_serves_the_current_value_while_a_worker_reloads():
     assert stats.snapshot()["test.background:stale"] == 1
     assert shelf.fetch(ns, 1, inline) == "new"
     assert not get_redis_connection("default").exists(f"shelf:lock:{ns.key(1)}")
+
+
+class FailingLoader(CountingLoader):
+    """PostgreSQL down: every call raises what psycopg's refused connection becomes."""
+
+    def __init__(self, delay: float = 0.0, error: type[Exception] = OperationalError):
+        super().__init__(delay=delay)
+        self.error = error
+
+    def __call__(self, part):
+        super().__call__(part)
+        raise self.error("connection refused")
+
+
+def lock_of(ns, part) -> bytes | None:
+    return get_redis_connection("default").get(f"shelf:lock:{ns.key(part)}")
+
+
+@pytest.mark.also_on("cluster")
+def test_an_invalidated_entry_is_served_stale_by_every_reader_while_postgresql_fails():
+    ns = shelf.Namespace("test.down", schema=1, ttl=60, key_tags=lambda p: (f"down:{p}",))
+    shelf.fetch(ns, 1, lambda p: "before the outage")
+    shelf.bump("down:1")
+    loader = FailingLoader()
+    started = time.monotonic()
+    # Before the fix the second read waited out the first one's lock (2 s) and then failed.
+    served = [shelf.fetch(ns, 1, loader) for _ in range(4)]
+    elapsed = time.monotonic() - started
+    print(f"\n4 sequential reads with PostgreSQL failing: {elapsed * 1000:.0f} ms")
+    assert served == ["before the outage"] * 4
+    assert loader.calls == [1] * 4, "each read tried PostgreSQL: no one waited on a stale lock"
+    assert lock_of(ns, 1) is None
+    assert stats.snapshot()["test.down:stale"] == 4
+    assert elapsed < ns.wait, "a reader waited for a lock that a failed load still held"
+    # Once PostgreSQL answers, the next read loads the current value.
+    assert shelf.fetch(ns, 1, lambda p: "after") == "after"
+
+
+@pytest.mark.also_on("cluster")
+def test_an_expired_entry_is_served_stale_and_its_refresh_lock_released_when_the_load_fails():
+    ns = shelf.Namespace("test.expired-down", schema=1, ttl=1, grace=60)
+    shelf.fetch(ns, 1, lambda p: "old")
+    time.sleep(1.2)
+    loader = FailingLoader()
+    assert [shelf.fetch(ns, 1, loader) for _ in range(2)] == ["old", "old"]
+    assert loader.calls == [1, 1], "the second read took the lock the first one released"
+    assert lock_of(ns, 1) is None
+
+
+def test_three_concurrent_readers_of_an_invalidated_entry_all_get_the_stale_copy():
+    ns = shelf.Namespace(
+        "test.down3", schema=1, ttl=60, wait=5.0, key_tags=lambda p: (f"down3:{p}",)
+    )
+    shelf.fetch(ns, 1, lambda p: "copy")
+    shelf.bump("down3:1")
+    # Slow enough that the two others find the first one's lock and wait on it.
+    loader = FailingLoader(delay=0.3)
+    barrier = threading.Barrier(3)
+    results, errors = [], []
+
+    def reader():
+        barrier.wait()
+        try:
+            results.append(shelf.fetch(ns, 1, loader))
+        except Exception as exc:  # collected: an assert in a thread would only warn
+            errors.append(repr(exc))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    elapsed = time.monotonic() - started
+    print(f"\n3 concurrent readers with PostgreSQL failing: {elapsed * 1000:.0f} ms")
+    assert errors == [] and results == ["copy"] * 3
+    assert stats.snapshot()["test.down3:stale"] == 3
+    assert lock_of(ns, 1) is None
+    # The waiters saw the lock go with the failure, not at its 5 s timeout.
+    assert elapsed < 3.0
+
+
+def test_without_a_copy_the_database_error_reaches_the_caller_and_the_lock_is_released():
+    ns = shelf.Namespace("test.nocopy", schema=1, ttl=60, wait=5.0)
+    with pytest.raises(OperationalError):
+        shelf.fetch(ns, 1, FailingLoader())
+    assert lock_of(ns, 1) is None
+    started = time.monotonic()
+    assert shelf.fetch(ns, 1, lambda p: "loaded") == "loaded"
+    assert time.monotonic() - started < 1.0, "the next reader waited for the failed load's lock"
+
+
+def test_a_loader_failing_with_another_error_releases_its_lock_and_serves_no_stale_copy():
+    ns = shelf.Namespace("test.bug", schema=1, ttl=60, key_tags=lambda p: (f"bug:{p}",))
+    shelf.fetch(ns, 1, lambda p: "copy")
+    shelf.bump("bug:1")
+    with pytest.raises(ValueError):
+        shelf.fetch(ns, 1, FailingLoader(error=ValueError))  # a bug, not an outage
+    assert lock_of(ns, 1) is None
