@@ -1,4 +1,5 @@
-"""Writes to stock. Whether an order can be placed is decided here, from PostgreSQL only."""
+"""Writes to stock: reservations taken and released. Whether an order can be placed is decided
+here, from PostgreSQL only."""
 
 from collections.abc import Mapping
 
@@ -55,4 +56,24 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
                 {pid: v for pid, v in short.items() if pid == product_id or v[1] < v[0]}
             )
     # update() sends no signals: write the new levels through to the shelf after the commit.
+    stock_refresh(ids)
+
+
+def stock_release(lines: Mapping[int, int]) -> None:
+    """Put `lines` ({product id: units}) back on the stock: a reservation that was not paid.
+
+    Runs inside the caller's transaction, so that giving the units back and marking the
+    reservation released commit together (a release is never applied twice). Rows are taken in
+    primary-key order, as stock_reserve takes them, so a release and a reservation cannot
+    deadlock. A product whose stock row is gone has nothing to give back to.
+    """
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError("stock_release needs a transaction")
+    if any(n < 1 for n in lines.values()):
+        raise ValueError("Release at least one unit of each product.")
+    now, ids = timezone.now(), sorted(lines)
+    for product_id in ids:
+        Stock.objects.filter(product_id=product_id).update(
+            quantity=F("quantity") + lines[product_id], updated_at=now
+        )
     stock_refresh(ids)

@@ -10,11 +10,15 @@ from django.urls import reverse
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        # Only inside the placing transaction: a committed order is at least paid.
+        # Stock reserved, payment not yet confirmed: between the steps of order_place, or left
+        # by a process that died there until the reservation sweep settles it.
         PENDING = "pending", "Pending"
         PAID = "paid", "Paid"
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
+        # Never placed: the charge was declined or never made, and the stock was given back.
+        # Kept as a record of the attempt; shoppers never see it.
+        FAILED = "failed", "Not placed"
 
     number = models.CharField(max_length=16, editable=False)
     # One per review of the cart: a second submit of the same checkout finds this order.
@@ -56,6 +60,12 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="order_user_recent"),
+            # The reservation sweep's query: few rows, so a small partial index.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending"),
+                name="order_pending",
+            ),
             # The confirmation sweep's query: few rows, so a small partial index.
             models.Index(
                 fields=["created_at"],
@@ -69,6 +79,10 @@ class Order(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("orders:order", kwargs={"number": self.number})
+
+
+# Statuses of a checkout that is not (or not yet) an order: hidden from shoppers and sweeps.
+UNPLACED = (Order.Status.PENDING, Order.Status.FAILED)
 
 
 class OrderLine(models.Model):

@@ -1,14 +1,18 @@
 """Taking payment: a small provider interface and the one built-in provider, for test cards.
 
-The provider is chosen by settings.PAYMENT_PROVIDER (a dotted path). A real provider would be
-called the same way; note that order_place charges inside its transaction, which is fine for an
-in-process provider but would hold stock row locks for a network round trip with a real one
-(authorise before the transaction and capture after it instead).
+The provider is chosen by settings.PAYMENT_PROVIDER (a dotted path). order_place calls it
+outside any transaction, between reserving the stock and confirming the order, so a slow
+provider holds no row locks. Every charge carries an idempotency key (one per checkout): a
+provider charges a key at most once and answers a repeated charge with the first result, so a
+retried request, a second tab or the reservation sweep (which asks `charge_find`) never charges
+twice.
 """
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import ClassVar, Protocol
 from uuid import uuid4
 
 from django.conf import settings
@@ -22,24 +26,61 @@ class PaymentResult:
     message: str = ""  # for the shopper when declined
 
 
+class PaymentUnavailable(Exception):
+    """The provider could not be reached or gave no answer: the charge may or may not exist."""
+
+
 class PaymentProvider(Protocol):
     name: str
 
-    def charge(self, amount: Decimal, reference: str, details: dict[str, str]) -> PaymentResult:
-        """Charge `amount` for the order `reference` with the shopper's payment `details`."""
+    def charge(
+        self, amount: Decimal, reference: str, details: dict[str, str], *, idempotency_key: str
+    ) -> PaymentResult:
+        """Charge `amount` for the order `reference` with the shopper's payment `details`,
+        once per `idempotency_key` (a repeat returns the first result); raise
+        PaymentUnavailable when the outcome is unknown."""
+        ...
+
+    def charge_find(self, idempotency_key: str) -> PaymentResult | None:
+        """The result of the charge made with `idempotency_key`, or None if there was none."""
         ...
 
 
 class TestCardProvider:
     """Accept the well-known test card numbers and decline the test "declined" card; anything
-    else is refused as not a test card. Moves no money: for demos and tests only."""
+    else is refused as not a test card. Moves no money: for demos and tests only.
+
+    It remembers results by idempotency key in this process only (a real provider remembers
+    them on its side, for every process): enough for one process's retries and its sweep.
+    """
 
     __test__ = False  # not a pytest test class, despite the name
     name = "test-cards"
     APPROVED = frozenset({"4242424242424242", "5555555555554444", "378282246310005"})
     DECLINED = frozenset({"4000000000000002"})
+    # Bounded so a long-running demo process does not grow without end; a key older than
+    # the last 10,000 charges is far past the reservation sweep's age.
+    REMEMBERED = 10_000
+    _results: ClassVar[OrderedDict[str, PaymentResult]] = OrderedDict()
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def charge(self, amount: Decimal, reference: str, details: dict[str, str]) -> PaymentResult:
+    def charge(
+        self, amount: Decimal, reference: str, details: dict[str, str], *, idempotency_key: str
+    ) -> PaymentResult:
+        with self._lock:
+            if idempotency_key in self._results:
+                return self._results[idempotency_key]
+            result = self._decide(details)
+            self._results[idempotency_key] = result
+            while len(self._results) > self.REMEMBERED:
+                self._results.popitem(last=False)
+            return result
+
+    def charge_find(self, idempotency_key: str) -> PaymentResult | None:
+        with self._lock:
+            return self._results.get(idempotency_key)
+
+    def _decide(self, details: dict[str, str]) -> PaymentResult:
         number = "".join(ch for ch in details.get("card_number", "") if ch.isdigit())
         if number in self.APPROVED:
             return PaymentResult(True, reference=f"test_{uuid4().hex[:24]}")

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from cart.selectors import CartView, cart_lines
 from catalog.models import Product
 
-from .models import Order
+from .models import UNPLACED, Order
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def order_get(number: str, user, session_numbers: Iterable[str]) -> Order | None
     not, so that order numbers cannot be probed)."""
     return (
         Order.objects.filter(_visible_to(user, session_numbers), number=number)
-        .exclude(status=Order.Status.PENDING)
+        .exclude(status__in=UNPLACED)
         .prefetch_related("lines", "payments")
         .first()
     )
@@ -121,14 +121,18 @@ def order_get(number: str, user, session_numbers: Iterable[str]) -> Order | None
 
 def order_by_token(token: str, user, session_numbers: Iterable[str]) -> Order | None:
     """The visitor's order placed from this checkout token, if any."""
-    return Order.objects.filter(_visible_to(user, session_numbers), checkout_token=token).first()
+    return (
+        Order.objects.filter(_visible_to(user, session_numbers), checkout_token=token)
+        .exclude(status__in=UNPLACED)
+        .first()
+    )
 
 
 def orders_of_user(user_id: int) -> QuerySet[Order]:
     """The user's orders, newest first, with how many lines each has."""
     return (
         Order.objects.filter(user_id=user_id)
-        .exclude(status=Order.Status.PENDING)
+        .exclude(status__in=UNPLACED)
         .annotate(line_count=Count("lines"))
         .order_by("-created_at", "-pk")
     )

@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from cart.models import CartLine
 from cart.services import cart_clear, cart_sync
-from inventory.services import OutOfStock, stock_reserve
+from inventory.services import OutOfStock, stock_release, stock_reserve
 
 from . import tasks
-from .models import Order, OrderLine, Payment
-from .payments import payment_provider
+from .models import UNPLACED, Order, OrderLine, Payment
+from .payments import PaymentResult, PaymentUnavailable, payment_provider
 from .selectors import Priced, lines_priced
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ NUMBER_ATTEMPTS = 3
 # Seconds an order's own confirmation task has before the sweep sends the confirmation itself.
 CONFIRMATION_GRACE = 120
 CONFIRMATION_SWEEP_BATCH = 100
+RESERVATION_SWEEP_BATCH = 100
 DETAIL_FIELDS = ("email", "name", "address_line1", "address_line2", "city", "postcode", "country")
 
 
@@ -50,7 +51,22 @@ class PriceChanged(CheckoutError):
 
 
 class PaymentDeclined(CheckoutError):
-    pass
+    """The provider declined: the stock went back; this checkout's token is used up."""
+
+
+class CheckoutClosed(CheckoutError):
+    """This checkout's token already ended without an order: review the order again."""
+
+
+CLOSED = "That checkout did not go through. Please review your order and place it again."
+PROVIDER_UNAVAILABLE = (
+    'We could not reach the payment service. Please press "Place order" again: you will'
+    " not be charged twice."
+)
+TOO_SLOW = (
+    "The payment took too long and the order was not placed. Any charge will be refunded;"
+    " please contact us if it is not."
+)
 
 
 def checkout_token_new() -> str:
@@ -110,17 +126,50 @@ def order_place(
     card_number: str,
     expected_total: Decimal | None = None,
 ) -> Order:
-    """Place the order for the cart of `owner`, in one transaction, or raise CheckoutError.
+    """Place the order for the cart of `owner`, or raise CheckoutError; in three steps.
 
-    Flushes the cart to PostgreSQL, prices it from PostgreSQL (never from the form), reserves
-    every line (all or nothing), charges, records the payment and the lines. `expected_total`
-    is the total the shopper confirmed: if prices moved since, PriceChanged asks them again.
-    Idempotent per `token`: a second call returns the first call's order.
+    1. Reserve, in one short transaction: flush the cart to PostgreSQL, price it from
+       PostgreSQL (never from the form), create the order PENDING with its lines and take the
+       stock (all or nothing). `expected_total` is the total the shopper confirmed: if prices
+       moved since, PriceChanged asks them again.
+    2. Charge the provider outside any transaction, so a slow provider holds no stock rows.
+    3. Confirm (PAID, with its payment) or, if declined, release the stock (FAILED).
+
+    Idempotent per `token`, which is also the charge's idempotency key: a second call, at once
+    or later, resumes the same order and gets the provider's first answer, never a second
+    charge. A process killed between the steps leaves a PENDING order that
+    order_reservations_settle confirms or releases.
     """
-    existing = Order.objects.filter(checkout_token=token).first()
-    if existing is not None:
-        return existing
+    order = Order.objects.filter(checkout_token=token).first()
+    if order is None:
+        order = _order_reserve(owner, user_id, details, token, expected_total)
+    if order.status == Order.Status.FAILED:
+        raise CheckoutClosed(CLOSED)
+    if order.status != Order.Status.PENDING:
+        return order
     provider = payment_provider()
+    try:
+        result = provider.charge(
+            order.total, order.number, {"card_number": card_number}, idempotency_key=token
+        )
+    except PaymentUnavailable as exc:
+        # The order stays reserved: a retry with this token asks the provider again under the
+        # same key, and the sweep settles it if nobody retries.
+        raise CheckoutError(PROVIDER_UNAVAILABLE) from exc
+    if not result.approved:
+        _order_release(order.pk)
+        raise PaymentDeclined(result.message)
+    return _order_confirm(order.pk, provider.name, result, owner=owner)
+
+
+def _order_reserve(
+    owner: str,
+    user_id: int | None,
+    details: Mapping[str, str],
+    token: str,
+    expected_total: Decimal | None,
+) -> Order:
+    """Step 1: the PENDING order with its lines, and its stock taken; or CheckoutError."""
     try:
         with transaction.atomic():
             order = _order_open(token, user_id, details)
@@ -137,20 +186,7 @@ def order_place(
                     f"The total changed from ${expected_total} to ${priced.total} since you"
                     " reviewed your order. Please check it and place the order again."
                 )
-            try:
-                stock_reserve({line.product_id: line.quantity for line in priced.lines})
-            except OutOfStock as exc:
-                raise ItemsUnavailable(_refusal(priced, exc.short)) from exc
-            result = provider.charge(priced.total, order.number, {"card_number": card_number})
-            if not result.approved:
-                raise PaymentDeclined(result.message)
-            Payment.objects.create(
-                order=order,
-                provider=provider.name,
-                amount=priced.total,
-                status=Payment.Status.APPROVED,
-                reference=result.reference,
-            )
+            # The lines are the reservation: what the release gives back, at the prices charged.
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
@@ -162,19 +198,106 @@ def order_place(
                 )
                 for line in priced.lines
             )
-            order.subtotal, order.shipping = priced.subtotal, priced.shipping
-            order.total, order.status = priced.total, Order.Status.PAID
-            order.save(update_fields=["subtotal", "shipping", "total", "status", "updated_at"])
-            transaction.on_commit(lambda: cart_clear(owner), robust=True)
-            transaction.on_commit(
-                lambda: tasks.send_order_confirmation.delay(order.pk), robust=True
-            )
+            order.subtotal, order.shipping, order.total = (
+                priced.subtotal, priced.shipping, priced.total,
+            )  # fmt: skip
+            order.save(update_fields=["subtotal", "shipping", "total", "updated_at"])
+            # Last, so the stock rows stay locked only for these UPDATEs and the commit.
+            try:
+                stock_reserve({line.product_id: line.quantity for line in priced.lines})
+            except OutOfStock as exc:
+                raise ItemsUnavailable(_refusal(priced, exc.short)) from exc
     except IntegrityError as exc:
         if _constraint(exc) != "order_checkout_token_unique":
             raise
-        # The same checkout was submitted twice at once and the other submit won.
+        # The same checkout was submitted twice at once and the other submit reserved first.
         return Order.objects.get(checkout_token=token)
     return order
+
+
+def _order_confirm(
+    order_id: int, provider_name: str, result: PaymentResult, owner: str | None = None
+) -> Order:
+    """Step 3 after an approved charge: the order is PAID with its payment (once).
+
+    `owner` is the cart to empty; the sweep, which does not know it, leaves the cart alone.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == Order.Status.PENDING:
+            _payment_record(order, provider_name, result)
+            order.status = Order.Status.PAID
+            order.save(update_fields=["status", "updated_at"])
+            if owner is not None:
+                transaction.on_commit(lambda: cart_clear(owner), robust=True)
+            transaction.on_commit(
+                lambda: tasks.send_order_confirmation.delay(order.pk), robust=True
+            )
+        elif order.status == Order.Status.FAILED:
+            # Charged after the sweep gave the stock back (a charge slower than
+            # ORDER_RESERVATION_TIMEOUT): record the charge so it is not lost, for a refund.
+            _payment_record(order, provider_name, result)
+            logger.error("order %s charged after its reservation was released", order.number)
+    if order.status == Order.Status.FAILED:
+        raise CheckoutError(TOO_SLOW)
+    return order
+
+
+def _payment_record(order: Order, provider_name: str, result: PaymentResult) -> None:
+    Payment.objects.get_or_create(
+        order=order,
+        reference=result.reference,
+        defaults={
+            "provider": provider_name,
+            "amount": order.total,
+            "status": Payment.Status.APPROVED,
+        },
+    )
+
+
+def _order_release(order_id: int) -> bool:
+    """Step 3 without a charge: give the stock back, the order FAILED; False if not PENDING."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update()
+            .filter(pk=order_id, status=Order.Status.PENDING)
+            .first()
+        )
+        if order is None:
+            return False
+        reserved = dict(order.lines.exclude(product=None).values_list("product_id", "quantity"))
+        if reserved:
+            stock_release(reserved)
+        order.status = Order.Status.FAILED
+        order.save(update_fields=["status", "updated_at"])
+    return True
+
+
+def order_reservations_settle(
+    older_than: float | None = None, limit: int = RESERVATION_SWEEP_BATCH
+) -> dict[str, int]:
+    """Settle the orders still PENDING `older_than` seconds after they were reserved.
+
+    Their process died (or lost PostgreSQL) between reserving and confirming. The provider is
+    asked about the checkout's charge by its idempotency key: a charge that went through is
+    confirmed (nothing is lost), any other reservation is released. Returns how many of each.
+    """
+    if older_than is None:
+        older_than = settings.ORDER_RESERVATION_TIMEOUT
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    due = Order.objects.filter(status=Order.Status.PENDING, created_at__lt=cutoff).order_by(
+        "created_at"
+    )[:limit]
+    provider = payment_provider()
+    settled = {"confirmed": 0, "released": 0}
+    for order_id, token in list(due.values_list("pk", "checkout_token")):
+        result = provider.charge_find(token)
+        if result is not None and result.approved:
+            _order_confirm(order_id, provider.name, result)
+            settled["confirmed"] += 1
+        elif _order_release(order_id):
+            settled["released"] += 1
+    return settled
 
 
 def order_confirmation_send(order_id: int) -> bool:
@@ -210,7 +333,7 @@ def order_confirmations_send_due(
     cutoff = timezone.now() - timedelta(seconds=older_than)
     due = (
         Order.objects.filter(confirmation_sent_at=None, created_at__lt=cutoff)
-        .exclude(status=Order.Status.PENDING)
+        .exclude(status__in=UNPLACED)
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -26,3 +26,9 @@ def send_order_confirmation(order_id: int) -> bool:
 def order_confirmations_sweep() -> int:
     """Send the confirmations whose own task never ran (broker down at checkout, worker lost)."""
     return services.order_confirmations_send_due()
+
+
+@shared_task
+def order_reservations_sweep() -> dict[str, int]:
+    """Confirm or release the orders a dead process left reserved but unconfirmed."""
+    return services.order_reservations_settle()

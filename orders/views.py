@@ -119,6 +119,9 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("cart:detail")
     except services.CheckoutError as exc:
+        if isinstance(exc, services.PaymentDeclined | services.CheckoutClosed):
+            # This token's order ended unplaced: the review hands out a new one for the retry.
+            request.session.pop(SESSION_TOKEN, None)
         messages.error(request, str(exc))
         return redirect("orders:checkout-review")
     except RedisError:

@@ -175,6 +175,10 @@ SILENCED_SYSTEM_CHECKS = [
 # Dotted path of the payment provider class (orders/payments.py). The built-in one accepts test
 # card numbers only and moves no money.
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="orders.payments.TestCardProvider")
+# Seconds an order may stay reserved but unpaid (a process died between reserving the stock
+# and confirming the order) before the sweep settles it. Far longer than any charge may take:
+# a charge still running when the sweep releases its stock is recorded but not an order.
+ORDER_RESERVATION_TIMEOUT = env.int("ORDER_RESERVATION_TIMEOUT", default=900)
 # Flat shipping fee added to every order.
 ORDER_SHIPPING_FEE = Decimal(env("ORDER_SHIPPING_FEE", default="4.95"))
 # Sender of order confirmations.
@@ -293,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
     # Confirmations whose own task never ran (broker down at checkout, worker killed).
     "order-confirmations-sweep": {
         "task": "orders.tasks.order_confirmations_sweep",
+        "schedule": 60.0,
+    },
+    # Reservations left unpaid by a process that died mid-checkout (ORDER_RESERVATION_TIMEOUT).
+    "order-reservations-sweep": {
+        "task": "orders.tasks.order_reservations_sweep",
         "schedule": 60.0,
     },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.

@@ -354,10 +354,14 @@ def test_a_refused_card_places_nothing(lamp, card, message):
     client = shop_as_guest((lamp, 1))
     response = place(client, card=card, follow=True)
     assert message in response.content.decode()
-    assert Order.objects.count() == 0 and Stock.objects.get(product=lamp).quantity == 25
+    # The reservation is kept as a record of the attempt, never shown as an order.
+    attempt = Order.objects.get()
+    assert attempt.status == Order.Status.FAILED and not attempt.payments.exists()
+    assert Stock.objects.get(product=lamp).quantity == 25, "the reserved unit went back"
+    assert client.get(f"/orders/{attempt.number}/").status_code == 404
     assert store.lines_of(store.read(owner_of(client))) == {lamp.pk: 1}, "the cart stays"
     place(client)
-    assert Order.objects.count() == 1
+    assert Order.objects.exclude(pk=attempt.pk).get().status == Order.Status.PAID
 
 
 @pytest.mark.parametrize("card", ["", "abcd", "4242", "4" * 24, "4242\r\n4242 4242 4242"])
@@ -371,11 +375,23 @@ def test_a_malformed_card_number_is_a_form_error(lamp, card):
 
 def test_test_card_provider_approves_test_cards_and_declines_the_decline_card():
     provider = TestCardProvider()
-    approved = provider.charge(Decimal("10.00"), "SH-1", {"card_number": "4242424242424242"})
+    card = {"card_number": "4242424242424242"}
+    approved = provider.charge(Decimal("10.00"), "SH-1", card, idempotency_key="k-ok")
     assert approved.approved and approved.reference.startswith("test_")
-    declined = provider.charge(Decimal("10.00"), "SH-1", {"card_number": "4000000000000002"})
+    decline = {"card_number": "4000000000000002"}
+    declined = provider.charge(Decimal("10.00"), "SH-1", decline, idempotency_key="k-no")
     assert not declined.approved and "declined" in declined.message
-    assert not provider.charge(Decimal("1"), "SH-1", {}).approved
+    assert not provider.charge(Decimal("1"), "SH-1", {}, idempotency_key="k-none").approved
+
+
+def test_test_card_provider_charges_an_idempotency_key_once():
+    provider = TestCardProvider()
+    card = {"card_number": "4242424242424242"}
+    first = provider.charge(Decimal("10.00"), "SH-1", card, idempotency_key="k-once")
+    again = TestCardProvider().charge(Decimal("10.00"), "SH-1", card, idempotency_key="k-once")
+    other = provider.charge(Decimal("10.00"), "SH-1", card, idempotency_key="k-other")
+    assert again == first and other.reference != first.reference
+    assert provider.charge_find("k-once") == first and provider.charge_find("k-never") is None
 
 
 def test_order_pages_are_rendered_per_visitor_and_show_status_changes(lamp):
