@@ -435,7 +435,8 @@ def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dic
         locks = _try_locks([keys[p] for p in refresh], timeout=timeout)
         won = [p for p in refresh if _lock_key(keys[p]) in locks]
         if won and not (background and _refresh_later(ns, won, locks)):
-            out.update(_safe_load(req, won, reader, locks, fallback=out))
+            # Already counted above as served ("stale" or "hit"): a failed reload adds nothing.
+            out.update(_safe_load(req, won, reader, locks, fallback=out, count=False))
     if missing:
         stats.count(ns.name, "miss", len(missing))
         locks = _try_locks([keys[p] for p in missing], timeout=ns.wait)
@@ -468,15 +469,19 @@ def refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
         _load_and_store(Request(ns, parts, ns.background_loader), parts, _Reader(), locks)
 
 
-def _safe_load(req: Request, parts: list, reader: _Reader, locks: dict, fallback: dict) -> dict:
-    """Load and store; if PostgreSQL fails, serve what the shelf still holds (stale-if-error)."""
+def _safe_load(
+    req: Request, parts: list, reader: _Reader, locks: dict, fallback: dict, count: bool = True
+) -> dict:
+    """Load and store; if PostgreSQL fails, serve what the shelf still holds (stale-if-error),
+    counted "stale" unless `count` is False."""
     try:
         return _load_and_store(req, parts, reader, locks)
     except DatabaseError:
         if not all(p in fallback for p in parts):
             raise
         logger.warning("shelf serving stale %s entries: database error", req.ns.name)
-        stats.count(req.ns.name, "stale", len(parts))
+        if count:
+            stats.count(req.ns.name, "stale", len(parts))
         return {p: fallback[p] for p in parts}
 
 

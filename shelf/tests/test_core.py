@@ -286,6 +286,7 @@ def test_an_expired_entry_is_served_stale_and_its_refresh_lock_released_when_the
     assert [shelf.fetch(ns, 1, loader) for _ in range(2)] == ["old", "old"]
     assert loader.calls == [1, 1], "the second read took the lock the first one released"
     assert lock_of(ns, 1) is None
+    assert stats.snapshot()["test.expired-down:stale"] == 2, "one stale read each, not two"
 
 
 def test_three_concurrent_readers_of_an_invalidated_entry_all_get_the_stale_copy():
