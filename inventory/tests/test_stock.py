@@ -13,7 +13,7 @@ from django_redis import get_redis_connection
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from inventory.cache import STOCK, _stock_ttl, stock_get_many
 from inventory.models import Stock
-from inventory.services import OutOfStock, stock_reserve
+from inventory.services import OutOfStock, stock_release, stock_reserve
 from shelf.core import tag_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -153,3 +153,25 @@ def test_low_stock_filter_in_the_product_admin():
     assert low.name in body and "Full Kettle" not in body and out.name not in body
     body = staff.get("/admin/catalog/product/?stock=out").content.decode()
     assert out.name in body and low.name not in body
+
+
+def test_release_gives_the_units_back_and_writes_the_level_through_after_the_commit():
+    a, b = ProductFactory(stock__quantity=5), ProductFactory(stock__quantity=0)
+    stock_get_many([a.pk, b.pk])
+    with transaction.atomic():
+        stock_reserve({a.pk: 2})
+    with transaction.atomic():
+        stock_release({a.pk: 2, b.pk: 1})
+        assert entry(a.pk)["d"] == 3, "readers keep the committed level until the commit"
+    assert [quantity(a), quantity(b)] == [5, 1]
+    assert entry(a.pk)["d"] == 5 and entry_is_current(a.pk)
+    assert entry(b.pk)["d"] == 1 and entry_is_current(b.pk)
+
+
+def test_release_refuses_without_a_transaction_or_with_odd_quantities():
+    product = ProductFactory(stock__quantity=5)
+    with pytest.raises(transaction.TransactionManagementError):
+        stock_release({product.pk: 1})
+    with pytest.raises(ValueError), transaction.atomic():
+        stock_release({product.pk: 0})
+    assert quantity(product) == 5
