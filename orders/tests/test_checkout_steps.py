@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from catalog.tests.factories import ProductFactory
 from inventory.models import Stock
 from orders import services, tasks
 from orders.models import Order, Payment
-from orders.payments import PaymentResult, PaymentUnavailable, TestCardProvider
+from orders.payments import PaymentUnavailable, TestCardProvider
 from orders.tests.factories import APPROVED_CARD, cart_with, order_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,18 +36,33 @@ class SlowProvider(TestCardProvider):
     DELAY = 0.3
     charged: Counter = Counter()
     in_transaction: list[bool] = []
-    fail_next = 0
+    fail_next = 0  # charge, then lose the answer (PaymentUnavailable)
+    die_before = False  # the process dies before the charge reaches the provider
+    die_after = False  # the process dies after the charge, before it can confirm
+    meanwhile = None  # run while the charge is in flight
 
     def charge(self, amount, reference, details, *, idempotency_key):
         SlowProvider.in_transaction.append(connection.in_atomic_block)
+        if self.die_before:
+            raise ProcessKilled
         time.sleep(self.DELAY)
+        if SlowProvider.meanwhile is not None:
+            SlowProvider.meanwhile()  # from the class: a plain function, not a method
+        with self._lock:
+            if idempotency_key not in self._results:
+                SlowProvider.charged[idempotency_key] += 1
+        result = super().charge(amount, reference, details, idempotency_key=idempotency_key)
+        if self.die_after:
+            raise ProcessKilled
         with self._lock:
             if SlowProvider.fail_next:
                 SlowProvider.fail_next -= 1
                 raise PaymentUnavailable("read timed out")
-            if idempotency_key not in self._results:
-                SlowProvider.charged[idempotency_key] += 1
-        return super().charge(amount, reference, details, idempotency_key=idempotency_key)
+        return result
+
+
+class ProcessKilled(BaseException):
+    """Stands for SIGKILL between two steps: nothing in order_place handles it."""
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +71,8 @@ def slow_provider(settings):
     SlowProvider.charged = Counter()
     SlowProvider.in_transaction = []
     SlowProvider.fail_next = 0
+    SlowProvider.die_before = SlowProvider.die_after = False
+    SlowProvider.meanwhile = None
     TestCardProvider._results.clear()
     return SlowProvider
 
@@ -193,15 +211,15 @@ def test_a_declined_checkout_is_closed_and_its_token_cannot_charge_again():
     assert Stock.objects.get(product=product).quantity == 5 and not Payment.objects.exists()
 
 
-def reserved_by_a_dead_process(owner: str, product, charged: bool) -> Order:
-    """An order reserved (and maybe charged) by a process that then died, a while ago."""
+def left_by_a_dead_process(owner: str, product, charged: bool) -> Order:
+    """An order its process reserved (and charged, if `charged`) before it was killed, a
+    reservation timeout ago."""
     cart_with(owner, {product.pk: 1})
-    token = services.checkout_token_new()
-    order = services._order_reserve(owner, None, {"email": "a@example.com"}, token, None)
-    if charged:
-        SlowProvider().charge(
-            order.total, order.number, {"card_number": APPROVED_CARD}, idempotency_key=token
-        )
+    SlowProvider.die_before, SlowProvider.die_after = not charged, charged
+    with pytest.raises(ProcessKilled):
+        order_for(owner)
+    SlowProvider.die_before = SlowProvider.die_after = False
+    order = Order.objects.filter(status=Order.Status.PENDING).latest("pk")
     old = timezone.now() - timezone.timedelta(seconds=settings.ORDER_RESERVATION_TIMEOUT + 1)
     Order.objects.filter(pk=order.pk).update(created_at=old)
     return order
@@ -209,22 +227,25 @@ def reserved_by_a_dead_process(owner: str, product, charged: bool) -> Order:
 
 def test_the_sweep_releases_unpaid_reservations_and_confirms_charged_ones():
     product = ProductFactory(stock__quantity=10)
-    unpaid = reserved_by_a_dead_process("s:dead1", product, charged=False)
-    paid = reserved_by_a_dead_process("s:dead2", product, charged=True)
+    unpaid = left_by_a_dead_process("s:dead1", product, charged=False)
+    paid = left_by_a_dead_process("s:dead2", product, charged=True)
     cart_with("s:live", {product.pk: 1})
-    live = services._order_reserve(
-        "s:live", None, {"email": "b@example.com"}, services.checkout_token_new(), None
-    )
+    SlowProvider.die_before = True
+    with pytest.raises(ProcessKilled):
+        order_for("s:live")  # just reserved: for all the sweep knows, still charging
+    live = Order.objects.latest("pk")
     assert Stock.objects.get(product=product).quantity == 7
     assert tasks.order_reservations_sweep.delay().result == {"confirmed": 1, "released": 1}
     statuses = dict(Order.objects.values_list("pk", "status"))
     assert statuses == {
         unpaid.pk: Order.Status.FAILED,
         paid.pk: Order.Status.PAID,
-        live.pk: Order.Status.PENDING,  # younger than ORDER_RESERVATION_TIMEOUT: still in flight
+        live.pk: Order.Status.PENDING,  # younger than ORDER_RESERVATION_TIMEOUT
     }
     assert Stock.objects.get(product=product).quantity == 8, "only the unpaid unit went back"
     assert Payment.objects.get().order_id == paid.pk
+    assert [m.to for m in mail.outbox] == [[paid.email]], "confirmed, so its email is sent"
+    assert services.order_confirmations_send_due(older_than=0) == 0
     # Running it again changes nothing.
     assert services.order_reservations_settle() == {"confirmed": 0, "released": 0}
     assert Stock.objects.get(product=product).quantity == 8
@@ -234,11 +255,13 @@ def test_the_sweep_releases_unpaid_reservations_and_confirms_charged_ones():
 
 def test_a_charge_that_lands_after_the_sweep_released_it_is_recorded_not_lost():
     product = ProductFactory(stock__quantity=3)
-    order = reserved_by_a_dead_process("s:late", product, charged=False)
-    assert services.order_reservations_settle() == {"confirmed": 0, "released": 1}
+    cart_with("s:late", {product.pk: 1})
+    # The charge outlasts ORDER_RESERVATION_TIMEOUT: the sweep runs while it is in flight.
+    SlowProvider.meanwhile = lambda: services.order_reservations_settle(older_than=0)
     with pytest.raises(services.CheckoutError, match="took too long"):
-        services._order_confirm(order.pk, "test-cards", PaymentResult(True, reference="late_1"))
-    order.refresh_from_db()
+        order_for("s:late")
+    order = Order.objects.get()
     assert order.status == Order.Status.FAILED
-    assert Payment.objects.get(order=order).reference == "late_1"
+    payment = Payment.objects.get(order=order)
+    assert payment.status == Payment.Status.APPROVED and payment.amount == order.total
     assert Stock.objects.get(product=product).quantity == 3
