@@ -20,7 +20,7 @@ from inventory.models import Stock
 from inventory.selectors import stock_get_many
 from orders import services, tasks
 from orders.models import Order, Payment
-from orders.payments import TestCardProvider
+from orders.payments import PaymentUnavailable, TestCardProvider
 from orders.tests.factories import APPROVED_CARD, DECLINED_CARD, DETAILS, cart_with, order_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -362,6 +362,36 @@ def test_a_refused_card_places_nothing(lamp, card, message):
     assert store.lines_of(store.read(owner_of(client))) == {lamp.pk: 1}, "the cart stays"
     place(client)
     assert Order.objects.exclude(pk=attempt.pk).get().status == Order.Status.PAID
+
+
+class AnswerLostOnceProvider(TestCardProvider):
+    """Charges, but the first answer is lost on the way back (a read timeout)."""
+
+    __test__ = False
+    lost = 0
+
+    def charge(self, amount, reference, details, *, idempotency_key):
+        result = super().charge(amount, reference, details, idempotency_key=idempotency_key)
+        if not AnswerLostOnceProvider.lost:
+            AnswerLostOnceProvider.lost += 1
+            raise PaymentUnavailable("read timed out")
+        return result
+
+
+def test_a_lost_payment_answer_is_explained_and_placing_again_charges_once(lamp, settings):
+    settings.PAYMENT_PROVIDER = f"{__name__}.AnswerLostOnceProvider"
+    AnswerLostOnceProvider.lost = 0
+    client = shop_as_guest((lamp, 1))
+    form = review_form(client)
+    response = place(client, form=form, follow=True)
+    assert response.status_code == 200
+    assert "We could not reach the payment service" in response.content.decode()
+    assert Order.objects.get().status == Order.Status.PENDING, "kept reserved for the retry"
+    assert Stock.objects.get(product=lamp).quantity == 24
+    response = place(client, form=form)  # "Place order" again, as the message says
+    order = Order.objects.get()
+    assert response.url == f"/orders/{order.number}/" and order.status == Order.Status.PAID
+    assert Payment.objects.count() == 1 and Stock.objects.get(product=lamp).quantity == 24
 
 
 @pytest.mark.parametrize("card", ["", "abcd", "4242", "4" * 24, "4242\r\n4242 4242 4242"])
