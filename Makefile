@@ -3,6 +3,7 @@
 #   make run                 set everything up and run the shop on http://127.0.0.1:8000/
 #   make test                set everything up, then ruff check . and pytest
 #   make test ARGS="-k foo"  extra arguments for pytest
+#   make screenshots         the browser tests only, saving their pictures to docs/screenshots/
 #   make venv                only create/update .venv
 #   make services            only make sure PostgreSQL and Redis answer (leaves them running)
 #   make services-status     say which services answer
@@ -22,7 +23,7 @@ ARGS ?=
 export PYTHON
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test services services-status stop stack stack-bench compose-config bench-search bench
+.PHONY: help venv run test screenshots services services-status stop stack stack-bench compose-config bench-search bench
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed -n 's/^# \{0,1\}//p'
@@ -35,6 +36,10 @@ run: venv
 
 test: venv
 	@scripts/test.sh $(ARGS)
+
+# make test writes them to the ignored .local/screenshots/, so that it leaves the tree clean.
+screenshots: venv
+	@SHELF_SCREENSHOTS="$(CURDIR)/docs/screenshots" scripts/test.sh -m e2e $(ARGS)
 
 services: venv
 	@.venv/bin/python scripts/services.py up --create-db

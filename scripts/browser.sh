@@ -2,10 +2,27 @@
 #
 # The tests drive the system's Chromium (/usr/bin/chromium, or SHELF_CHROMIUM) with Playwright;
 # Playwright's own browser download does not work here. If it is missing:
-#   - root on Debian: `apt-get install chromium` (after a quiet `apt-get update`);
+#   - root on Debian: `apt-get install chromium` (after a quiet `apt-get update`), waiting for
+#     the dpkg lock and trying twice;
 #   - otherwise: say what to install and export SHELF_E2E_SKIP, so that only the browser tests
 #     skip, with that reason;
 #   - CI=true: fail instead, loudly. CI never skips the browser tests.
+
+# Another apt-get or unattended-upgrades may hold the dpkg lock (a fresh machine runs them at
+# boot): wait for it up to 5 minutes instead of failing at once, and try twice, because a
+# mirror that fails once mid-download usually answers the second time.
+shelf_apt_install() {
+    local attempt apt=(apt-get -o DPkg::Lock::Timeout=300 -q)
+    for attempt in 1 2; do
+        if DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -qq >/dev/null \
+            && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "$@" >/dev/null; then
+            return 0
+        fi
+        echo "browser: apt-get install $* failed (attempt $attempt of 2)" >&2
+        [ "$attempt" = 1 ] && sleep 10
+    done
+    return 1
+}
 
 shelf_browser() {
     local chromium="${SHELF_CHROMIUM:-/usr/bin/chromium}" why os_id=""
@@ -14,13 +31,11 @@ shelf_browser() {
     [ -r /etc/os-release ] && os_id="$(. /etc/os-release && echo "${ID:-}")"
     if [ "$(id -u)" = 0 ] && [ "$os_id" = debian ] && command -v apt-get >/dev/null 2>&1; then
         echo "browser: installing Chromium for the browser tests (apt-get install chromium)"
-        if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-            && [ -x "$chromium" ]; then
+        if shelf_apt_install chromium && [ -x "$chromium" ]; then
             echo "browser: $("$chromium" --version 2>/dev/null || echo "$chromium")"
             return 0
         fi
-        why="apt-get install chromium did not give $chromium"
+        why="apt-get install chromium did not give $chromium (see apt-get's errors above)"
     else
         why="no Chromium at $chromium (installing it here needs root on Debian)"
     fi

@@ -42,6 +42,11 @@ echo "test: pytest $*"
 pytest_status=0
 pytest "$@" || pytest_status=$?
 
+# The skip reason was printed before ruff, hundreds of lines up: say it again where it is read.
+if [ -n "${SHELF_E2E_SKIP:-}" ]; then
+    echo "test: the browser tests (-m e2e) did NOT run: $SHELF_E2E_SKIP" >&2
+fi
+
 if [ "$pytest_status" -ne 0 ]; then
     exit "$pytest_status"
 fi

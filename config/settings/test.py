@@ -42,3 +42,9 @@ CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=_with_db(CELERY_BROKER
 # The real-worker tests start `celery worker` with this set to False in its environment.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Tests serve static files from their source folders through WhiteNoise's finders, as DEBUG
+# does, so no collectstatic has to run first; and with no STATIC_ROOT to index, WhiteNoise does
+# not warn "No directory at: .../staticfiles/" for every test client.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

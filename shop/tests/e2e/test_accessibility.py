@@ -1,6 +1,6 @@
 """Every page, at a laptop's and a phone's width: no serious or critical axe-core violations.
 
-The walk also saves each page's screenshot to docs/screenshots/ (README, "Screenshots").
+The walk also saves each page's screenshot (browser.SCREENSHOTS; README, "Screenshots").
 """
 
 import pytest
