@@ -260,9 +260,12 @@ def run(compare: bool) -> int:
             env=env,
         )  # fmt: skip
         signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
-        return honcho.wait()
+        # honcho exits 130 after stopping everything on Ctrl-C: that is how the stack is meant to
+        # stop, so not a failure for make to report as "Error 130".
+        code = honcho.wait()
+        return 0 if code == 130 else code
     except KeyboardInterrupt:
-        return 130
+        return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         subprocess.run([python, "scripts/services.py", "down", "--record", str(record)], cwd=ROOT)
