@@ -362,22 +362,18 @@ class Bench:
         c = self.config
         (WORK / "logs").mkdir(parents=True, exist_ok=True)
         for target, port in zip(("on", "off"), c.ports, strict=True):
-            prom = WORK / f"prometheus-{target}"
-            if prom.exists():
-                for old in prom.iterdir():
-                    old.unlink()
-            prom.mkdir(parents=True, exist_ok=True)
             env = {
                 **self.env,
                 "SHELF_ENABLED": "true" if target == "on" else "false",
                 "WEB_CONCURRENCY": "2",
-                "PROMETHEUS_MULTIPROC_DIR": str(prom),
+                # config/gunicorn.py empties it when gunicorn starts.
+                "PROMETHEUS_MULTIPROC_DIR": str(WORK / f"prometheus-{target}"),
                 "GUNICORN_ACCESS_LOG": str(WORK / "logs" / f"access-{target}.log"),
             }
             self.processes.start(
                 f"gunicorn-{target}",
                 [str(BIN / "gunicorn"), "--config", "config/gunicorn.py", "--bind",
-                 f"{HOST}:{port}"],
+                 f"{HOST}:{port}", "--control-socket", str(WORK / f"gunicorn-{target}.ctl")],
                 env,
             )  # fmt: skip
         self.processes.start(

@@ -1,5 +1,6 @@
 """gunicorn settings shared by `make run`, `make stack` and the Dockerfile."""
 
+import glob
 import os
 
 from prometheus_client import multiprocess
@@ -15,3 +16,13 @@ def child_exit(server, worker) -> None:
     """Drop a dead worker's live gauges from the /metrics totals (multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_starting(server) -> None:
+    """Start the /metrics totals from zero: an earlier run's files would count twice."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        # Only prometheus-client's own files: the variable might name a folder with others.
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.unlink(stale)

@@ -60,11 +60,6 @@ python manage.py warm_cache
 ) &
 banner_pid=$!
 
-# /metrics adds up every gunicorn worker's samples from files here (prometheus-client's
-# multiprocess mode); stale files from an earlier run would count twice.
-export PROMETHEUS_MULTIPROC_DIR="$PWD/.local/prometheus"
-rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-
 # honcho's own .env loading is off (-e /dev/null): it would let .env override the environment,
 # while the settings read .env with the environment taking precedence.
 honcho start --procfile Procfile --env /dev/null

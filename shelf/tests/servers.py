@@ -501,13 +501,15 @@ def gunicorn_server(database_url: str, **env_overrides: str) -> Iterator[Gunicor
     """Start gunicorn with 2 workers against the test database and test Redis databases.
 
     `env_overrides` replace variables (e.g. TEST_REDIS_CACHE_URL for a Redis of the test's
-    own). Stopped on exit; its log is printed if the test fails.
+    own, PROMETHEUS_MULTIPROC_DIR for /metrics across workers, which is unset otherwise).
+    Stopped on exit; its log is printed if the test fails.
     """
     from django.conf import settings
 
     port = spare_port()
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env = {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url,
         "TEST_REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
@@ -520,15 +522,21 @@ def gunicorn_server(database_url: str, **env_overrides: str) -> Iterator[Gunicor
         "PYTHONUNBUFFERED": "1",
         **env_overrides,
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     root = Path(__file__).resolve().parents[2]
-    with tempfile.NamedTemporaryFile(prefix="shelf-gunicorn-", suffix=".log") as log:
+    with (
+        tempfile.TemporaryDirectory(prefix="shelf-gunicorn-") as workdir,
+        (Path(workdir) / "gunicorn.log").open("wb") as out,
+    ):
+        log = Path(out.name)
+        # Its own control socket: gunicorn's default path in $HOME is shared with every other
+        # gunicorn of this user, a running shop's included.
         process = subprocess.Popen(
             [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--config",
-             "config/gunicorn.py", "--bind", f"127.0.0.1:{port}"],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+             "config/gunicorn.py", "--bind", f"127.0.0.1:{port}",
+             "--control-socket", str(Path(workdir) / "gunicorn.ctl")],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        server = Gunicorn(process, port, Path(log.name))
+        server = Gunicorn(process, port, log)
         try:
             up = wait_until(lambda: server.get("/healthz", timeout=2)[0] == 200, 30, 0.2, process)
             if not up:

@@ -1,17 +1,19 @@
 """Observability: counters, /metrics, /healthz, the cache dashboard and cache_stats."""
 
+import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 import shelf
 from catalog.tests.factories import ProductFactory
 from shelf import stats
-from shelf.tests.servers import spare_port
+from shelf.tests.servers import database_url_for, gunicorn_server, spare_port
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +137,44 @@ def test_warm_now_runs_the_warm_task_and_is_logged(staff_client):
     from catalog.cache import PAGE
 
     assert get_redis_connection("default").exists(PAGE.key(product.slug))
+
+
+def _served_unmatched(metrics_dir) -> int:
+    """How many gunicorn workers have counted a request for an unknown path: each one writes its
+    samples to its own histogram_<pid>.db, where the label value is stored as text."""
+    return sum(b'"unmatched"' in f.read_bytes() for f in metrics_dir.glob("histogram_*.db"))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_metrics_add_up_the_requests_counted_by_every_gunicorn_worker(tmp_path):
+    metrics_dir = tmp_path / "prometheus"
+    statuses: list[int] = []
+    database_url = database_url_for(connection.settings_dict["NAME"])
+    with gunicorn_server(database_url, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as web:
+        assert web.workers_booted() == 2
+        deadline = time.monotonic() + 30
+
+        def ask_for_unknown_pages() -> None:
+            # Until both workers have served some: 4 at a time, so that while one worker is
+            # busy the next connection goes to the other.
+            while time.monotonic() < deadline and _served_unmatched(metrics_dir) < 2:
+                statuses.append(web.get("/no-such-page/")[0])
+
+        threads = [threading.Thread(target=ask_for_unknown_pages) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert _served_unmatched(metrics_dir) == 2, "one worker served every request"
+        status, body, _ = web.get("/metrics")
+
+    assert set(statuses) == {404}
+    assert status == 200
+    counts = {
+        sample.labels["view"]: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == "shelf_request_seconds_count"
+    }
+    assert counts["unmatched"] == len(statuses)
