@@ -22,6 +22,8 @@ from redis import Redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from . import metrics
+
 logger = logging.getLogger("shelf")
 T = TypeVar("T")
 
@@ -33,6 +35,7 @@ class ShelfUnavailable(Exception):
 class _BreakerLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
         old, new = getattr(old_state, "name", None), getattr(new_state, "name", None)
+        metrics.BREAKER_OPEN.set(1 if new == pybreaker.STATE_OPEN else 0)
         if old != new:
             logger.warning(
                 "shelf circuit breaker %s", new, extra={"breaker": cb.name, "from": old, "to": new}

@@ -4,10 +4,16 @@ PROMETHEUS_MULTIPROC_DIR like every other series)."""
 
 from collections.abc import Mapping
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 CACHE_REQUESTS = Counter(
     "shelf_cache_requests", "Shelf lookups by namespace and result.", ["namespace", "result"]
+)
+# Each process has its own breaker (shelf/backend.py); livemax: 1 while any live worker's is open.
+BREAKER_OPEN = Gauge(
+    "shelf_breaker_open",
+    "1 while a process's circuit breaker to the cache Redis is open.",
+    multiprocess_mode="livemax",
 )
 LOADER_SECONDS = Histogram(
     "shelf_loader_seconds", "Time a loader spent reading PostgreSQL.", ["namespace"]

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 # Imported for its side effect: the toolkit's series join the default registry even in a
 # process that has not read the shelf yet.
 import shelf.metrics  # noqa: F401
+from shelf import outbox
 
 REQUEST_SECONDS = Histogram(
     "shelf_request_seconds", "Request latency by view.", ["view"],
@@ -36,7 +37,9 @@ REQUEST_QUERIES = Histogram(
 
 
 class RedisGauges:
-    """Gauges read from Redis at scrape time: dirty carts, sync lag, Celery queue length."""
+    """Gauges read at scrape time: dirty carts, sync lag, Celery queue length and heartbeat
+    (Redis), bumps waiting in the outbox (one COUNT of a table that is empty while the cache
+    Redis answers)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from . import ops
@@ -53,6 +56,16 @@ class RedisGauges:
         queue = ops.celery_queue_length()
         if queue is not None:
             yield GaugeMetricFamily("shelf_celery_queue_length", "Tasks waiting.", queue)
+        beat = ops.worker_heartbeat()
+        if beat is not None:
+            yield GaugeMetricFamily(
+                "shelf_celery_worker_heartbeat_timestamp_seconds",
+                "When a Celery worker last ran the heartbeat task (Unix time).",
+                beat,
+            )
+        yield GaugeMetricFamily(
+            "shelf_outbox_pending", "Shelf bumps waiting in the outbox.", outbox.pending()
+        )
 
 
 def render() -> tuple[bytes, str]:

@@ -125,11 +125,31 @@ def write_behind() -> dict:
     }  # fmt: skip
 
 
+# On the broker Redis: it never evicts, and a worker that can reach it is one that takes tasks.
+HEARTBEAT_KEY = "shelf:worker:heartbeat"
+
+
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=0.5)
+
+
+def record_worker_heartbeat(now: float) -> None:
+    _broker().set(HEARTBEAT_KEY, now)
+
+
+def worker_heartbeat() -> float | None:
+    """When a Celery worker last ran the heartbeat task (Unix time), or None if unknown."""
+    try:
+        value = _broker().get(HEARTBEAT_KEY)
+    except (RedisError, OSError):
+        return None
+    return float(value) if value is not None else None
+
+
 def celery_queue_length() -> int | None:
     """Messages waiting in Celery's default queue (a Redis list on the broker)."""
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=0.5)
-        return client.llen("celery")
+        return _broker().llen("celery")
     except (RedisError, OSError):
         return None
 

@@ -306,6 +306,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
+    # The alert on a missing heartbeat waits 60 s: four missed beats, not one slow one.
+    "worker-heartbeat": {"task": "shop.tasks.worker_heartbeat", "schedule": 15.0},
 }
 
 # SEARCH

@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import shelf
 from catalog.tests.factories import ProductFactory
-from shelf import stats
+from shelf import backend, outbox, stats
 from shelf.tests.servers import database_url_for, gunicorn_server, spare_port
+from shop import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,35 @@ def test_metrics_parse_and_name_the_series(client):
     )
     views = {s.labels.get("view") for s in families["shelf_request_seconds"].samples}
     assert "catalog:product" in views
+
+
+def _gauges(client) -> dict[str, float]:
+    body = client.get("/metrics").content.decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if not sample.labels
+    }
+
+
+def test_metrics_show_the_breaker_the_outbox_and_the_worker_heartbeat(client):
+    """The series the alert rules need (docker/prometheus/alerts.yml)."""
+    gauges = _gauges(client)
+    assert gauges["shelf_breaker_open"] == 0
+    assert gauges["shelf_outbox_pending"] == 0
+
+    backend.breaker.open()
+    outbox.record(["test.ops:1"])
+    before = time.time()
+    tasks.worker_heartbeat.delay()  # eager in tests: run here, as a worker would
+    gauges = _gauges(client)
+    assert gauges["shelf_breaker_open"] == 1
+    assert gauges["shelf_outbox_pending"] == 1
+    assert before <= gauges["shelf_celery_worker_heartbeat_timestamp_seconds"] <= time.time()
+
+    backend.reset()
+    assert _gauges(client)["shelf_breaker_open"] == 0
 
 
 def test_dashboard_refuses_non_staff(client):
