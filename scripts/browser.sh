@@ -1,4 +1,5 @@
-# Sourced by scripts/test.sh: give the browser tests (pytest -m e2e) a Chromium.
+# Sourced by scripts/test.sh, after scripts/apt.sh: give the browser tests (pytest -m e2e) a
+# Chromium.
 #
 # The tests drive the system's Chromium (/usr/bin/chromium, or SHELF_CHROMIUM) with Playwright;
 # Playwright's own browser download does not work here. If it is missing:
@@ -7,22 +8,6 @@
 #   - otherwise: say what to install and export SHELF_E2E_SKIP, so that only the browser tests
 #     skip, with that reason;
 #   - CI=true: fail instead, loudly. CI never skips the browser tests.
-
-# Another apt-get or unattended-upgrades may hold the dpkg lock (a fresh machine runs them at
-# boot): wait for it up to 5 minutes instead of failing at once, and try twice, because a
-# mirror that fails once mid-download usually answers the second time.
-shelf_apt_install() {
-    local attempt apt=(apt-get -o DPkg::Lock::Timeout=300 -q)
-    for attempt in 1 2; do
-        if DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -qq >/dev/null \
-            && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "$@" >/dev/null; then
-            return 0
-        fi
-        echo "browser: apt-get install $* failed (attempt $attempt of 2)" >&2
-        [ "$attempt" = 1 ] && sleep 10
-    done
-    return 1
-}
 
 shelf_browser() {
     local chromium="${SHELF_CHROMIUM:-/usr/bin/chromium}" why os_id=""

@@ -22,9 +22,13 @@ trap 'exit 143' TERM
 
 python scripts/services.py up --record "$record"
 
-# The browser tests need the system's Chromium: install it, or skip only them (never in CI).
+# The browser tests need the system's Chromium, the alert-rule test promtool: install them, or
+# skip only those tests (never in CI).
+. scripts/apt.sh
 . scripts/browser.sh
+. scripts/promtool.sh
 shelf_browser || exit 1
+shelf_promtool || exit 1
 
 echo "test: ruff check ."
 ruff_status=0
@@ -45,6 +49,9 @@ pytest "$@" || pytest_status=$?
 # The skip reason was printed before ruff, hundreds of lines up: say it again where it is read.
 if [ -n "${SHELF_E2E_SKIP:-}" ]; then
     echo "test: the browser tests (-m e2e) did NOT run: $SHELF_E2E_SKIP" >&2
+fi
+if [ -n "${SHELF_PROMTOOL_SKIP:-}" ]; then
+    echo "test: the alert rules were NOT tested: $SHELF_PROMTOOL_SKIP" >&2
 fi
 
 if [ "$pytest_status" -ne 0 ]; then

@@ -1,7 +1,9 @@
 """Observability: counters, /metrics, /healthz, the cache dashboard and cache_stats."""
 
+import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,6 +21,7 @@ from shop import tasks
 pytestmark = pytest.mark.django_db
 
 NS = shelf.Namespace("test.ops", schema=1, ttl=1, grace=60)
+ALERTS = Path(__file__).resolve().parents[2] / "docker" / "prometheus" / "alerts.yml"
 
 
 @pytest.fixture
@@ -98,6 +101,21 @@ def test_metrics_show_the_breaker_the_outbox_and_the_worker_heartbeat(client):
 
     backend.reset()
     assert _gauges(client)["shelf_breaker_open"] == 0
+
+
+def test_every_shelf_series_the_alert_rules_use_is_exported(client):
+    """A renamed series would silence its alert: the rules name only what /metrics exports."""
+    outbox.record(["test.ops:1"])
+    tasks.worker_heartbeat.delay()
+    exported = set()
+    for family in text_string_to_metric_families(client.get("/metrics").content.decode()):
+        # A family is declared even before it has samples (no lookups, no cart synced yet).
+        exported |= {family.name, *(s.name for s in family.samples)}
+        if family.type == "counter":
+            exported.add(f"{family.name}_total")
+    used = set(re.findall(r"\bshelf_[a-z_]+", ALERTS.read_text()))
+    assert used, "no shelf series in the rules"
+    assert used - exported == set()
 
 
 def test_dashboard_refuses_non_staff(client):
