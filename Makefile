@@ -10,7 +10,7 @@
 #   make stop                stop every project-local server under .local/ (after a crash)
 #   make stack               the production topology here: nginx, 3 app processes, worker, beat
 #   make stack-bench         3 app processes against 1 through nginx; writes docs/stack.md
-#   make compose-config      validate docker/compose.yaml offline (both profiles)
+#   make compose-config      validate docker/compose.yaml offline (every profile)
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #   make bench               the shop with and without the shelf under a shopper-like load;
 #                            writes docs/benchmarks.md (about 13 minutes; see README)

@@ -21,10 +21,14 @@ Ports and names come from the environment (defaults in brackets):
     SHELF_STACK_DATABASE_URL  [postgres://postgres@127.0.0.1:5432/shelf_stack]
     SHELF_STACK_WORKERS       gunicorn workers per app process [2]
     SHELF_STACK_PRODUCTS      demo catalog size, seeded if the database is empty [20000]
+    SHELF_STACK_OPS_PORTS     Prometheus, redis_exporter, postgres_exporter [9090,9121,9187]
 
 Servers already listening on those ports are used as they are (scripts/services.py); servers
 this run started are stopped when it ends. Nothing outside .local/stack/ is written, except
-that nginx and wrk are installed with apt-get when missing (as root, on Debian).
+that nginx and wrk are installed with apt-get when missing (as root, on Debian), and so are
+Prometheus and its Redis and PostgreSQL exporters; the stack runs without any of those three it
+cannot get (saying so), and always without Grafana, which Debian does not package
+(docker/compose.yaml's profile `ops` has it).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve()
 STACK = LOCAL / "stack"
 NGINX_CONF = ROOT / "docker" / "nginx" / "shelf.conf"
+PROMETHEUS_CONF = ROOT / "docker" / "prometheus" / "prometheus.yml"
 HOST = "127.0.0.1"
 
 
@@ -67,6 +72,9 @@ DATABASE_URL = os.environ.get(
     "SHELF_STACK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shelf_stack"
 )
 WORKERS = int(os.environ.get("SHELF_STACK_WORKERS", "2"))
+PROMETHEUS_PORT, REDIS_EXPORTER_PORT, POSTGRES_EXPORTER_PORT = ports(
+    "SHELF_STACK_OPS_PORTS", "9090,9121,9187"
+)
 PRODUCTS = int(os.environ.get("SHELF_STACK_PRODUCTS", "20000"))
 # The demo admin of config/settings/local.py (ensure_demo_admin creates it).
 ADMIN = ("admin", "shelf-admin")
@@ -105,15 +113,29 @@ def debian_package(program: str, package: str) -> str:
         )
     say(f"{program} is not installed: installing Debian's {package} (apt-get install {package})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(["apt-get", "install", "-y", "-q", package], env=env)
+    # Another apt-get may hold the dpkg lock (a fresh machine's boot-time upgrades): wait for it.
+    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "-q"]
+    result = subprocess.run([*apt, "install", "-y", "--no-install-recommends", package], env=env)
     if result.returncode != 0:
         say("apt-get install failed; updating the package lists once and trying again")
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", package], env=env, check=True)
+        subprocess.run([*apt, "update"], env=env, check=True)
+        subprocess.run(
+            [*apt, "install", "-y", "--no-install-recommends", package], env=env, check=True
+        )
     found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
     if not found:
         raise StackError(f"installed {package}, but there is still no {program}")
     return found
+
+
+def optional_package(program: str, package: str) -> str | None:
+    """debian_package(), or None (said) when it cannot be had: the stack runs without it."""
+    try:
+        return debian_package(program, package)
+    except (StackError, subprocess.CalledProcessError) as error:
+        why = error if isinstance(error, StackError) else f"apt-get install {package} failed"
+        say(f"running without {program}: {why}")
+        return None
 
 
 # NGINX CONFIGURATION
@@ -169,6 +191,64 @@ http {{
     return conf
 
 
+# PROMETHEUS
+# ------------------------------------------------------------------------------------------------
+def render_prometheus() -> str:
+    """docker/prometheus/prometheus.yml with this machine's addresses for compose's services."""
+    text = PROMETHEUS_CONF.read_text()
+    apps = ", ".join(f'"{HOST}:{port}"' for port in APP_PORTS)
+    local = {
+        '["web1:8000", "web2:8000", "web3:8000"]': f"[{apps}]",
+        '"redis://redis-cache:6379"': f'"redis://{HOST}:{CACHE_PORT}"',
+        '"redis://redis-state:6379"': f'"redis://{HOST}:{STATE_PORT}"',
+        '"redis://redis-broker:6379"': f'"redis://{HOST}:{BROKER_PORT}"',
+        "replacement: redis-exporter:9121": f"replacement: {HOST}:{REDIS_EXPORTER_PORT}",
+        '"postgres-exporter:9187"': f'"{HOST}:{POSTGRES_EXPORTER_PORT}"',
+        '"localhost:9090"': f'"{HOST}:{PROMETHEUS_PORT}"',
+        "  - alerts.yml": f"  - {PROMETHEUS_CONF.with_name('alerts.yml')}",
+    }
+    for compose, here in local.items():
+        if text.count(compose) != 1:
+            raise StackError(f"{PROMETHEUS_CONF}: expected {compose} once")
+        text = text.replace(compose, here)
+    return text
+
+
+def ops_processes() -> dict[str, str]:
+    """Procfile lines of Prometheus and the exporters this machine has (or can install)."""
+    lines = {}
+    prometheus = optional_package("prometheus", "prometheus")
+    if prometheus:
+        folder = STACK / "prometheus"
+        folder.mkdir(parents=True, exist_ok=True)
+        conf = folder / "prometheus.yml"
+        conf.write_text(
+            "# Generated by scripts/stack.py from docker/prometheus/prometheus.yml; edit that.\n"
+            + render_prometheus()
+        )
+        lines["prometheus"] = (
+            f"{prometheus} --config.file={conf} --storage.tsdb.path={folder / 'data'} "
+            f"--web.listen-address={HOST}:{PROMETHEUS_PORT}"
+        )
+    redis_exporter = optional_package("prometheus-redis-exporter", "prometheus-redis-exporter")
+    if redis_exporter:
+        # No -redis.addr: Prometheus names the role's server in each scrape (/scrape?target=).
+        lines["redis_exporter"] = (
+            f"{redis_exporter} -web.listen-address {HOST}:{REDIS_EXPORTER_PORT}"
+        )
+    postgres_exporter = optional_package(
+        "prometheus-postgres-exporter", "prometheus-postgres-exporter"
+    )
+    if postgres_exporter:
+        dsn = f"{DATABASE_URL}{'&' if '?' in DATABASE_URL else '?'}sslmode=disable"
+        lines["postgres_exporter"] = (
+            f"DATA_SOURCE_NAME='{dsn}' {postgres_exporter} "
+            f"--web.listen-address={HOST}:{POSTGRES_EXPORTER_PORT}"
+        )
+    say("running without Grafana: Debian has no package for it (compose's profile ops has it)")
+    return lines
+
+
 # RUN
 # ------------------------------------------------------------------------------------------------
 def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
@@ -183,7 +263,7 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def procfile(nginx: str, confs: dict[str, Path]) -> str:
+def procfile(nginx: str, confs: dict[str, Path], ops: dict[str, str]) -> str:
     lines = [
         "# Generated by scripts/stack.py: three app processes behind nginx, a worker and beat."
     ]
@@ -192,7 +272,7 @@ def procfile(nginx: str, confs: dict[str, Path]) -> str:
         # three: one shared folder would count every sample three times), and has its own
         # control socket (gunicorn's default in $HOME is one path for every gunicorn of the user).
         lines.append(
-            f"web{number}: PROMETHEUS_MULTIPROC_DIR={STACK / 'prometheus' / f'web{number}'} "
+            f"web{number}: PROMETHEUS_MULTIPROC_DIR={STACK / 'metrics' / f'web{number}'} "
             f"gunicorn --config config/gunicorn.py --workers {WORKERS} --bind {HOST}:{port} "
             f"--name shelf-web{number} --control-socket {STACK / f'web{number}.ctl'}"
         )
@@ -202,16 +282,22 @@ def procfile(nginx: str, confs: dict[str, Path]) -> str:
     )
     for name, conf in confs.items():
         lines.append(f"{name}: {nginx} -p {conf.parent} -c {conf} -e stderr")
+    lines.extend(f"{name}: {command}" for name, command in ops.items())
     return "\n".join(lines) + "\n"
 
 
-def banner(urls: list[str], admin: str, ready: list[int]) -> None:
+def banner(urls: list[str], admin: str, ready: list[int], ops: dict[str, str]) -> None:
     if services.wait_until(lambda: all(services.listening(HOST, p) for p in ready), 120, 0.2):
         lines = [
             f"==> Shelf stack is up: {urls[0]}  (nginx -> {len(APP_PORTS)} app processes)",
             *(f"==> {url}" for url in urls[1:]),
             f"==> app processes: {', '.join(f'http://{HOST}:{p}/' for p in APP_PORTS)}",
             f"==> Admin: {urls[0]}admin/  {admin.strip()}",
+            *(
+                [f"==> Prometheus: http://{HOST}:{PROMETHEUS_PORT}/alerts"]
+                if "prometheus" in ops
+                else []
+            ),
             "==> Ctrl-C stops everything.",
         ]
         print("\n" + "\n".join(lines) + "\n", flush=True)
@@ -223,14 +309,22 @@ def _interrupt(*_) -> None:
 
 def run(compare: bool) -> int:
     nginx = debian_package("nginx", "nginx")
+    STACK.mkdir(parents=True, exist_ok=True)
+    # The benchmark's comparison (--compare) measures the shop alone: no scrapes in between.
+    ops = {} if compare else ops_processes()
     wanted = [NGINX_PORT, *APP_PORTS] + ([NGINX_PORT + 1] if compare else [])
-    taken = [port for port in wanted if services.listening(HOST, port)]
+    ops_ports = {"prometheus": PROMETHEUS_PORT, "redis_exporter": REDIS_EXPORTER_PORT,
+                 "postgres_exporter": POSTGRES_EXPORTER_PORT}  # fmt: skip
+    taken = [
+        port for port in wanted + [ops_ports[name] for name in ops]
+        if services.listening(HOST, port)
+    ]  # fmt: skip
     if taken:
         raise StackError(
             f"something already listens on {', '.join(map(str, taken))} (another make stack?); "
-            "stop it or choose other ports (SHELF_STACK_PORT, SHELF_STACK_APP_PORTS)"
+            "stop it or choose other ports (SHELF_STACK_PORT, SHELF_STACK_APP_PORTS, "
+            "SHELF_STACK_OPS_PORTS)"
         )
-    STACK.mkdir(parents=True, exist_ok=True)
     (LOCAL / "run").mkdir(parents=True, exist_ok=True)
     record = LOCAL / "run" / f"stack-{os.getpid()}.json"
     env = stack_env()
@@ -253,8 +347,8 @@ def run(compare: bool) -> int:
         if compare:
             confs["nginx1"] = write_nginx("nginx-one-app", NGINX_PORT + 1, APP_PORTS[:1])
             urls.append(f"http://{HOST}:{NGINX_PORT + 1}/  (nginx -> app process 1 only)")
-        (STACK / "Procfile").write_text(procfile(nginx, confs))
-        threading.Thread(target=banner, args=(urls, admin, wanted), daemon=True).start()
+        (STACK / "Procfile").write_text(procfile(nginx, confs, ops))
+        threading.Thread(target=banner, args=(urls, admin, wanted, ops), daemon=True).start()
         # Ctrl-C reaches every process of the terminal's group: honcho stops its processes and
         # exits, and this script, which ignores it, then stops the servers it started. The
         # benchmark sends SIGINT to the group the same way.
@@ -308,7 +402,7 @@ def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
 # COMPOSE
 # ------------------------------------------------------------------------------------------------
 def compose_config() -> int:
-    """Validate docker/compose.yaml offline, with and without the cluster profile."""
+    """Validate docker/compose.yaml offline: without a profile, with `cluster`, with `ops`."""
     compose_file = ROOT / "docker" / "compose.yaml"
     docker = shutil.which("docker")
     plugin = docker and subprocess.run([docker, "compose", "version"], capture_output=True)
@@ -319,7 +413,7 @@ def compose_config() -> int:
         command = [debian_package("docker-compose", "docker-compose")]
     # Only for interpolation: the file refuses to render without a secret key.
     env = {**os.environ, "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "config-only")}
-    for profile in ([], ["--profile", "cluster"]):
+    for profile in ([], ["--profile", "cluster"], ["--profile", "ops"]):
         run = [*command, "-f", str(compose_file), *profile, "config", "--quiet"]
         result = subprocess.run(run, env=env, cwd=ROOT)
         if result.returncode != 0:

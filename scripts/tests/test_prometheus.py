@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts import stack
+
 PROMETHEUS = Path(__file__).resolve().parents[2] / "docker" / "prometheus"
 
 
@@ -30,3 +32,14 @@ def test_alert_rules_fire_on_the_trouble_they_name_and_stay_quiet_otherwise():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_compose_and_make_stack_configurations_are_valid(tmp_path):
+    local = tmp_path / "prometheus.yml"
+    local.write_text(stack.render_prometheus())
+    for conf in (PROMETHEUS / "prometheus.yml", local):
+        result = subprocess.run(
+            [promtool(), "check", "config", str(conf)],
+            cwd=PROMETHEUS, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr

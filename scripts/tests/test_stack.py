@@ -15,3 +15,15 @@ def test_the_site_keeps_the_upstream_options_with_local_servers_and_port():
     assert "listen 127.0.0.1:9000;" in site and "listen 80;" not in site
     original = stack.NGINX_CONF.read_text()
     assert site.count("proxy_next_upstream") == original.count("proxy_next_upstream")
+
+
+def test_prometheus_scrapes_this_machines_processes_with_the_same_jobs_and_rules():
+    conf = stack.render_prometheus()
+    original = stack.PROMETHEUS_CONF.read_text()
+    for name in ("web1", "redis-cache", "redis-state", "redis-exporter", "postgres-exporter"):
+        assert name not in conf, name
+    assert f'"127.0.0.1:{stack.APP_PORTS[0]}"' in conf
+    assert f'"redis://127.0.0.1:{stack.STATE_PORT}"' in conf
+    assert f"  - {stack.PROMETHEUS_CONF.with_name('alerts.yml')}" in conf
+    assert conf.count("job_name:") == original.count("job_name:")
+    assert conf.count("role: state") == 1

@@ -21,7 +21,9 @@ from shop import tasks
 pytestmark = pytest.mark.django_db
 
 NS = shelf.Namespace("test.ops", schema=1, ttl=1, grace=60)
-ALERTS = Path(__file__).resolve().parents[2] / "docker" / "prometheus" / "alerts.yml"
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+# What the operators see: the alert rules and the Grafana dashboard.
+OPS_FILES = [DOCKER / "prometheus" / "alerts.yml", DOCKER / "grafana" / "dashboards" / "shelf.json"]
 
 
 @pytest.fixture
@@ -103,19 +105,21 @@ def test_metrics_show_the_breaker_the_outbox_and_the_worker_heartbeat(client):
     assert _gauges(client)["shelf_breaker_open"] == 0
 
 
-def test_every_shelf_series_the_alert_rules_use_is_exported(client):
-    """A renamed series would silence its alert: the rules name only what /metrics exports."""
+def test_every_shelf_series_the_alerts_and_the_dashboard_use_is_exported(client):
+    """A renamed series would silence its alert or empty its panel: they name only what
+    /metrics exports."""
     outbox.record(["test.ops:1"])
     tasks.worker_heartbeat.delay()
     exported = set()
     for family in text_string_to_metric_families(client.get("/metrics").content.decode()):
         # A family is declared even before it has samples (no lookups, no cart synced yet).
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
         exported |= {family.name, *(s.name for s in family.samples)}
-        if family.type == "counter":
-            exported.add(f"{family.name}_total")
-    used = set(re.findall(r"\bshelf_[a-z_]+", ALERTS.read_text()))
-    assert used, "no shelf series in the rules"
-    assert used - exported == set()
+        exported |= {family.name + suffix for suffix in suffixes.get(family.type, [])}
+    for path in OPS_FILES:
+        used = set(re.findall(r"\bshelf_[a-z_]+", path.read_text()))
+        assert used, f"no shelf series in {path}"
+        assert used - exported == set(), path
 
 
 def test_dashboard_refuses_non_staff(client):
