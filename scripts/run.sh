@@ -25,9 +25,7 @@ cleanup() {
     python scripts/services.py down --record "$record" || true
 }
 trap cleanup EXIT
-# Ctrl-C is how this is stopped: once honcho and the clean-up are done, that is a success, not
-# the failure that make would report as "Error 130".
-trap 'exit 0' INT
+trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_open() {  # bash's /dev/tcp: no process, immediate on loopback
@@ -60,6 +58,15 @@ python manage.py warm_cache
 ) &
 banner_pid=$!
 
+# Ctrl-C is how the shop is stopped: honcho stops its processes and exits 130, and that is a
+# clean stop, not the failure that make would report as "Error 130". Not left to `set -e`,
+# which would exit with honcho's 130 before the INT trap runs.
+trap 'exit 0' INT
+status=0
 # honcho's own .env loading is off (-e /dev/null): it would let .env override the environment,
 # while the settings read .env with the environment taking precedence.
-honcho start --procfile Procfile --env /dev/null
+honcho start --procfile Procfile --env /dev/null || status=$?
+if [ "$status" -eq 130 ]; then
+    exit 0
+fi
+exit "$status"
