@@ -3,9 +3,18 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.flatpages.models import FlatPage
+from django.contrib.sites.models import Site
 from django.test import Client
 
+from shop.info import info_pages_ensure
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def info_pages():
+    """The pages the migration creates (a transactional test elsewhere may have flushed them)."""
+    info_pages_ensure(Site, FlatPage)
 
 PAGES = {
     "/shipping/": "Shipping",
@@ -48,3 +57,9 @@ def test_an_admin_edit_shows_on_the_next_request(client):
 
 def test_an_unknown_information_page_is_a_404(client):
     assert client.get("/refunds/").status_code == 404
+
+
+def test_ensuring_the_pages_again_keeps_an_edited_one():
+    FlatPage.objects.filter(url="/about/").update(content="<p>Ours.</p>")
+    assert info_pages_ensure(Site, FlatPage) == 0
+    assert FlatPage.objects.get(url="/about/").content == "<p>Ours.</p>"
