@@ -1,49 +1,62 @@
 """The site shell's shelf entries: the signed-in user, so that a page view by a logged-in
 shopper does not read PostgreSQL.
 
-The entry is the user's row as JSON (with the password hash, so that an instance built from it
-behaves like one read from the database: Django checks the session against a hash of it, and a
-save of the instance keeps it). It lives in the cache Redis, which only the shop can reach.
-Staleness: none; every save of the user bumps its tag after the commit.
+The entry holds who the user is (id, names, email, is_active, dates) and the session auth
+hash Django checks each session against (an HMAC of the password hash under SECRET_KEY, the
+same value every session of the user already carries). It holds neither the password hash nor
+is_staff / is_superuser: whoever can write to the cache Redis must not be able to sign in as
+anyone or gain a right. What it builds is a shop.models.ShelfUser, which refuses to be saved.
+Staleness: none; every save of the user bumps its tag after the commit (a password change
+too, so the stored session hash follows it).
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 
 import shelf
 
+from .models import ShelfUser
+
 USER = shelf.Namespace(
-    "shop.user", schema=1, ttl=3600, key_tags=lambda user_id: (f"user:{user_id}",)
+    "shop.user", schema=2, ttl=3600, key_tags=lambda user_id: (f"user:{user_id}",)
 )
-
-
-def _fields():
-    return [f for f in get_user_model()._meta.concrete_fields]
+# Identity and display fields only: nothing here may decide a right.
+FIELDS = ("id", "username", "first_name", "last_name", "email", "is_active", "last_login",
+          "date_joined")  # fmt: skip
 
 
 def _load(user_id: int) -> dict | None:
     user = get_user_model()._default_manager.filter(pk=user_id).first()
     if user is None:
         return None
+    fields = get_user_model()._meta
     # None stays None: value_to_string() would turn a NULL last_login into "".
-    return {
-        f.attname: None if getattr(user, f.attname) is None else f.value_to_string(user)
-        for f in _fields()
+    data = {
+        name: None if getattr(user, name) is None else fields.get_field(name).value_to_string(user)
+        for name in FIELDS
     }
+    data["session_hash"] = user.get_session_auth_hash()
+    return data
 
 
-def user_get(user_id: int) -> AbstractBaseUser | None:
+def user_get(user_id: int) -> ShelfUser | None:
     """The user with this id, built from the shelf entry; None if there is no such user."""
-    data = shelf.fetch(USER, int(user_id), _load)
-    if data is None:
+    user_id = int(user_id)
+    data = shelf.fetch(USER, user_id, _load)
+    # An entry that names another user, or lacks a field, is not this user's: refuse it.
+    if not isinstance(data, dict) or str(data.get("id")) != str(user_id):
         return None
-    model = get_user_model()
-    user = model(
+    if not all(name in data for name in (*FIELDS, "session_hash")):
+        return None
+    fields = get_user_model()._meta
+    user = ShelfUser(
         **{
-            f.attname: None if data[f.attname] is None else f.to_python(data[f.attname])
-            for f in _fields()
-        }
+            name: None if data[name] is None else fields.get_field(name).to_python(data[name])
+            for name in FIELDS
+        },
+        is_staff=False,
+        is_superuser=False,
     )
+    user.session_hash = str(data["session_hash"])
     user._state.adding = False
     user._state.db = "default"
     return user

@@ -134,7 +134,8 @@ SESSION_CACHE_ALIAS = "state"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = False
-# The signed-in user comes from the shelf, so a logged-in page view reads no PostgreSQL.
+# The signed-in user comes from the shelf, so a logged-in page view reads no PostgreSQL; the
+# admin and the password pages read it from PostgreSQL (shop/auth.py): the shelf grants no right.
 # Axes first: it refuses a locked-out client before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "shop.auth.CachedModelBackend"]
 LOGIN_REDIRECT_URL = "/"
@@ -222,6 +223,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin and the password pages get the user from PostgreSQL (shop/auth.py).
+    "shop.auth.DatabaseUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
