@@ -40,7 +40,8 @@ def database_user(request: HttpRequest):
         _from_database.reset(token)
 
 
-def _rights_paths() -> tuple[str, ...]:
+def rights_paths() -> tuple[str, ...]:
+    """Path prefixes of the pages that decide rights or write the user."""
     # Everything under the admin (the staff dashboard too) and the password pages.
     return (reverse("admin:index"), reverse("password_change"))
 
@@ -52,6 +53,6 @@ class DatabaseUserMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(_rights_paths()):
+        if request.path.startswith(rights_paths()):
             request.user = SimpleLazyObject(lambda: database_user(request))
         return self.get_response(request)

@@ -3,8 +3,10 @@ from collections.abc import Callable
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from . import metrics
+from .auth import rights_paths
 
 
 class RequestMetricsMiddleware:
@@ -29,4 +31,44 @@ class RequestMetricsMiddleware:
         view = match.view_name if match else "unmatched"
         metrics.REQUEST_SECONDS.labels(view).observe(time.perf_counter() - started)
         metrics.REQUEST_QUERIES.labels(view).observe(queries)
+        return response
+
+
+# Pages with anything of one visitor's (their name, cart, messages, a CSRF token, a cookie):
+# no cache between us and the browser may keep them, nor the browser's own disk cache.
+PRIVATE = "private, no-store"
+# Pages that are the same for everyone (product JSON, sitemaps): a shared cache may store them
+# but must ask us every time, so a price change is seen as soon as the shelf sees it.
+SHARED = "no-cache"
+
+
+class CacheControlMiddleware:
+    """Give every response an explicit Cache-Control: PRIVATE when it carries visitor data.
+
+    A response carries visitor data when the request read the session (the signed-in user,
+    the cart, messages) or the response sets a cookie (the CSRF cookie too); the admin and
+    the password pages are private whatever they hold (a redirect too). Those
+    are marked PRIVATE even if a view asked for more caching. Any other response keeps the
+    view's own policy, or gets SHARED. Listed above SessionMiddleware and CsrfViewMiddleware,
+    so it sees the cookies they set.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        # A page that used the CSRF token re-sends its cookie, so `cookies` covers it.
+        private = (
+            (session is not None and session.accessed)
+            or bool(response.cookies)
+            or request.path.startswith(rights_paths())
+        )
+        if private:
+            response["Cache-Control"] = PRIVATE
+            response.headers.pop("Expires", None)
+            patch_vary_headers(response, ("Cookie",))
+        elif not response.has_header("Cache-Control"):
+            response["Cache-Control"] = SHARED
         return response

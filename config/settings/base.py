@@ -219,6 +219,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shop.middleware.RequestMetricsMiddleware",
     "shelf.middleware.ShelfMiddleware",
+    # Above the session and CSRF middleware: it sees the cookies they set (shop/middleware.py).
+    "shop.middleware.CacheControlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,0 +1,81 @@
+"""Every URL pattern of the URLconf, made into a URL from real objects, for tests that must
+visit all of them (the Cache-Control crawl, the query-string fuzz). A pattern this cannot fill
+fails the test that asked, so a new view cannot be left out by accident."""
+
+import re
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from catalog.models import Category, Product
+from catalog.sitemaps import SITEMAPS
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # as written in the URLconf, prefixes joined
+    name: str | None
+    params: tuple[str, ...]
+
+
+def routes() -> list[Route]:
+    """Every URL pattern of the root URLconf."""
+
+    def walk(resolver: URLResolver, prefix: str, namespace: str):
+        for p in resolver.url_patterns:
+            if isinstance(p, URLResolver):
+                ns = namespace + (f"{p.namespace}:" if p.namespace else "")
+                yield from walk(p, prefix + str(p.pattern), ns)
+            elif isinstance(p, URLPattern):
+                params = tuple(p.pattern.converters) or tuple(p.pattern.regex.groupindex)
+                yield Route(prefix + str(p.pattern), p.name and namespace + p.name, params)
+
+    return list(walk(get_resolver(), "", ""))
+
+
+_ADMIN_OBJECT = re.compile(r"^admin/(\w+)/(\w+)/<path:object_id>/")
+# Regex patterns, written out: their groups are alternations or catch-alls, not converters.
+_REGEX_URLS = {
+    "^admin/shop/(?P<rest>(?:order|orderline|payment)/.*)$": "/admin/shop/order/",
+    "admin/^(?P<app_label>auth|axes|catalog|cart|orders)/$": "/admin/orders/",
+    "admin/(?P<url>.*)$": "/admin/no-such-page/",
+}
+
+
+def url_of(route: Route, order_number: str, user_id: int) -> str:
+    """A URL that `route` matches, its parameters taken from rows in the database."""
+    if route.pattern in _REGEX_URLS:
+        return _REGEX_URLS[route.pattern]
+    path = route.pattern
+    values: dict[str, object] = {}
+    if match := _ADMIN_OBJECT.match(path):
+        row = apps.get_model(match[1], match[2])._default_manager.order_by("pk").first()
+        values["object_id"] = row.pk if row is not None else 0
+    product = Product.objects.order_by("pk").first()
+    values.update(
+        {
+            "slug": Category.objects.order_by("pk").first().slug
+            if path.startswith("c/")
+            else product.slug,
+            "image_id": product.pk,
+            "hue": 120,
+            "product_id": product.pk,
+            "section": next(iter(SITEMAPS)),
+            "number": order_number,
+            "id": user_id,
+            "content_type_id": ContentType.objects.get_for_model(Product).pk,
+        }
+    )
+    if path.startswith("admin/r/"):
+        values["object_id"] = product.pk
+
+    def fill(match: re.Match) -> str:
+        name = match[1]
+        assert name in values, f"no value for <{name}> in {route.pattern}: add one to crawl.py"
+        return str(values[name])
+
+    filled = re.sub(r"<(?:\w+:)?(\w+)>", fill, path)
+    assert "<" not in filled and "(?P" not in filled, f"cannot fill {route.pattern}"
+    return "/" + filled
