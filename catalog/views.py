@@ -2,17 +2,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from shelf.pages import respond
+from shelf.pages import page_number, respond
 
 from . import selectors
-
-
-def _page_number(raw: str | None) -> int:
-    if raw in (None, ""):
-        return 1
-    if not raw.isdigit() or len(raw) > 6:
-        raise Http404("No such page.")
-    return int(raw)
 
 
 @require_safe
@@ -24,7 +16,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     sort = request.GET.get("sort", "")
-    page = selectors.category_page(slug, sort, _page_number(request.GET.get("page")))
+    page = selectors.category_page(slug, sort, page_number(request.GET.get("page")))
     if page is None:
         raise Http404("No such category page.")
     return respond(request, page.html, {"stock": page.stock})

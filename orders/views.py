@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from cart.selectors import cart_get
 from cart.services import cart_owner
+from shelf.pages import page_number
 
 from . import selectors, services
 from .forms import CheckoutForm, PlaceOrderForm
@@ -146,7 +147,9 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_safe
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.orders_of_user(request.user.pk), 20).get_page(
-        request.GET.get("page")
-    )
+    paginator = Paginator(selectors.orders_of_user(request.user.pk), 20)
+    number = page_number(request.GET.get("page"))
+    if number > paginator.num_pages:
+        raise Http404("No such page.")
+    page = paginator.page(number)
     return render(request, "orders/order_list.html", {"page": page})

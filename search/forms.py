@@ -29,6 +29,14 @@ class SearchForm(forms.Form):
     in_stock = forms.BooleanField(required=False, widget=forms.TextInput)
     sort = forms.ChoiceField(required=False, choices=[("", ""), *selectors.SORT_LABELS.items()])
 
+    def clean_page(self) -> int | None:
+        # IntegerField takes Arabic-Indic or full-width digits for 12: no link of ours writes
+        # them (a 404, as for "²" and every other page that is not ASCII digits).
+        raw = self.data.get("page") or ""
+        if not raw.isascii():
+            raise forms.ValidationError("No such page.")
+        return self.cleaned_data["page"]
+
     def clean(self) -> dict:
         data = super().clean()
         low, high = data.get("min_price"), data.get("max_price")

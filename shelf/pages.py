@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.messages import get_messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.html import format_html
@@ -78,6 +78,19 @@ def respond(
         return _entry_fillers[name](values.get(name, {}).get(int(match.group(2))))
 
     return HttpResponse(_entry_pattern().sub(fill, html), status=status)
+
+
+def page_number(raw: str | None, max_digits: int = 6) -> int:
+    """The page a `?page=` asks for: ASCII digits only, else a 404 (never a 500).
+
+    str.isdigit() alone accepts "²" and "①", which int() refuses; int() and float() accept
+    Arabic-Indic and full-width digits, which no link of ours writes.
+    """
+    if raw in (None, ""):
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > max_digits or int(raw) < 1:
+        raise Http404("No such page.")
+    return int(raw)
 
 
 def csrf_input(request: HttpRequest) -> str:
