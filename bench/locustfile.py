@@ -90,7 +90,7 @@ class ShopperUser(FastHttpUser):
         if session is not None:
             self.client.cookiejar.set_cookie(_cookie("sessionid", session))
         # Each visit comes from its own address, as the production proxy (nginx) reports it in
-        # X-Forwarded-For (TRUSTED_PROXY_COUNT = 1): per-client limits see many shoppers, not
+        # X-Forwarded-For (TRUSTED_PROXIES): per-client limits see many shoppers, not
         # one. Loopback-range addresses: a header only, nothing is ever sent to them.
         n = self.shopper.index * 4096 + self.shopper.visits
         self.client_address = f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"

@@ -3,11 +3,14 @@
 Client address
 --------------
 Behind nginx, REMOTE_ADDR is nginx's own address; nginx appends the address it saw to
-X-Forwarded-For (`$proxy_add_x_forwarded_for`, docker/nginx/shelf.conf). Everything to the left
-of what our own proxies appended was written by the client and proves nothing, so with
-TRUSTED_PROXY_COUNT = n the client is the n-th address from the right, and with 0 (no proxy in
-front, the default) the header is ignored and REMOTE_ADDR is the client. Login throttling
-(django-axes) and the search rate limit (django-ratelimit) both use `client_ip`.
+X-Forwarded-For (`$proxy_add_x_forwarded_for`, docker/nginx/shelf.conf). The header is read
+only when the direct peer is one of TRUSTED_PROXIES (addresses or networks): anyone else can
+write it, and the app may be reached without nginx. Then the client is the right-most entry
+that is not one of our proxies: entries to its right were appended by our proxies, entries to
+its left by the client, and prove nothing. With TRUSTED_PROXIES empty (the default) the header
+is ignored. Login throttling (django-axes) and the rate limits (django-ratelimit) both use
+`client_ip`. (django-ipware does this too, but its trusted-proxy option matches header entries
+by string prefix rather than checking the peer, and its algorithm changed between majors.)
 
 Rate limit counters
 -------------------
@@ -20,6 +23,7 @@ one client's flood, and during an outage the shop would rather serve everyone th
 """
 
 import ipaddress
+from functools import cache
 
 from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
@@ -32,19 +36,41 @@ from shelf import backend
 USERNAME_RECORDED = 255
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@cache
+def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _address(text: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: Address | None) -> bool:
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
+    return address is not None and any(address in net for net in networks)
+
+
 def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or the one our trusted proxies put in X-Forwarded-For."""
-    trusted = settings.TRUSTED_PROXY_COUNT
-    if trusted > 0:
-        chain = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        chain = [a for a in chain if a]
-        if len(chain) >= trusted:
-            candidate = chain[-trusted]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass  # not an address: our proxy did not write it; fall back to the peer
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address: REMOTE_ADDR, or what our trusted proxies saw (see above)."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    client = _address(peer)
+    if not _trusted(client):
+        return peer
+    for entry in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = _address(entry)
+        if address is None:
+            break  # not written by a proxy of ours: the last proxy's peer is the answer
+        client = address
+        if not _trusted(address):
+            break
+    return str(client)
 
 
 def axes_username(request: HttpRequest, credentials: dict | None = None) -> str | None:

@@ -143,9 +143,9 @@ LOGOUT_REDIRECT_URL = "/"
 
 # CLIENTS, LOGIN THROTTLING AND RATE LIMITS (see shop/security.py and the README's "Security")
 # ------------------------------------------------------------------------------
-# How many proxies of ours (nginx) stand in front of the app and append to X-Forwarded-For.
-# 0: the header is ignored and REMOTE_ADDR is the client (anyone can write the header).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Addresses or networks of our proxies (nginx) that append to X-Forwarded-For; the header is
+# read only from these peers. Empty: the header is ignored and REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # django-axes: https://django-axes.readthedocs.io/en/latest/4_configuration.html
 # Failed logins are recorded in PostgreSQL (the database handler): logging in needs PostgreSQL
 # anyway, so throttling works exactly as well as logging in does, whatever Redis does.

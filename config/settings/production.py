@@ -32,7 +32,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Origins allowed to POST (scheme://host), e.g. https://shop.example; empty: the host itself.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Production runs behind nginx (docker/nginx/shelf.conf), which appends the client's address
-# to X-Forwarded-For; set 0 when the app is reached directly.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+# to X-Forwarded-For; the header is believed only from these peers (nginx on the same host by
+# default), so a client reaching the app directly cannot choose its own address.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

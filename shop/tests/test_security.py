@@ -43,7 +43,7 @@ def _production_settings() -> dict:
         "SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
         "CSRF_COOKIE_SAMESITE", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
         "SECURE_HSTS_PRELOAD", "SECURE_REFERRER_POLICY", "SECURE_SSL_REDIRECT",
-        "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "TRUSTED_PROXY_COUNT", "DEBUG",
+        "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS", "TRUSTED_PROXIES", "DEBUG",
     ]  # fmt: skip
     done = _production(
         "import django, json; django.setup(); from django.conf import settings as s;"
@@ -78,7 +78,7 @@ def test_production_cookies_are_host_prefixed_secure_httponly_and_samesite(clien
     assert prod["CSRF_COOKIE_NAME"] == "__Host-csrftoken"
     assert prod["SECURE_REFERRER_POLICY"] == "same-origin" and prod["X_FRAME_OPTIONS"] == "DENY"
     assert prod["SECURE_HSTS_SECONDS"] >= 31536000 and prod["DEBUG"] is False
-    assert prod["TRUSTED_PROXY_COUNT"] == 1
+    assert prod["TRUSTED_PROXIES"] == ["127.0.0.1", "::1"]
     cookie_settings = {k: v for k, v in prod.items() if k.startswith(("SESSION_", "CSRF_"))}
     product = ProductFactory()
     with override_settings(**cookie_settings):
@@ -94,8 +94,9 @@ def test_production_cookies_are_host_prefixed_secure_httponly_and_samesite(clien
 # --- Login throttling (django-axes, database handler) ------------------------------------------
 
 
-def _login(client: Client, password: str, forwarded: str | None = None):
-    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+def _login(client: Client, password: str, forwarded: str | None = None, **extra):
+    if forwarded:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
     return client.post("/accounts/login/", {"username": "alice", "password": password}, **extra)
 
 
@@ -112,7 +113,7 @@ def test_logins_are_locked_out_after_five_failures_from_one_address(settings):
 
 
 def test_behind_our_proxy_the_lockout_is_per_real_client_address(settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]  # the test client's REMOTE_ADDR: our nginx
     get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     for _ in range(settings.AXES_FAILURE_LIMIT):
         _login(Client(), "wrong", forwarded="198.51.100.7")
@@ -121,6 +122,46 @@ def test_behind_our_proxy_the_lockout_is_per_real_client_address(settings):
     assert _login(Client(), PASSWORD, forwarded="192.0.2.1").status_code == 302
     spoof = "192.0.2.55, 198.51.100.7"
     assert _login(Client(), PASSWORD, forwarded=spoof).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "client"),
+    [
+        ("198.51.100.20", "192.0.2.1", "198.51.100.20"),  # not our proxy: header ignored
+        ("10.0.0.2", "192.0.2.1", "192.0.2.1"),  # our nginx: what it saw
+        ("10.0.0.2", "203.0.113.5, 192.0.2.1", "192.0.2.1"),  # the client's own entry ignored
+        ("10.0.0.2", "192.0.2.1, 10.0.0.9", "192.0.2.1"),  # two of our proxies in a row
+        ("10.0.0.2", "not-an-ip, 10.0.0.9", "10.0.0.9"),  # garbage left of our proxies
+        ("10.0.0.2", "", "10.0.0.2"),
+        ("2001:db8::7", "192.0.2.1", "192.0.2.1"),  # networks of either family
+    ],
+)
+def test_x_forwarded_for_is_read_only_from_a_trusted_proxy(rf, settings, peer, forwarded, client):
+    from shop.security import client_ip
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/32"]
+    request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == client
+
+
+def test_rotating_x_forwarded_for_from_an_untrusted_peer_evades_no_limit(settings):
+    """The app reached directly (no nginx in front), with production's trusted proxies."""
+    settings.TRUSTED_PROXIES = _production_settings()["TRUSTED_PROXIES"]
+    settings.SEARCH_RATE_LIMIT = "5/m"
+    get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    ProductFactory(name="Nordvik Lamp")
+    direct = {"REMOTE_ADDR": "198.51.100.20"}
+    searches = [
+        Client().get("/search/?q=lamp", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}", **direct).status_code
+        for i in range(8)
+    ]
+    assert searches == [200] * 5 + [429] * 3
+    logins = [
+        _login(Client(), "wrong", forwarded=f"203.0.113.{i}", **direct).status_code
+        for i in range(settings.AXES_FAILURE_LIMIT + 3)
+    ]
+    assert logins[-3:] == [429] * 3
+    assert _login(Client(), PASSWORD, forwarded="203.0.113.99", **direct).status_code == 429
 
 
 def test_with_both_redis_roles_down_login_is_still_throttled():
@@ -155,7 +196,7 @@ def test_searches_are_rate_limited_per_client(settings):
     # A spoofed X-Forwarded-For does not give a new budget without a trusted proxy...
     assert client.get("/search/?q=lamp", HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 429
     # ...behind our nginx, each real client has its own.
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
     assert client.get("/search/?q=lamp", HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
 
 
