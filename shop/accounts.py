@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
+from django_ratelimit.decorators import ratelimit
 
 from shelf.pages import csrf_input
 
@@ -32,6 +33,9 @@ def nav_slot(request: HttpRequest) -> str:
     )
 
 
+@ratelimit(
+    group="signup", key="shop.security.rate_key", rate="shop.security.signup_rate", method="POST"
+)
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return HttpResponseRedirect(reverse("catalog:home"))

@@ -96,6 +96,11 @@ def search_rate(group: str, request: HttpRequest) -> str:
     return settings.SEARCH_RATE_LIMIT
 
 
+def signup_rate(group: str, request: HttpRequest) -> str:
+    """django-ratelimit's rate for sign-ups: SIGNUP_RATE_LIMIT, read per request."""
+    return settings.SIGNUP_RATE_LIMIT
+
+
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """RATELIMIT_VIEW: the shop's 429 page."""
     response = render(request, "429.html", {}, status=429)

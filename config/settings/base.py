@@ -152,9 +152,10 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Lock out a username from one address: a flood from one address cannot lock a shopper out
-# everywhere, and a shopper behind the same address as an attacker can still use another name.
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Lock out an address after AXES_FAILURE_LIMIT failures, whatever usernames it tried (one
+# address guessing 40 usernames is stopped at the fifth), which also covers one username from
+# one address. Not a username from every address: anyone could then lock a shopper out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "shop.security.client_ip"
 AXES_USERNAME_CALLABLE = "shop.security.axes_username"
@@ -162,6 +163,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # django-ratelimit: https://django-ratelimit.readthedocs.io/en/stable/settings.html
 # Searches per client address (the only public view that costs PostgreSQL real work per query).
 SEARCH_RATE_LIMIT = env("SEARCH_RATE_LIMIT", default="60/m")
+# Sign-ups (POSTs) per client address: each creates a row and sends mail.
+SIGNUP_RATE_LIMIT = env("SIGNUP_RATE_LIMIT", default="10/h")
 RATELIMIT_USE_CACHE = "ratelimit"
 # With the cache Redis unavailable the counts are unknown: serve the search (see security.py).
 RATELIMIT_FAIL_OPEN = True

@@ -164,6 +164,44 @@ def test_rotating_x_forwarded_for_from_an_untrusted_peer_evades_no_limit(setting
     assert _login(Client(), PASSWORD, forwarded="203.0.113.99", **direct).status_code == 429
 
 
+def test_one_address_trying_many_usernames_is_locked_out(settings):
+    users = get_user_model().objects
+    for i in range(settings.AXES_FAILURE_LIMIT + 2):
+        users.create_user(f"shopper{i}", f"shopper{i}@example.com", PASSWORD)
+    answers = [
+        Client().post("/accounts/login/", {"username": f"shopper{i}", "password": "wrong"})
+        for i in range(settings.AXES_FAILURE_LIMIT + 2)
+    ]
+    assert [a.status_code for a in answers[: settings.AXES_FAILURE_LIMIT - 1]] == [200] * (
+        settings.AXES_FAILURE_LIMIT - 1
+    )
+    assert {a.status_code for a in answers[settings.AXES_FAILURE_LIMIT :]} == {429}
+    right = Client().post("/accounts/login/", {"username": "shopper0", "password": PASSWORD})
+    assert right.status_code == 429, "the address is locked, whatever the name"
+    other = Client(REMOTE_ADDR="192.0.2.44")
+    assert (
+        other.post("/accounts/login/", {"username": "shopper0", "password": PASSWORD}).status_code
+        == 302
+    )
+
+
+def test_sign_ups_are_rate_limited_per_address(settings):
+    settings.SIGNUP_RATE_LIMIT = "3/m"
+
+    def signup(client: Client, i: int):
+        return client.post("/accounts/signup/", {
+            "username": f"new{i}", "email": f"new{i}@example.com",
+            "password1": PASSWORD, "password2": PASSWORD,
+        })  # fmt: skip
+
+    assert [signup(Client(), i).status_code for i in range(3)] == [302] * 3
+    limited = signup(Client(), 3)
+    assert limited.status_code == 429 and limited["Retry-After"] == "60"
+    assert not get_user_model().objects.filter(username="new3").exists()
+    assert Client().get("/accounts/signup/").status_code == 200, "the form itself is not limited"
+    assert signup(Client(REMOTE_ADDR="192.0.2.45"), 4).status_code == 302
+
+
 def test_with_both_redis_roles_down_login_is_still_throttled():
     """Axes keeps its counts in PostgreSQL: Redis being away changes nothing for logins."""
     get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
