@@ -12,6 +12,7 @@ urlpatterns = [
         RedirectView.as_view(url="/admin/orders/%(rest)s", permanent=True, query_string=True),
     ),
     path("admin/", admin.site.urls),
+    path("livez", health.livez, name="livez"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("", include("catalog.urls")),

@@ -1,9 +1,13 @@
-"""/healthz for load balancers, /metrics for Prometheus.
+"""/livez (public), /healthz (readiness, detailed) and /metrics for Prometheus.
 
+/livez says "ok" if the process answers, and nothing more: anyone may ask.
 /healthz answers 200 while the shop can serve: PostgreSQL is the only hard dependency. A cache,
-state or broker Redis that does not answer makes the status "degraded" (pages come from
-PostgreSQL, sessions from their database copy, cart syncs wait), still 200, so a load balancer
-keeps sending traffic to a shop that works.
+state or broker Redis that does not answer, or a worker heartbeat older than
+CELERY_HEARTBEAT_MAX_AGE (no worker, or no beat to schedule it), makes the status "degraded"
+(pages come from PostgreSQL, sessions from their database copy, cart syncs and emails wait),
+still 200, so a load balancer keeps sending traffic to a shop that works.
+/healthz and /metrics name our servers' timings and errors and 700-odd series: they answer only
+a bearer token (OPS_TOKEN) or an allowed client address (OPS_ALLOWED_ADDRESSES), else 403.
 """
 
 import time
@@ -12,11 +16,14 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_redis import get_redis_connection
 
 from . import metrics
+from .ops import HEARTBEAT_KEY
+from .security import client_ip
 
 CHECK_TIMEOUT = 0.5
 
@@ -44,14 +51,51 @@ def _redis(url: str):
     return ping
 
 
+def _worker() -> dict:
+    """The age of the worker's last heartbeat (shop.tasks.worker_heartbeat)."""
+    try:
+        raw = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL,
+            socket_timeout=CHECK_TIMEOUT,
+            socket_connect_timeout=CHECK_TIMEOUT,
+        ).get(HEARTBEAT_KEY)
+    except (redis.RedisError, OSError) as exc:
+        return {"ok": False, "error": exc.__class__.__name__}
+    if raw is None:
+        return {"ok": False, "error": "no heartbeat"}
+    age = max(0.0, time.time() - float(raw))
+    return {"ok": age <= settings.CELERY_HEARTBEAT_MAX_AGE, "age_s": round(age, 1)}
+
+
+def ops_allowed(request: HttpRequest) -> bool:
+    """Whether this request may read the detailed health report and the metrics."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if settings.OPS_TOKEN and scheme.lower() == "bearer":
+        return constant_time_compare(token.strip(), settings.OPS_TOKEN)
+    return client_ip(request) in settings.OPS_ALLOWED_ADDRESSES
+
+
+def _forbidden() -> JsonResponse:
+    return JsonResponse({"error": "forbidden"}, status=403)
+
+
+@require_safe
+@never_cache
+def livez(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    if not ops_allowed(request):
+        return _forbidden()
     checks = {
         "postgresql": _timed(_database),
         "cache_redis": _timed(_redis(settings.REDIS_CACHE_URL)),
         "state_redis": _timed(lambda: get_redis_connection("state").ping()),
         "broker": _timed(_redis(settings.CELERY_BROKER_URL)),
+        "celery_worker": _worker(),
     }
     if not checks["postgresql"]["ok"]:
         status, code = "failed", 503
@@ -65,5 +109,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not ops_allowed(request):
+        return _forbidden()
     body, content_type = metrics.render()
     return HttpResponse(body, content_type=content_type)

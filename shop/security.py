@@ -27,10 +27,12 @@ from functools import cache
 
 from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from shelf import backend
+
+from .views import is_api
 
 # django-axes' username column (AccessAttempt.username, varchar 255).
 USERNAME_RECORDED = 255
@@ -102,8 +104,11 @@ def signup_rate(group: str, request: HttpRequest) -> str:
 
 
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """RATELIMIT_VIEW: the shop's 429 page."""
-    response = render(request, "429.html", {}, status=429)
+    """RATELIMIT_VIEW: the shop's 429 page, or JSON for the API."""
+    if is_api(request):
+        response: HttpResponse = JsonResponse({"error": "too many requests"}, status=429)
+    else:
+        response = render(request, "429.html", {}, status=429)
     response["Retry-After"] = "60"
     return response
 

@@ -2,7 +2,7 @@ import sys
 
 from django.conf import settings
 from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
@@ -10,10 +10,18 @@ from shelf.pages import strip_visitor_slots
 
 # Seconds a client is asked to wait before retrying while PostgreSQL is away.
 RETRY_AFTER = 30
+# The JSON API's URLs: its clients get JSON errors, not the shop's HTML pages.
+API_PREFIX = "/api/"
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """The shop's 404 page, with the visitor's header like every other page."""
+    """The shop's 404 page, with the visitor's header like every other page; JSON for the API."""
+    if is_api(request):
+        return JsonResponse({"error": "not found"}, status=404)
     return render(request, "404.html", {}, status=404)
 
 
@@ -41,16 +49,23 @@ def server_error(request: HttpRequest) -> HttpResponse:
     visitor slots emptied: filling them (user, session, cart) may need the database too.
     """
     if _database_unavailable(sys.exc_info()[1]):
-        return database_unavailable()
+        return database_unavailable(request)
+    if is_api(request):
+        return JsonResponse({"error": "server error"}, status=500)
     return HttpResponseServerError(render_to_string("500.html"))
 
 
-def database_unavailable() -> HttpResponse:
-    """503 in the shop's own look, with no visitor data and no traceback."""
-    response = HttpResponse(
-        strip_visitor_slots(render_to_string("503.html", {"SITE_NAME": settings.SITE_NAME})),
-        status=503,
-    )
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 in the shop's own look (JSON for the API), with no visitor data and no traceback."""
+    if is_api(request):
+        response: HttpResponse = JsonResponse(
+            {"error": "temporarily unavailable", "retry_after": RETRY_AFTER}, status=503
+        )
+    else:
+        response = HttpResponse(
+            strip_visitor_slots(render_to_string("503.html", {"SITE_NAME": settings.SITE_NAME})),
+            status=503,
+        )
     response["Retry-After"] = str(RETRY_AFTER)
     response["Cache-Control"] = "no-store"
     return response

@@ -169,6 +169,13 @@ RATELIMIT_USE_CACHE = "ratelimit"
 # With the cache Redis unavailable the counts are unknown: serve the search (see security.py).
 RATELIMIT_FAIL_OPEN = True
 RATELIMIT_VIEW = "shop.security.rate_limited"
+# /metrics and the detailed /healthz: a request with `Authorization: Bearer <OPS_TOKEN>`
+# (empty: no token opens them) or from one of OPS_ALLOWED_ADDRESSES (the client address as
+# client_ip() finds it, so nginx's own address opens nothing). /livez is public.
+OPS_TOKEN = env("OPS_TOKEN", default="")
+OPS_ALLOWED_ADDRESSES = env.list("OPS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
+# A worker heartbeat older than this many seconds makes /healthz "degraded".
+CELERY_HEARTBEAT_MAX_AGE = env.int("CELERY_HEARTBEAT_MAX_AGE", default=60)
 SILENCED_SYSTEM_CHECKS = [
     # "cache backend ... is not officially supported": ShelfRateLimitCache is ours, on purpose.
     "django_ratelimit.W001",
