@@ -91,6 +91,15 @@ def test_production_cookies_are_host_prefixed_secure_httponly_and_samesite(clien
             assert morsel["samesite"] == "Lax" and morsel["path"] == "/" and not morsel["domain"]
 
 
+def test_every_page_sends_the_content_security_policy(client):
+    """The browser suite (shop/tests/e2e) fails on any violation of it."""
+    for url in ("/", "/accounts/login/", "/admin/login/", "/api/v1/search?q=x"):
+        policy = client.get(url)["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["script-src"] == "'self'", url
+        assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
 # --- Login throttling (django-axes, database handler) ------------------------------------------
 
 

@@ -78,20 +78,32 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server) -> Iterator[Callable]:
-    """Open a page in a new browser context (its own cookies: another shopper) at a width."""
+    """Open a page in a new browser context (its own cookies: another shopper) at a width.
+
+    Every page of every browser test also checks the Content-Security-Policy: Chromium reports
+    each blocked script, style, image or form target on the console, and any such report
+    fails the test after it ran.
+    """
     contexts = []
+    violations: list[str] = []
+
+    def record(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def open_page(width: int = 1280, **options):
         context = browser.new_context(
             base_url=live_server.url, viewport=VIEWPORTS[width], **options
         )
         context.set_default_timeout(TIMEOUT_MS)
+        context.on("console", record)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
