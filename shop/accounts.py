@@ -2,14 +2,16 @@
 
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
+from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from shelf.pages import csrf_input
 
+from . import services
 from .forms import SignupForm
 
 
@@ -37,18 +39,45 @@ def nav_slot(request: HttpRequest) -> str:
     group="signup", key="shop.security.rate_key", rate="shop.security.signup_rate", method="POST"
 )
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign up; the same answer (check your email) whether or not the name or email is taken."""
     if request.user.is_authenticated:
         return HttpResponseRedirect(reverse("catalog:home"))
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        services.account_signup(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            confirm_link=lambda uid, token: request.build_absolute_uri(
+                reverse("signup_confirm", args=[uid, token])
+            ),
+            login_url=request.build_absolute_uri(reverse("login")),
+        )
+        return HttpResponseRedirect(reverse("signup_sent"))
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_sent.html")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the email: a button (a mail scanner's GET must not sign anyone in)."""
+    post = request.method == "POST"
+    user = services.account_confirm(uidb64, token, activate=post)
+    if user is None:
+        raise Http404("This link is not valid any more.")
+    if post:
         login(request, user, backend="shop.auth.CachedModelBackend")
         return HttpResponseRedirect(reverse("catalog:home"))
-    return render(request, "registration/signup.html", {"form": form})
+    return render(request, "registration/signup_confirm.html", {"username": user.get_username()})
 
 
 urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
+    path("accounts/signup/sent/", signup_sent, name="signup_sent"),
+    path("accounts/signup/confirm/<uidb64>/<token>/", signup_confirm, name="signup_confirm"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

@@ -66,6 +66,9 @@ def url_of(route: Route, order_number: str, user_id: int) -> str:
             "number": order_number,
             "id": user_id,
             "content_type_id": ContentType.objects.get_for_model(Product).pk,
+            # A confirmation link that is not valid: its page is a 404.
+            "uidb64": "MA",
+            "token": "not-a-token",
         }
     )
     if path.startswith("admin/r/"):

@@ -1,5 +1,7 @@
 """Accounts and sessions: sign up, log in, sliding expiry, the cached user, Redis trouble."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
@@ -18,26 +20,58 @@ def alice():
     return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
 
 
-def test_signup_logs_the_new_shopper_in(client):
-    response = client.post(
+def _signup(client, username: str, email: str, password: str = PASSWORD):
+    return client.post(
         "/accounts/signup/",
-        {"username": "dora", "email": "Dora@Example.com", "password1": PASSWORD,
-         "password2": PASSWORD},
-    )  # fmt: skip
-    assert response.status_code == 302
-    assert get_user_model().objects.get(username="dora").email == "dora@example.com"
-    assert "Hi, dora" in client.get("/").content.decode()
-
-
-def test_signup_errors_are_shown_next_to_the_fields(client, alice):
-    response = client.post(
-        "/accounts/signup/",
-        {"username": "alice", "email": "alice@example.com", "password1": "x", "password2": "y"},
+        {"username": username, "email": email, "password1": password, "password2": password},
     )
+
+
+def _link(message) -> str:
+    return re.search(r"http://testserver(/accounts/signup/confirm/\S+)", message.body)[1]
+
+
+def test_signup_confirmed_by_email_logs_the_new_shopper_in(client, mailoutbox):
+    response = _signup(client, "dora", "Dora@Example.com")
+    assert response.status_code == 302 and response["Location"] == "/accounts/signup/sent/"
+    dora = get_user_model().objects.get(username="dora")
+    assert dora.email == "dora@example.com" and not dora.is_active
+    assert "Hi, dora" not in client.get("/").content.decode()
+    (message,) = mailoutbox
+    assert message.to == ["dora@example.com"] and message.subject == "Confirm your account"
+    link = _link(message)
+    assert client.get(link).status_code == 200  # a button: a mail scanner's GET signs no one in
+    assert not get_user_model().objects.get(username="dora").is_active
+    assert client.post(link).status_code == 302
+    assert "Hi, dora" in client.get("/").content.decode()
+    assert Client().post(link).status_code == 404, "the link works once"
+
+
+def test_signup_answers_the_same_whether_or_not_the_name_or_email_is_taken(alice, mailoutbox):
+    answers = {}
+    for case, (username, email) in {
+        "new": ("newcomer", "newcomer@example.com"),
+        "email taken": ("someone", "ALICE@example.com"),
+        "name taken": ("Alice", "other@example.com"),
+    }.items():
+        response = _signup(Client(), username, email)
+        answers[case] = (response.status_code, response["Location"], dict(response.cookies))
+    assert answers["new"] == answers["email taken"] == answers["name taken"]
+    subjects = {m.to[0]: m.subject for m in mailoutbox}
+    assert subjects == {
+        "newcomer@example.com": "Confirm your account",
+        "alice@example.com": "You already have an account",
+        "other@example.com": "That username is taken",
+    }
+    assert get_user_model().objects.filter(email__iexact="alice@example.com").count() == 1
+
+
+def test_signup_form_errors_are_shown_next_to_the_fields(client):
+    response = _signup(client, "bad name!", "not-an-email", "x")
     body = response.content.decode()
     assert response.status_code == 200
-    assert "A user with that username already exists." in body
-    assert "An account with this email already exists." in body
+    assert "Enter a valid email address." in body
+    assert "Enter a valid username." in body
 
 
 def test_login_rotates_the_session_key_and_logout_ends_it(client, alice):

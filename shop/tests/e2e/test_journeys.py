@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from playwright.sync_api import expect
 
 from catalog.models import Category, Product
@@ -81,6 +82,11 @@ def test_anonymous_shopper_browses_searches_signs_up_and_orders(demo_catalog, ne
     page.get_by_label("Password", exact=True).fill("analytical-engine-1843")
     page.get_by_label("Password confirmation").fill("analytical-engine-1843")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    # The confirmation link, from the email (the live server shares this process's outbox).
+    link = re.search(r"https?://[^/\s]+(/accounts/signup/confirm/\S+)", mail.outbox[-1].body)[1]
+    page.goto(link)
+    page.get_by_role("button", name="Confirm account").click()
     expect(page.get_by_role("navigation", name="Account")).to_contain_text("Hi, ada")
     expect(badge(page)).to_have_text("3")
     page.get_by_role("link", name=re.compile(r"^Cart")).click()
