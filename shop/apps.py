@@ -7,7 +7,7 @@ class ShopConfig(AppConfig):
     def ready(self) -> None:
         from shelf.pages import register_visitor_slot
 
-        from . import accounts, receivers
+        from . import accounts, checks, receivers  # noqa: F401  (checks registers itself)
 
         receivers.connect()
         register_visitor_slot("nav", accounts.nav_slot)

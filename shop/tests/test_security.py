@@ -26,6 +26,11 @@ PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "DJANGO_SECRET_KEY": "x9!" + "k2Vq-7LmZ_pR4tW8yB1nC6dF0hJ3sG5aE" * 2,
     "DJANGO_ALLOWED_HOSTS": "shop.example",
+    # Credentials in every URL (shop.W001); check --deploy connects to none of them.
+    "DATABASE_URL": "postgres://shelf:db-pass@db.internal:5432/shelf",
+    "REDIS_CACHE_URL": "redis://shelf:cache-pass@cache.internal:6379/0",
+    "REDIS_STATE_URL": "redis://:state-pass@state.internal:6379/0",
+    "CELERY_BROKER_URL": "redis://shelf:broker-pass@broker.internal:6379/0",
 }
 
 
@@ -60,6 +65,18 @@ def test_check_deploy_passes_with_production_settings():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
+
+
+def test_check_deploy_warns_about_servers_without_credentials():
+    env = {**PRODUCTION_ENV, "REDIS_STATE_URL": "redis://state.internal:6379/0"}
+    env.pop("DATABASE_URL")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and out.count("shop.W001") == 2, out
+    assert "REDIS_STATE_URL has no password" in out and "DATABASE_URL has no password" in out
 
 
 def test_check_deploy_can_fail():
