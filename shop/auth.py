@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -31,7 +33,7 @@ class CachedModelBackend(ModelBackend):
         return user if self.user_can_authenticate(user) else None
 
 
-def database_user(request: HttpRequest):
+def database_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
     """The signed-in user read from PostgreSQL and verified against the session."""
     token = _from_database.set(True)
     try:

@@ -63,7 +63,10 @@ def _worker() -> dict:
         return {"ok": False, "error": exc.__class__.__name__}
     if raw is None:
         return {"ok": False, "error": "no heartbeat"}
-    age = max(0.0, time.time() - float(raw))
+    try:
+        age = max(0.0, time.time() - float(raw))
+    except ValueError:  # not what the task writes: no heartbeat of ours
+        return {"ok": False, "error": "unreadable heartbeat"}
     return {"ok": age <= settings.CELERY_HEARTBEAT_MAX_AGE, "age_s": round(age, 1)}
 
 

@@ -54,6 +54,9 @@ def test_readiness_reports_the_worker_heartbeat_and_its_age(client, settings):
     broker.set(HEARTBEAT_KEY, "1000000000.0")  # a worker that stopped long ago
     stale = client.get("/healthz").json()
     assert stale["status"] == "degraded" and stale["checks"]["celery_worker"]["age_s"] > 1e8
+    broker.set(HEARTBEAT_KEY, "garbage")
+    unreadable = client.get("/healthz")
+    assert unreadable.status_code == 200 and unreadable.json()["status"] == "degraded"
 
 
 def test_api_errors_are_json(settings, rf):
