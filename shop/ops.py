@@ -141,9 +141,9 @@ def worker_heartbeat() -> float | None:
     """When a Celery worker last ran the heartbeat task (Unix time), or None if unknown."""
     try:
         value = _broker().get(HEARTBEAT_KEY)
-    except (RedisError, OSError):
+        return float(value) if value is not None else None
+    except (RedisError, OSError, ValueError):  # ValueError: not what the task writes
         return None
-    return float(value) if value is not None else None
 
 
 def celery_queue_length() -> int | None:

@@ -1,7 +1,7 @@
 """The shop's information pages: shipping, returns, privacy, contact and about.
 
 Their text lives in django.contrib.flatpages (edited in the admin, created by
-shop/migrations/0001_info_pages.py); this fixes their addresses and names, so templates link
+shop/migrations/0002_info_pages.py); this fixes their addresses and names, so templates link
 them with {% url 'shop:info' '<page>' %}.
 """
 

@@ -11,6 +11,7 @@ def create_pages(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("shop", "0001_shelf_user"),
         ("sites", "0002_alter_domain_unique"),
         ("flatpages", "0001_initial"),
     ]
