@@ -41,6 +41,30 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DATABASE_CONNECT_TIMEOUT", default=5
 )
+# Every wait has a deadline, also when PostgreSQL hangs instead of failing (a frozen server's
+# kernel still accepts connections and acknowledges bytes). See shop/db/base.py and the
+# README's "Faults". https://www.postgresql.org/docs/current/libpq-connect.html
+DATABASES["default"]["ENGINE"] = "shop.db"
+# Client side, web requests only: seconds any one wait for PostgreSQL may take (0: none).
+DATABASE_READ_TIMEOUT = env.float("DATABASE_READ_TIMEOUT", default=1.0)
+# After a connect or read that failed, new connections fail at once for this many seconds.
+DATABASE_BREAKER_RESET = env.float("DATABASE_BREAKER_RESET", default=1.0)
+DATABASES["default"]["OPTIONS"].update(
+    {
+        # Server side, every process: a runaway statement is cancelled (a migration that needs
+        # longer runs with DATABASE_STATEMENT_TIMEOUT=0). Milliseconds for PostgreSQL.
+        "options": "-c statement_timeout={}".format(
+            int(env.float("DATABASE_STATEMENT_TIMEOUT", default=30) * 1000)
+        ),
+        # Kernel side, every process (Celery has no read deadline): sent data unacknowledged
+        # this long, or an idle connection whose peer answers no keepalive, is dropped.
+        "tcp_user_timeout": int(env.float("DATABASE_TCP_USER_TIMEOUT", default=10) * 1000),
+        "keepalives": 1,
+        "keepalives_idle": env.int("DATABASE_KEEPALIVES_IDLE", default=10),
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
+)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

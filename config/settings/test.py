@@ -31,7 +31,9 @@ STORAGES = {
 }
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="shelf_test")}
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Fresh connections per request in-process; the hung-PostgreSQL test gives gunicorn
+# production's persistent connections (the case without a read deadline used to hang).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("TEST_DATABASE_CONN_MAX_AGE", default=0)
 
 REDIS_CACHE_URL = env("TEST_REDIS_CACHE_URL", default=_with_db(REDIS_CACHE_URL, 10))
 REDIS_STATE_URL = env("TEST_REDIS_STATE_URL", default=_with_db(REDIS_STATE_URL, 11))

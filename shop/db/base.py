@@ -1,0 +1,135 @@
+"""Django's PostgreSQL backend with a deadline on every wait, and a breaker for a hung server.
+
+A frozen PostgreSQL (a stopped process, a hung disk, a network path that drops packets) still
+has a kernel that accepts connections and acknowledges bytes, so neither the server's own
+`statement_timeout` nor TCP keepalives ever fire, and libpq waits for the reply forever. Two
+things bound what such a server costs a web request:
+
+- The read deadline (DATABASE_READ_TIMEOUT): every wait for PostgreSQL during a request,
+  including Django's health check of a reused connection and commits, is given up after that
+  many seconds, through the `timeout` of psycopg's own wait loop. The connection is then in an
+  unknown state, so it is closed; the request gets OperationalError, i.e. the 503 page.
+  Management commands and Celery tasks get no read deadline (a migration may legitimately run
+  for minutes); `statement_timeout` and the TCP settings in config/settings/base.py bound them.
+- The breaker (DATABASE_BREAKER_RESET): after a connect or a read that failed, every new
+  connection in this process fails at once for that many seconds, so a hung server costs each
+  worker one timeout per interval instead of one per request; then the next connect tries again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db.backends.postgresql import base
+
+logger = logging.getLogger("shelf")
+
+# Seconds a wait for PostgreSQL may take in this context; None: unbounded (outside requests).
+_read_deadline: ContextVar[float | None] = ContextVar("database_read_deadline", default=None)
+
+
+class Breaker:
+    """When the last connect or read failed; shared by every thread of the process."""
+
+    def __init__(self) -> None:
+        self._failed_at: float | None = None
+        self._lock = threading.Lock()
+
+    def is_open(self) -> bool:
+        failed_at = self._failed_at
+        return failed_at is not None and (
+            time.monotonic() - failed_at < settings.DATABASE_BREAKER_RESET
+        )
+
+    def allow(self) -> bool:
+        """Whether to connect now: closed, or this caller is the one probe after the interval
+        (the others keep failing at once until the probe has its answer)."""
+        with self._lock:
+            if self._failed_at is None:
+                return True
+            now = time.monotonic()
+            if now - self._failed_at < settings.DATABASE_BREAKER_RESET:
+                return False
+            self._failed_at = now
+            return True
+
+    def failed(self) -> None:
+        with self._lock:
+            if self._failed_at is None:
+                logger.warning("database breaker open")
+            self._failed_at = time.monotonic()
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._failed_at is not None:
+                logger.warning("database breaker closed")
+            self._failed_at = None
+
+
+breaker = Breaker()
+
+
+def request_started(**kwargs: Any) -> None:
+    """Bound every database wait of the request that starts (a request_started receiver)."""
+    _read_deadline.set(settings.DATABASE_READ_TIMEOUT or None)
+
+
+def request_finished(**kwargs: Any) -> None:
+    """Lift the bound after the request (Django's own end-of-request check runs before this),
+    so that code run later in the same thread (a test, a shell) keeps unbounded waits."""
+    _read_deadline.set(None)
+
+
+@contextmanager
+def read_deadline(seconds: float) -> Iterator[None]:
+    """Bound the database waits inside the block to `seconds` (health checks use less)."""
+    token = _read_deadline.set(seconds)
+    try:
+        yield
+    finally:
+        _read_deadline.reset(token)
+
+
+def _bounded_wait(connection: psycopg.Connection, wait, gen, *args: Any, **kwargs: Any):
+    """psycopg's Connection.wait with the context's read deadline as its timeout."""
+    deadline = _read_deadline.get()
+    if deadline is None or kwargs.get("timeout") is not None:
+        return wait(gen, *args, **kwargs)
+    started = time.monotonic()
+    try:
+        return wait(gen, *args, timeout=deadline, **kwargs)
+    except psycopg.OperationalError as exc:
+        if time.monotonic() - started < deadline:
+            raise  # an answer came: refused, reset, cancelled; not a hung server
+        # Half a query may be on the wire: nothing more can be read from this connection.
+        breaker.failed()
+        connection.close()
+        raise psycopg.OperationalError(
+            f"PostgreSQL did not answer within {deadline:g} s (DATABASE_READ_TIMEOUT)"
+        ) from exc
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params: dict[str, Any]) -> psycopg.Connection:
+        if not breaker.allow():
+            raise psycopg.OperationalError(
+                "PostgreSQL failed moments ago; not retried for DATABASE_BREAKER_RESET seconds"
+            )
+        try:
+            connection = super().get_new_connection(conn_params)
+        except psycopg.OperationalError:
+            breaker.failed()
+            raise
+        breaker.succeeded()
+        # An instance attribute: psycopg's cursors, commits and rollbacks all wait through it.
+        connection.wait = functools.partial(_bounded_wait, connection, connection.wait)
+        return connection
