@@ -7,6 +7,10 @@ from prometheus_client import multiprocess
 
 wsgi_app = "config.wsgi"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads per worker: a request waiting for a hung backend (at most its deadline) holds one
+# thread, not the whole worker, so pages on the shelf keep being served beside it.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # A request that outlives this is killed; the shelf's Redis timeout keeps pages far below it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
