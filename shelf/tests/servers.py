@@ -383,6 +383,9 @@ class TcpProxy:
 
     Cutting closes every relayed connection and stops listening, so a client's next connect is
     refused, as when the server behind it goes away; restoring listens on the same port again.
+    Freezing keeps every connection open and accepts new ones but relays no byte until thawed:
+    to the client that is a hung server (its kernel accepts and acknowledges, nothing answers),
+    without stopping a PostgreSQL that other tests share.
     """
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
@@ -391,6 +394,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -420,6 +425,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -446,6 +452,12 @@ class TcpProxy:
         if self._listener is None:
             self.start()
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
 
 @contextmanager
 def tcp_proxy(upstream_host: str, upstream_port: int) -> Iterator[TcpProxy]:
@@ -454,6 +466,7 @@ def tcp_proxy(upstream_host: str, upstream_port: int) -> Iterator[TcpProxy]:
     try:
         yield proxy
     finally:
+        proxy.thaw()
         proxy.cut()
 
 
