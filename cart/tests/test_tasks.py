@@ -60,3 +60,20 @@ def test_worker_killed_mid_sync_loses_and_regresses_nothing():
     for owner in owners[:20]:
         services.cart_sync(owner)
     assert dict(Cart.objects.values_list("owner", "version")) == versions
+
+
+def test_carts_sync_is_retried_when_the_state_redis_refuses(settings):
+    """redis-py's errors are not the builtin ConnectionError: the task must retry on them."""
+    from celery.exceptions import Retry
+
+    from scripts.services import spare_port
+
+    state = settings.CACHES["state"]
+    settings.CACHES = {
+        **settings.CACHES,
+        "state": {**state, "LOCATION": f"redis://127.0.0.1:{spare_port()}/0"},
+    }
+    from cart.tasks import carts_sync
+
+    with pytest.raises(Retry):
+        carts_sync.apply(throw=True)
