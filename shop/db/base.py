@@ -19,8 +19,6 @@ things bound what such a server costs a web request:
 from __future__ import annotations
 
 import functools
-import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,51 +29,13 @@ import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 
-logger = logging.getLogger("shelf")
+from ..breaker import Breaker
 
 # Seconds a wait for PostgreSQL may take in this context; None: unbounded (outside requests).
 _read_deadline: ContextVar[float | None] = ContextVar("database_read_deadline", default=None)
 
 
-class Breaker:
-    """When the last connect or read failed; shared by every thread of the process."""
-
-    def __init__(self) -> None:
-        self._failed_at: float | None = None
-        self._lock = threading.Lock()
-
-    def is_open(self) -> bool:
-        failed_at = self._failed_at
-        return failed_at is not None and (
-            time.monotonic() - failed_at < settings.DATABASE_BREAKER_RESET
-        )
-
-    def allow(self) -> bool:
-        """Whether to connect now: closed, or this caller is the one probe after the interval
-        (the others keep failing at once until the probe has its answer)."""
-        with self._lock:
-            if self._failed_at is None:
-                return True
-            now = time.monotonic()
-            if now - self._failed_at < settings.DATABASE_BREAKER_RESET:
-                return False
-            self._failed_at = now
-            return True
-
-    def failed(self) -> None:
-        with self._lock:
-            if self._failed_at is None:
-                logger.warning("database breaker open")
-            self._failed_at = time.monotonic()
-
-    def succeeded(self) -> None:
-        with self._lock:
-            if self._failed_at is not None:
-                logger.warning("database breaker closed")
-            self._failed_at = None
-
-
-breaker = Breaker()
+breaker = Breaker("database", lambda: settings.DATABASE_BREAKER_RESET)
 
 
 def request_started(**kwargs: Any) -> None:
