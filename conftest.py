@@ -7,6 +7,8 @@ from django.conf import settings
 from django_redis import get_redis_connection
 
 from shelf import backend, stats
+from shop import state
+from shop.db import base as db
 
 # Fixtures for the topologies: on_cluster (cache role) and on_sentinel (state role).
 pytest_plugins = ["shelf.tests.clustering", "shop.tests.sentinels"]
@@ -49,8 +51,11 @@ def _clean_redis():
     """Empty the test Redis databases: the cache survives the database rollback between tests.
 
     Test settings point every role at its own database number, so FLUSHDB here never touches
-    a running shop's data. The circuit breaker and counters are per process: reset them too.
+    a running shop's data. The circuit breakers and counters are per process: reset them too
+    (the state's first, or the flush below would be refused after a test that broke it).
     """
+    state.breaker.reset()
+    db.breaker.reset()
     for alias, conf in settings.CACHES.items():
         if conf["BACKEND"].startswith("django_redis."):
             get_redis_connection(alias).flushdb()

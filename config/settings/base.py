@@ -92,6 +92,9 @@ SHELF_COUNTERS = env.bool("SHELF_COUNTERS", default=True)
 # A loader slower than this many seconds is logged as a slow load.
 SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 
+# Seconds the state Redis is not tried after a failure (then one request probes it).
+REDIS_STATE_BREAKER_RESET = env.float("REDIS_STATE_BREAKER_RESET", default=2.0)
+
 CACHES = {
     # The display shelf. The toolkit (the shelf app) talks to it; nothing else should.
     "default": {
@@ -117,8 +120,11 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             # JSON, never pickle: a value in Redis must not be able to run code when read.
             "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=1.0),
-            "SOCKET_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=1.0),
+            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=0.5),
+            "SOCKET_TIMEOUT": env.float("REDIS_STATE_TIMEOUT", default=0.5),
+            # Behind a circuit breaker: a hung state Redis costs one timeout per process and
+            # REDIS_STATE_BREAKER_RESET seconds, not one per command (shop/state.py).
+            "REDIS_CLIENT_CLASS": "shop.state.StateRedis",
         },
     },
 }
@@ -145,7 +151,7 @@ if REDIS_STATE_SENTINELS:
     # (where SentinelClient sends reads given a plain URL) may not have received yet.
     CACHES["state"]["LOCATION"] = [REDIS_STATE_URL]
     CACHES["state"]["OPTIONS"].update(
-        redis_sentinel_options(REDIS_STATE_SENTINELS, env.float("REDIS_STATE_TIMEOUT", default=1.0))
+        redis_sentinel_options(REDIS_STATE_SENTINELS, env.float("REDIS_STATE_TIMEOUT", default=0.5))
     )
 
 # SESSIONS AND ACCOUNTS
