@@ -9,6 +9,7 @@ request skips Redis instead of paying the timeout again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -130,6 +131,26 @@ def available() -> bool:
     )
 
 
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def _guarded(fn: Callable[[Redis], T], r: Redis) -> T:
+    """Run `fn(r)`, then tell the breaker how it went.
+
+    Not `breaker.call(fn, r)`: pybreaker holds its lock while the call runs, so the threads of
+    a gthread worker would take turns at Redis, and all of them would queue behind one that
+    waits out a hung server's timeout. Only the bookkeeping goes through the breaker here.
+    """
+    try:
+        result = fn(r)
+    except (RedisError, RedisClusterException, OSError) as exc:
+        breaker.call(_raise, exc)  # counts the failure (and may open), then re-raises it
+        raise
+    breaker.call(bool)  # counts the success (closes a half-open breaker)
+    return result
+
+
 def call(fn: Callable[[Redis], T]) -> T:
     """Run `fn(client)` through the breaker; raise ShelfUnavailable on any Redis trouble."""
     if not available():
@@ -138,8 +159,8 @@ def call(fn: Callable[[Redis], T]) -> T:
         if _recovery_due:
             # Before anything is read, bump what a failure left in the outbox; a Redis error
             # here counts like any other, and the breaker stays (or goes) open.
-            return breaker.call(_recover_then, fn, client())
-        return breaker.call(fn, client())
+            return _guarded(functools.partial(_recover_then, fn), client())
+        return _guarded(fn, client())
     except pybreaker.CircuitBreakerError as exc:
         _failed_in_request.set(True)
         raise ShelfUnavailable from exc
