@@ -10,6 +10,7 @@ from redis.connection import Connection
 
 from inventory.models import Stock
 from shelf import backend
+from shelf.core import tag_key
 from shelf.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,10 +152,19 @@ def test_deactivated_product_disappears(catalog, client):
 def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, client):
     product = catalog["products"][0]
     warm(client, f"/p/{product.slug}/")
+    r = backend.client()
+    tags = [tag_key(f"product:{product.pk}"), tag_key(f"stock:{product.pk}")]
+    entry, (product_tag, stock_tag) = (
+        r.get(f"catalog.page:v1:{product.slug}"),
+        backend.mget(r, tags),
+    )
     stock = Stock.objects.get(product=product)
     stock.quantity = 0
     stock.save()
     assert "Out of stock" in client.get(f"/p/{product.slug}/").content.decode()
+    # The stock tag moved, the product's did not: its page entry is still valid, not reloaded.
+    assert backend.mget(r, tags)[0] == product_tag and backend.mget(r, tags)[1] != stock_tag
+    assert entry is not None and r.get(f"catalog.page:v1:{product.slug}") == entry
 
 
 @pytest.mark.parametrize(

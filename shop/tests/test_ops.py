@@ -123,10 +123,13 @@ def test_every_shelf_series_the_alerts_and_the_dashboard_use_is_exported(client)
 
 
 def test_dashboard_refuses_non_staff(client):
-    assert client.get("/admin/cache/").status_code == 302
+    login = "/admin/login/?next=/admin/cache/"
+    response = client.get("/admin/cache/")
+    assert response.status_code == 302 and response["Location"] == login
     user = get_user_model().objects.create_user("shopper", "s@example.com", "pw")
     client.force_login(user)
-    assert client.get("/admin/cache/").status_code == 302
+    response = client.get("/admin/cache/")
+    assert response.status_code == 302 and response["Location"] == login
 
 
 def test_dashboard_shows_rates_and_warns_under_seventy_percent(staff_client):
