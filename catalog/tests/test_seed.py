@@ -18,10 +18,13 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 from tqdm import tqdm
 
+from catalog import cache as catalog_cache
 from catalog import demo
 from catalog.models import Category, Product, ProductImage
 from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from inventory.models import Stock
+from shelf import backend
+from shelf.core import tag_key
 
 NOUNS_BY_LEAF = {leaf.slug: leaf.nouns for dept in demo.DEPARTMENTS for leaf in dept.leaves}
 
@@ -267,16 +270,16 @@ def test_flags_are_exclusive():
 
 
 @pytest.mark.django_db
-def test_cache_is_told_after_the_commit(monkeypatch, django_capture_on_commit_callbacks):
-    services = importlib.import_module("catalog.services")
-    calls: list[str] = []
-    monkeypatch.setattr(
-        services, "catalog_changed_everything", lambda: calls.append("bumped"), raising=False
-    )
+def test_cache_is_told_after_the_commit(django_capture_on_commit_callbacks):
+    """Every catalog namespace's generation is bumped in Redis, and only once committed."""
+    r = backend.client()
+    tags = [tag_key(ns.generation) for ns in catalog_cache.NAMESPACES]
+    before = backend.mget(r, tags)
     with django_capture_on_commit_callbacks(execute=True):
         seed(10)
-        assert calls == []
-    assert calls == ["bumped"]
+        assert backend.mget(r, tags) == before
+    after = backend.mget(r, tags)
+    assert all(a != b for a, b in zip(after, before, strict=True)), (before, after)
 
 
 @pytest.mark.django_db
