@@ -19,7 +19,7 @@ from celery import current_app as app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
@@ -39,6 +39,7 @@ from shelf.tests.servers import (
     gunicorn_server,
     hammer,
     redis_server,
+    spare_port,
     tcp_proxy,
     wait_until,
 )
@@ -601,12 +602,39 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
     assert len(mail.outbox) == 1
 
 
-def test_outbox_survives_both_redis_and_postgresql_trouble_without_raising(monkeypatch):
-    """With Redis unavailable the bump is recorded; draining twice changes nothing more."""
-    backend._failed_in_request.set(True)
-    shelf.bump("test:tag")
-    assert outbox.pending() == 1
-    backend.request_started()
-    outbox.drain_now()  # drained before the call, by the recovery the failure asked for
-    assert outbox.pending() == 0
-    assert outbox.drain_now() == 0
+def test_outbox_survives_both_redis_and_postgresql_trouble_without_raising():
+    """A bump while the cache Redis is gone goes to the outbox; with PostgreSQL cut off too it
+    is logged as lost, nothing raises; once both are back the outbox drains exactly once."""
+    with (
+        redis_server() as cache,
+        override_settings(CACHES=_caches_with("default", cache.url, 0.2)),
+    ):
+        cache.kill()
+        shelf.bump("test:kept")  # Redis refuses: kept in PostgreSQL
+        assert outbox.pending() == 1
+        outcome: list = []
+
+        def with_both_down() -> None:
+            # This thread's own connection goes to a port nobody listens on (PostgreSQL
+            # unreachable); the test's own connection is left alone.
+            own = connections["default"]
+            own.settings_dict = {**own.settings_dict, "HOST": "127.0.0.1", "PORT": spare_port()}
+            try:
+                shelf.bump("test:lost")
+                outcome.append(("drained", outbox.drain_now()))
+            except Exception as exc:  # what the test is about: nothing may escape
+                outcome.append(("raised", exc))
+            finally:
+                own.close()
+
+        thread = threading.Thread(target=with_both_down)
+        thread.start()
+        thread.join(30)
+        assert outcome == [("drained", 0)], outcome
+        assert outbox.pending() == 1  # "test:lost" is logged as lost, "test:kept" still waits
+        cache.start()  # the same port, empty
+        time.sleep(settings.SHELF_BREAKER_RESET + 0.1)
+        backend.request_started()
+        assert outbox.drain_now() == 1
+        assert outbox.pending() == 0 and outbox.drain_now() == 0
+        assert redis.Redis(port=cache.port).exists("shelf:tag:test:kept")
