@@ -450,14 +450,12 @@ def test_postgresql_hung_shelved_pages_stay_fast_the_rest_get_a_quick_503(shop_d
         assert len(shelf_hits) > 20 and len(misses) > 4
         assert {r[2] for r in shelf_hits} == {200}, Counter(r[2] for r in shelf_hits)
         assert max(r[3] for r in shelf_hits) < 1.0
-        # Issue 16 wants every one the 503 page within 3 s. Not yet: a reader that waits out
-        # the single-flight lock of a load that failed (2 s) then gets an empty result (200,
-        # or 404 from the API) instead, after up to 4 s; a load-path fault left to the branch
-        # that makes a failed load release its lock. Meanwhile: an answer, no error, the 503
-        # page for most, none near the 30 s worker timeout.
+        # Issue 16 wants every one the 503 page within 3 s. Since a failed load releases its
+        # lock, all answer within 3 s, but not all are the 503 page yet: in one run 1 of 15
+        # was a 200 (cause not found yet). So: an answer within 3 s, no error, mostly 503.
         statuses = Counter(r[2] for r in misses)
         assert set(statuses) <= {200, 404, 503} and statuses[503] >= len(misses) / 2, statuses
-        assert max(r[3] for r in misses) < 5.0
+        assert max(r[3] for r in misses) < 3.0
         for status, body, took in health:
             assert status == 503 and took < 1.0, (status, took)
             assert json.loads(body)["checks"]["postgresql"]["ok"] is False
@@ -491,7 +489,8 @@ def test_postgresql_hung_uncached_pages_are_the_503_page_and_json_under_the_api(
             proxy.thaw()
     print(f"\nhung PostgreSQL, 503s after {page[2]:.3f} s (page) and {api[2]:.3f} s (API)")
     assert page[0] == 503 and "We will be back in a moment" in page[1] and page[2] < 3.0
-    assert api[0] == 503 and json.loads(api[1])["error"] == "unavailable" and api[2] < 3.0
+    assert api[0] == 503 and api[2] < 3.0
+    assert json.loads(api[1])["error"] == "temporarily unavailable"
 
 
 def test_postgresql_unreachable_logged_in_shopper_keeps_browsing_shelved_pages(shop_data):
