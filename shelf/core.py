@@ -317,8 +317,9 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
 
     def store(r):
         pipe = r.pipeline(transaction=False)
+        cluster = isinstance(r, RedisCluster)
         for key, deps, body, px in writes:
-            if isinstance(r, RedisCluster):
+            if cluster:
                 # The tags live in other hash slots: store unconditionally; reads still refuse
                 # an entry whose tags moved on.
                 pipe.set(key, body, px=px)
@@ -327,6 +328,12 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
                 pipe.execute_command(
                     "EVAL", _STORE_IF_CURRENT, 1 + len(tags), key, *tags, body, px, *deps.values()
                 )
+        if cluster and locks:
+            # A cluster pipeline runs node by node, in no set order: a lock released before
+            # its entry landed on another node would send a waiter that looked in between to
+            # PostgreSQL. Entries first, then the locks (one more round trip, on misses only).
+            pipe.execute()
+            pipe = r.pipeline(transaction=False)
         _queue_releases(pipe, locks)
         pipe.execute()
 
@@ -370,10 +377,12 @@ def _wait_for(req: Request, parts: list, reader: _Reader, stale: dict) -> dict:
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
         latest = _Reader()
+        # Locks before entries: a loader stores its entry before it releases its lock, so a
+        # lock seen gone here means its entry, if any, is visible to the read below. (One MGET
+        # would do on one server; on a cluster its keys are read node by node, in no order.)
+        latest.mget(_lock_key(ns.key(p)) for p in pending)
         latest.mget(
-            [ns.key(p) for p in pending]
-            + [_lock_key(ns.key(p)) for p in pending]
-            + [tag_key(t) for p in pending for t in ns.tags(p)]
+            [ns.key(p) for p in pending] + [tag_key(t) for p in pending for t in ns.tags(p)]
         )
         for part in list(pending):
             env = _decode(latest.raw[ns.key(part)])
