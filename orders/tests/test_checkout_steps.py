@@ -19,6 +19,7 @@ from orders import services, tasks
 from orders.models import Order, Payment
 from orders.payments import PaymentUnavailable, TestCardProvider
 from orders.tests.factories import APPROVED_CARD, cart_with, order_for
+from orders.tests.threads import run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,29 +114,15 @@ def test_a_hundred_checkouts_for_ten_units_with_a_slow_provider(lock_spans):
     for owner in owners:
         cart_with(owner, {product.pk: 1})
     deadlocks_before = deadlocks()
-    barrier, slots = threading.Barrier(SHOPPERS), threading.BoundedSemaphore(CONNECTIONS)
-    results: list[tuple[str, str]] = []
+    slots = threading.BoundedSemaphore(CONNECTIONS)
 
-    def checkout(i: int) -> None:
-        barrier.wait()
-        try:
-            with slots:
-                results.append(("ok", order_for(owners[i]).number))
-        except services.ItemsUnavailable as exc:
-            results.append(("refused", str(exc)))
-        except Exception as exc:  # recorded and asserted on: a thread must not fail quietly
-            results.append(("error", repr(exc)))
-        finally:
-            connection.close()
+    def checkout(i: int) -> str:
+        with slots:
+            return order_for(owners[i]).number
 
     started = time.monotonic()
-    threads = [threading.Thread(target=checkout, args=(i,)) for i in range(SHOPPERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = run_threads(SHOPPERS, checkout, timeout=120)
     elapsed = time.monotonic() - started
-    assert not any(t.is_alive() for t in threads), "a checkout hung"
 
     kinds = Counter(kind for kind, _ in results)
     assert kinds == {"ok": STOCK, "refused": SHOPPERS - STOCK}, results

@@ -4,7 +4,6 @@ Each thread has its own database connection (Django gives one per thread) and cl
 done. The shelf entry is compared with PostgreSQL once every thread has finished.
 """
 
-import threading
 import time
 from collections import Counter
 
@@ -16,40 +15,15 @@ from catalog.tests.factories import ProductFactory
 from inventory.cache import stock_get_many
 from inventory.models import Stock
 from inventory.services import stock_reserve
-from orders import services
 from orders.models import Order, OrderLine
 from orders.tests.factories import cart_with, order_for
+from orders.tests.threads import run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SHOPPERS = 50
 STOCK = 10
 ROUNDS = 20
-
-
-def run_threads(count: int, work) -> list[tuple[str, str]]:
-    """Run `work(i)` in `count` threads released at once; return (outcome, detail) of each."""
-    barrier = threading.Barrier(count)
-    results: list[tuple[str, str]] = []
-
-    def one(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(("ok", work(i)))
-        except services.ItemsUnavailable as exc:
-            results.append(("refused", str(exc)))
-        except Exception as exc:  # recorded and asserted on: a thread must not fail quietly
-            results.append(("error", repr(exc)))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a checkout hung"
-    return results
 
 
 def test_fifty_checkouts_for_ten_units_sell_exactly_ten_every_time(django_assert_num_queries):
