@@ -72,6 +72,9 @@ breaker.add_listener(_opened)
 
 # True once a Redis call failed during the current request (reset by ShelfMiddleware).
 _failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
+# Calls to the cache Redis during the current request (each one round trip; the benchmark
+# reports them per page view).
+_calls_in_request: ContextVar[int] = ContextVar("shelf_calls_in_request", default=0)
 
 # Set when this process may owe the shelf bumps (its breaker opened, or it wrote to the outbox):
 # the next call drains the outbox first (shelf/outbox.py). Process-wide, like the breaker.
@@ -155,6 +158,7 @@ def call(fn: Callable[[Redis], T]) -> T:
     """Run `fn(client)` through the breaker; raise ShelfUnavailable on any Redis trouble."""
     if not available():
         raise ShelfUnavailable
+    _calls_in_request.set(_calls_in_request.get() + 1)
     try:
         if _recovery_due:
             # Before anything is read, bump what a failure left in the outbox; a Redis error
@@ -171,8 +175,14 @@ def call(fn: Callable[[Redis], T]) -> T:
 
 
 def request_started() -> None:
-    """Forget the previous request's failure: each request gets one try."""
+    """Forget the previous request's failure and calls: each request gets one try."""
     _failed_in_request.set(False)
+    _calls_in_request.set(0)
+
+
+def calls_in_request() -> int:
+    """How many times the current request has gone to the cache Redis (round trips)."""
+    return _calls_in_request.get()
 
 
 def reset() -> None:
