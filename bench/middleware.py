@@ -1,11 +1,16 @@
+import os
 from collections.abc import Callable
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+from shelf import backend
+
 
 class SQLCountMiddleware:
-    """Tell the load generator how many SQL statements a response cost (`X-SQL-Count`).
+    """Tell the load generator how many SQL statements a response cost (`X-SQL-Count`), how
+    many calls to the cache Redis (`X-Shelf-Calls`) and which worker process answered
+    (`X-Shelf-Worker`, its pid: the staleness measurement reads every worker).
 
     Bench settings only: the shop's own counter (shop.middleware) feeds Prometheus instead.
     Connection health checks (`SELECT 1` before reusing a connection) bypass execute wrappers
@@ -26,4 +31,6 @@ class SQLCountMiddleware:
         with connection.execute_wrapper(count):
             response = self.get_response(request)
         response["X-SQL-Count"] = str(statements)
+        response["X-Shelf-Calls"] = str(backend.calls_in_request())
+        response["X-Shelf-Worker"] = str(os.getpid())
         return response
