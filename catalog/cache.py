@@ -17,6 +17,7 @@ TTL; prices on them never lag.
 """
 
 import shelf
+from shelf.pages import prepare_page
 from shelf.ranking import HourlyRanking
 
 POPULAR_TTL = 3600
@@ -52,9 +53,9 @@ CATEGORIES_TAG = "catalog:categories"
 PRODUCT = shelf.Namespace(
     "catalog.product", schema=1, ttl=_product_ttl, key_tags=lambda pid: (product_tag(pid),)
 )
-PAGE = shelf.Namespace("catalog.page", schema=1, ttl=PAGE_TTL)
-LISTING = shelf.Namespace("catalog.listing", schema=1, ttl=PAGE_TTL)
-HOME = shelf.Namespace("catalog.home", schema=1, ttl=HOME_TTL)
+PAGE = shelf.Namespace("catalog.page", schema=1, ttl=PAGE_TTL, prepare=prepare_page)
+LISTING = shelf.Namespace("catalog.listing", schema=1, ttl=PAGE_TTL, prepare=prepare_page)
+HOME = shelf.Namespace("catalog.home", schema=1, ttl=HOME_TTL, prepare=prepare_page)
 NAMESPACES = (PRODUCT, PAGE, LISTING, HOME)
 
 

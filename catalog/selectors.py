@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from inventory.selectors import stock_request
 from shelf import Loaded
-from shelf.pages import render_shared
+from shelf.pages import SplitPage, render_shared
 
 from . import cache
 from .models import Category, Product, ProductImage, image_url
@@ -28,10 +28,15 @@ MAX_PAGE = 10_000
 
 @dataclass(frozen=True)
 class Page:
-    """A shared page and the stock levels to show in its slots."""
+    """A shared page (split at its slots) and the stock levels to show in its slots."""
 
-    html: str
+    body: SplitPage
     stock: dict[int, int | None]
+
+    @property
+    def html(self) -> str:
+        """The page as rendered, slots unfilled."""
+        return str(self.body)
 
 
 def _first_image():

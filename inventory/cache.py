@@ -1,9 +1,12 @@
 """The inventory app's shelf entries: units on hand per product, apart from the product entry
 so that a sale never invalidates the product.
 
-Staleness: none after the commit of a change, which invalidates the entry (an invalidation that
-cannot reach Redis waits in the outbox, shelf/outbox.py). Decisions (can this
-order be placed?) are never taken from here, only from PostgreSQL.
+Staleness: none after the commit of a change. Every commit that changes stock (a reservation,
+a release, an admin's edit) bumps the entry's tag and writes the committed level through
+(`stock_refresh`); a bump that cannot reach Redis waits in the outbox (shelf/outbox.py). So the
+entry is exact without expiring: its TTL only bounds a write that was lost anyway, and a reader
+never reloads it early, takes a refresh lock or talks to the broker. Decisions (can this order
+be placed?) are never taken from here, only from PostgreSQL.
 """
 
 import shelf
@@ -13,11 +16,16 @@ from .models import Stock
 LOW_STOCK = 10
 
 
+# The seed's tiers (in stock 1 minute, low 10 seconds, out 5 minutes) bounded how stale a badge
+# could be when a TTL was all that refreshed it. Written through on every change, the entry needs
+# no such bound: these are backstops, one per tier, past which an entry is a miss.
+BACKSTOP_TTL = {"in": 3600, "low": 600, "out": 3600}
+
+
 def _stock_ttl(quantity: int | None) -> int:
-    """In stock 1 minute, low stock 10 seconds, out of stock 5 minutes (the seed's tiers)."""
     if not quantity:
-        return 300
-    return 10 if quantity < LOW_STOCK else 60
+        return BACKSTOP_TTL["out"]
+    return BACKSTOP_TTL["low"] if quantity < LOW_STOCK else BACKSTOP_TTL["in"]
 
 
 def _load(product_ids: list[int]) -> dict[int, int]:
@@ -36,10 +44,7 @@ STOCK = shelf.Namespace(
     # default 2 s only delays the order confirmation page (measured: 2 s stalls in 3 of 20
     # bursts of 50 checkouts). A quarter second still folds a burst of readers into one load.
     wait=0.25,
-    # A page shows up to nine products' stock; an entry past its short TTL is reloaded by a
-    # worker, so the shopper who finds it expired is not the one who pays the query. Every
-    # committed change bumps the entry anyway: the TTL only bounds a lost invalidation.
-    background_loader=_load,
+    early_refresh=False,
 )
 
 
@@ -50,10 +55,6 @@ def stock_request(product_ids: list[int]) -> shelf.Request:
 
 def stock_get_many(product_ids: list[int]) -> dict[int, int]:
     return shelf.fetch_many(STOCK, product_ids, _load)
-
-
-def stock_invalidate(product_id: int) -> None:
-    shelf.bump_on_commit(f"stock:{product_id}")
 
 
 def stock_refresh(product_ids: list[int]) -> None:

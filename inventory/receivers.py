@@ -1,12 +1,13 @@
 from django.db.models.signals import post_delete, post_save
 
-from .cache import stock_invalidate
+from .cache import stock_refresh
 from .models import Stock
 
 
 def stock_saved(sender, instance: Stock, raw: bool = False, **kwargs) -> None:
     if not raw:
-        stock_invalidate(instance.product_id)
+        # An admin's edit: written through after the commit, like a reservation.
+        stock_refresh([instance.product_id])
 
 
 def connect() -> None:

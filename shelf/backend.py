@@ -112,12 +112,17 @@ def client() -> Redis:
 _is_cluster: dict[type, bool] = {}
 
 
-def mget(r: Redis, keys: list[str]) -> list:
-    """MGET `keys`; on a cluster, one MGET per hash slot (not atomic across slots)."""
+def is_cluster(r: Redis) -> bool:
+    """Whether `r` is a RedisCluster client."""
     cluster = _is_cluster.get(type(r))
     if cluster is None:
         cluster = _is_cluster[type(r)] = issubclass(type(r), RedisCluster)
-    if cluster:
+    return cluster
+
+
+def mget(r: Redis, keys: list[str]) -> list:
+    """MGET `keys`; on a cluster, one MGET per hash slot (not atomic across slots)."""
+    if is_cluster(r):
         return r.mget_nonatomic(keys)
     return r.mget(keys)
 

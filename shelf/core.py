@@ -9,6 +9,15 @@ the entry only if every recorded version is still current. A loader reads the ta
 *before* it reads PostgreSQL, so a loader that raced with a write records the old version and its
 value can never be served as fresh: the set-after-delete race cannot resurrect old data.
 
+One round trip at most
+----------------------
+An entry is stored as a small JSON header (recorded tag versions, expiry, load cost, and the keys
+a page's reader will want next, e.g. the stock of the products it shows) and the JSON value. A
+page and everything it needs come in one round trip: from the process's L1 when it holds them
+(shelf/l1.py, 0 round trips), else one MGET of what L1 lacks, else one script that reads the
+entry and then the keys its header names (on a Redis Cluster, two MGETs: the keys live on
+several nodes).
+
 Freshness and load
 ------------------
 Each entry carries a logical expiry (its TTL with +-10% jitter) and is kept `grace` seconds past
@@ -27,6 +36,8 @@ expiry, and counts it "stale"; only a reader with no copy at all sees the error 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 import math
@@ -40,14 +51,13 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from . import backend, outbox, stats
+from . import backend, l1, outbox, stats
 
 logger = logging.getLogger("shelf")
 
 TAG_TTL = 30 * 24 * 3600
-# How long a background refresh may take before another reader may ask for one again.
-REFRESH_LOCK = 10.0
 XFETCH_BETA = 1.0
 JITTER = 0.10
 _MAX_BUMP = 2**40
@@ -64,9 +74,29 @@ return 1
 """
 # Delete a single-flight lock only if we still hold it (it may have expired and been retaken).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+# A page with what it needs in one round trip (one Redis server only: the keys its header names
+# are not declared, which a cluster cannot route). KEYS: the entry, then its key tags. Returns
+# {values of KEYS} or {values of KEYS, further keys, their values}.
+_FETCH_WITH_HEADER = """
+local first = redis.call('MGET', unpack(KEYS))
+local raw = first[1]
+if not raw then return {first} end
+local nl = string.find(raw, '\\n', 1, true)
+if not nl then return {first} end
+local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
+if not ok or type(head) ~= 'table' then return {first} end
+local extra = {}
+for tag, _ in pairs(head['t'] or {}) do extra[#extra + 1] = 'shelf:tag:' .. tag end
+for _, key in ipairs(head['f'] or {}) do extra[#extra + 1] = key end
+if #extra == 0 then return {first} end
+return {first, extra, redis.call('MGET', unpack(extra))}
+"""
+_FETCH_SHA = hashlib.sha1(_FETCH_WITH_HEADER.encode()).hexdigest()
+TAG_PREFIX = l1.TAG_PREFIX
 
 Part = Hashable
 Loader = Callable[[list], dict]
+Follow = Callable[[Any], list["Request"]]
 
 
 # Every namespace declared in any app, by name: for the dashboard and "invalidate namespace".
@@ -79,9 +109,11 @@ class Namespace:
 
     `ttl` is seconds, or a function of the loaded value returning seconds. `key_tags(part)`
     names tags known from the key alone (read in the same round trip as the entry); a loader
-    may add more by returning `Loaded(data, deps)`. With a `background_loader`, an entry past
-    its TTL is reloaded by a Celery worker while readers keep getting it (stale-while-
-    revalidate); without one, the reader that takes the lock reloads it in its request.
+    may add more by returning `Loaded(data, deps)`. With `early_refresh` an entry nearing or
+    past its TTL is reloaded by the one reader that takes its lock while the others keep being
+    served it; without, an entry past its TTL is a miss (for entries that writes keep exact, whose
+    TTL only bounds a lost write). `prepare(value)` turns a value read from Redis into what
+    readers use (e.g. a page split at its slots): once per process for a value held in L1.
     """
 
     name: str
@@ -91,7 +123,8 @@ class Namespace:
     negative_ttl: int = 60
     wait: float = 2.0
     key_tags: Callable[[Any], Sequence[str]] = field(default=lambda part: ())
-    background_loader: Loader | None = None
+    early_refresh: bool = True
+    prepare: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         NAMESPACES[self.name] = self
@@ -127,22 +160,50 @@ class Request:
     ns: Namespace
     parts: list
     loader: Loader
-
-
-Follow = Callable[[Any], list[Request]]
+    # What a reader of these values reads next (see fetch_with): their keys are stored in the
+    # entry's header, so that the next read fetches them in the same round trip.
+    follow: Follow | None = None
 
 
 def tag_key(tag: str) -> str:
-    return f"shelf:tag:{tag}"
+    return f"{TAG_PREFIX}{tag}"
 
 
-def _decode(raw: bytes | None) -> dict | None:
+def entry_envelope(raw: bytes | None) -> dict | None:
+    """An entry as stored, decoded: {"t": recorded tag versions, "x": logical expiry (epoch
+    seconds), "c": load cost, "f": keys read next (if any), "d": the value}; None if absent or
+    not in this form."""
     if raw is None:
         return None
+    head, newline, body = raw.partition(b"\n")
+    if not newline:
+        return None  # not an entry this version wrote: a miss, reloaded in the new form
     try:
-        return json.loads(raw)
+        envelope = json.loads(head)
+        envelope["d"] = json.loads(body)
     except ValueError:
         return None
+    return envelope
+
+
+def entry_bytes(envelope: dict) -> bytes:
+    """The stored form of `envelope` (the inverse of entry_envelope)."""
+    head = {k: v for k, v in envelope.items() if k != "d"}
+    return b"%s\n%s" % (
+        json.dumps(head, separators=(",", ":")).encode(),
+        json.dumps(envelope["d"], separators=(",", ":")).encode(),
+    )
+
+
+def _decode(key: str, raw: bytes | None) -> dict | None:
+    """An entry's envelope, its value prepared for readers (Namespace.prepare)."""
+    envelope = entry_envelope(raw)
+    if envelope is None:
+        return None
+    ns = NAMESPACES.get(key.partition(":")[0])
+    if ns is not None and ns.prepare is not None and envelope["d"] is not None:
+        envelope["d"] = ns.prepare(envelope["d"])
+    return envelope
 
 
 def _str(raw: bytes | str | None) -> str | None:
@@ -150,16 +211,138 @@ def _str(raw: bytes | str | None) -> str | None:
 
 
 class _Reader:
-    """Values fetched from Redis during one read, so that no key is fetched twice."""
+    """Values fetched during one read, so that no key is fetched twice: tag versions (str or
+    None) and decoded envelopes (dict or None) by key, from L1 where it may be used, else from
+    Redis. With `use_l1`, `keep()` then gives L1 what came from Redis."""
 
-    def __init__(self) -> None:
+    def __init__(self, use_l1: bool = False) -> None:
         self.raw: dict[str, Any] = {}
+        self.token = _l1_begin() if use_l1 else None
+        self._fetched: dict[str, int] = {}  # key -> bytes, of what came from Redis
+        self._keep: list[str] = []
+
+    def _take(self, keys: Iterable[str], values: Iterable[Any]) -> None:
+        for key, value in zip(keys, values, strict=True):
+            if key.startswith(TAG_PREFIX):
+                self.raw[key] = _str(value)
+                self._fetched[key] = 64
+            elif key.partition(":")[0] in NAMESPACES:
+                self.raw[key] = _decode(key, value)
+                self._fetched[key] = len(value) if value is not None else 0
+            else:  # a lock: its token
+                self.raw[key] = value
+
+    def _from_l1(self, keys: list[str]) -> list[str]:
+        """Take what L1 holds of `keys`; return the rest."""
+        if self.token is None:
+            return keys
+        found = _l1.get_many(keys)
+        self.raw.update(found)
+        return [k for k in keys if k not in found]
 
     def mget(self, keys: Iterable[str]) -> None:
-        wanted = [k for k in dict.fromkeys(keys) if k not in self.raw]
+        wanted = self._from_l1([k for k in dict.fromkeys(keys) if k not in self.raw])
         if wanted:
-            values = backend.call(lambda r: backend.mget(r, wanted))
-            self.raw.update(zip(wanted, values, strict=True))
+            self._take(wanted, backend.call(lambda r: backend.mget(r, wanted)))
+
+    def mget_with_header(self, key: str, key_tags: list[str]) -> None:
+        """Fetch an entry, its key tags and whatever its header names, in one round trip."""
+        if key not in self.raw:
+            self._from_l1([key])
+        envelope = self.raw.get(key)
+        if envelope is not None:  # from L1 (or this read): its header says what else to get
+            self.mget([*key_tags, *_header_keys(envelope)])
+            return
+        wanted = [k for k in [key, *key_tags] if k not in self.raw]
+
+        def fetch(r):
+            if backend.is_cluster(r):
+                first = backend.mget(r, wanted)
+                envelope = _decode(key, first[0])
+                extra = _header_keys(envelope) if envelope else []
+                return [first, extra, backend.mget(r, extra)] if extra else [first]
+            try:
+                return r.evalsha(_FETCH_SHA, len(wanted), *wanted)
+            except NoScriptError:  # a restarted server: EVAL sends it and caches it again
+                return r.eval(_FETCH_WITH_HEADER, len(wanted), *wanted)
+
+        replies = backend.call(fetch)
+        self._take(wanted, replies[0])
+        if len(replies) == 3:
+            extra = [_str(k) for k in replies[1]]
+            new = [(k, v) for k, v in zip(extra, replies[2], strict=True) if k not in self.raw]
+            self._take([k for k, _ in new], [v for _, v in new])
+
+    def keep(self, key: str) -> None:
+        """Give L1 this entry (valid and fresh) if it came from Redis in this read."""
+        if self.token is not None and key in self._fetched:
+            self._keep.append(key)
+
+    def done(self) -> None:
+        """Hand L1 the tag versions and the kept entries fetched in this read."""
+        if self.token is None:
+            return
+        items = [(k, self.raw[k], n) for k, n in self._fetched.items()
+                 if k.startswith(TAG_PREFIX) and self.raw[k] is not None]  # fmt: skip
+        items += [(k, self.raw[k], self._fetched[k]) for k in self._keep]
+        if items:
+            _l1.put(self.token, items)
+
+
+def _header_keys(envelope: dict) -> list[str]:
+    return [tag_key(t) for t in envelope["t"]] + envelope.get("f", [])
+
+
+# The process's L1 (shelf/l1.py), made at the first read for the cache alias's location (tests
+# move it to other servers); None while it is off.
+_l1: l1.L1 | None = None
+_l1_location: Any = None
+
+
+def _l1_begin() -> int | None:
+    """Make L1 current for a read that starts now; None if this read must not use it."""
+    global _l1, _l1_location
+    if not backend.available():
+        return None
+    try:
+        location = settings.CACHES["default"]["LOCATION"]
+        if location != _l1_location:
+            if _l1 is not None:
+                _l1.clear()
+            _l1, _l1_location = _make_l1(), location
+        if _l1 is None:
+            return None
+        return _l1.begin(backend.client(), _prefixes())
+    except (RedisError, RedisClusterException, OSError):
+        return None  # no client to be had now: this read goes to Redis, and fails over there
+
+
+@functools.cache
+def _prefixes_of(count: int) -> tuple[str, ...]:
+    return tuple(f"{name}:" for name in NAMESPACES)
+
+
+def _prefixes() -> tuple[str, ...]:
+    """The key prefixes of the namespaces declared so far (they are never removed)."""
+    return _prefixes_of(len(NAMESPACES))
+
+
+def _make_l1() -> l1.L1 | None:
+    if not settings.SHELF_ENABLED or settings.SHELF_L1_MAX_BYTES <= 0:
+        return None
+    if backend.is_cluster(backend.client()):
+        logger.warning(
+            "shelf L1 off: the cache Redis is a cluster (one invalidation channel per master "
+            "is not built; see the README)"
+        )
+        return None
+    return l1.L1()
+
+
+def l1_empty() -> None:
+    """Empty this process's L1, keeping its channel (tests: the next read goes to Redis)."""
+    if _l1 is not None:
+        _l1.empty()
 
 
 def versions(tags: Iterable[str]) -> dict[str, str]:
@@ -190,8 +373,8 @@ def _ensure_tags(reader: _Reader, keys: dict[str, str]) -> dict[str, str]:
                 pipe.get(k)
             return pipe.execute()[1::2]
 
-        reader.raw.update(zip(missing, backend.call(create), strict=True))
-    return {tag: _str(reader.raw[k]) for tag, k in keys.items()}
+        reader._take(missing, backend.call(create))
+    return {tag: reader.raw[k] for tag, k in keys.items()}
 
 
 def bump(*tags: str) -> None:
@@ -241,14 +424,31 @@ def _expired(envelope: dict, now: float) -> bool:
 
 
 def _valid(envelope: dict, reader: _Reader) -> bool:
-    return all(_str(reader.raw.get(tag_key(t))) == v for t, v in envelope["t"].items())
+    raw = reader.raw
+    return all(raw.get(TAG_PREFIX + t) == v for t, v in envelope["t"].items())
 
 
-def _envelope(ns: Namespace, data: Any, deps: dict[str, str], cost: float) -> tuple[str, int]:
+def _follow_keys(follow: Follow | None, data: Any) -> list[str]:
+    """The keys a reader of `data` will read next (stored in the header, see fetch_with)."""
+    if follow is None or data is None:
+        return []
+    keys: list[str] = []
+    for nxt in follow(data):
+        keys += [nxt.ns.key(p) for p in nxt.parts]
+        keys += [tag_key(t) for p in nxt.parts for t in nxt.ns.tags(p)]
+    return list(dict.fromkeys(keys))
+
+
+def _envelope(
+    ns: Namespace, data: Any, deps: dict[str, str], cost: float, follow: list[str]
+) -> tuple[bytes, int]:
+    """The stored form of an entry (header line, then the value) and its Redis TTL in ms."""
     ttl = ns.ttl_for(data) * random.uniform(1 - JITTER, 1 + JITTER)
     grace = ns.grace if data is not None else 0
-    body = {"d": data, "t": deps, "x": time.time() + ttl, "c": round(cost, 4)}
-    return json.dumps(body, separators=(",", ":")), max(1, round((ttl + grace) * 1000))
+    envelope = {"t": deps, "x": time.time() + ttl, "c": round(cost, 4), "d": data}
+    if follow:
+        envelope["f"] = follow
+    return entry_bytes(envelope), max(1, round((ttl + grace) * 1000))
 
 
 def _run_loader(req: Request, parts: list) -> dict:
@@ -312,8 +512,11 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
         deps = {t: tag_versions[t] for t in ns.tags(part)}
         if isinstance(value, Loaded):
             deps.update(value.deps)
-        out[part] = _plain(value)
-        writes.append((ns.key(part), deps, *_envelope(ns, out[part], deps, cost)))
+        data = _plain(value)
+        follow = _follow_keys(req.follow, data)
+        writes.append((ns.key(part), deps, *_envelope(ns, data, deps, cost, follow)))
+        # What a reader gets is the same whether it was loaded or read from Redis.
+        out[part] = ns.prepare(data) if ns.prepare is not None and data is not None else data
 
     def store(r):
         pipe = r.pipeline(transaction=False)
@@ -385,7 +588,7 @@ def _wait_for(req: Request, parts: list, reader: _Reader, stale: dict) -> dict:
             [ns.key(p) for p in pending] + [tag_key(t) for p in pending for t in ns.tags(p)]
         )
         for part in list(pending):
-            env = _decode(latest.raw[ns.key(part)])
+            env = latest.raw[ns.key(part)]
             if env is not None:
                 latest.mget(tag_key(t) for t in env["t"])
                 if _valid(env, latest):
@@ -403,47 +606,45 @@ def _wait_for(req: Request, parts: list, reader: _Reader, stale: dict) -> dict:
     return found
 
 
-def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dict:
+def _resolve(req: Request, reader: _Reader) -> dict:
     ns = req.ns
     keys = {p: ns.key(p) for p in req.parts}
-    reader.mget(list(keys.values()) + [tag_key(t) for p in req.parts for t in ns.tags(p)])
-    envelopes = {p: _decode(reader.raw[k]) for p, k in keys.items()}
-    # Second round trip, only if needed: tags the entries recorded beyond their key tags, plus
-    # what the caller will read next from these values (e.g. stock of the products shown).
-    extra = [tag_key(t) for env in envelopes.values() if env for t in env["t"]]
-    if follow is not None:
-        for env in envelopes.values():
-            if env and env["d"] is not None:
-                for nxt in follow(env["d"]):
-                    extra += [nxt.ns.key(p) for p in nxt.parts]
-                    extra += [tag_key(t) for p in nxt.parts for t in nxt.ns.tags(p)]
-    reader.mget(extra)
+    key_tags = [tag_key(t) for p in req.parts for t in ns.tags(p)]
+    if req.follow is not None and len(keys) == 1:
+        reader.mget_with_header(keys[req.parts[0]], key_tags)
+    else:
+        reader.mget([*keys.values(), *key_tags])
+        # Tags the entries recorded beyond their key tags (another round trip, if any).
+        reader.mget(tag_key(t) for k in keys.values() if reader.raw[k] for t in reader.raw[k]["t"])
+    envelopes = {p: reader.raw[k] for p, k in keys.items()}
 
     now = time.time()
     out: dict = {}
     refresh: list = []  # served, but due for a reload by whoever takes the lock
     missing: list = []
     stale: dict = {}  # invalid values: served only if PostgreSQL is down
+    hits = 0
     for part, env in envelopes.items():
         if env is None:
             missing.append(part)
-        elif not _valid(env, reader):
+        elif not _valid(env, reader) or (not ns.early_refresh and now >= env["x"]):
             missing.append(part)
             stale[part] = env["d"]
-        elif _expired(env, now):
+        elif ns.early_refresh and _expired(env, now):
             out[part] = env["d"]
             refresh.append(part)
             stats.count(ns.name, "stale" if now >= env["x"] else "hit")
         else:
             out[part] = env["d"]
-            stats.count(ns.name, "hit")
+            hits += 1
+            reader.keep(keys[part])
+    if hits:
+        stats.count(ns.name, "hit", hits)
 
     if refresh:
-        background = ns.background_loader is not None
-        timeout = REFRESH_LOCK if background else ns.wait
-        locks = _try_locks([keys[p] for p in refresh], timeout=timeout)
+        locks = _try_locks([keys[p] for p in refresh], timeout=ns.wait)
         won = [p for p in refresh if _lock_key(keys[p]) in locks]
-        if won and not (background and _refresh_later(ns, won, locks)):
+        if won:
             # Already counted above as served ("stale" or "hit"): a failed reload adds nothing.
             out.update(_safe_load(req, won, reader, locks, fallback=out, count=False))
     if missing:
@@ -456,26 +657,6 @@ def _resolve(req: Request, reader: _Reader, follow: Follow | None = None) -> dic
         if lost:
             out.update(_wait_for(req, lost, reader, stale))
     return out
-
-
-def _refresh_later(ns: Namespace, parts: list, locks: dict[str, str]) -> bool:
-    """Hand the reload of `parts` to a worker; False if the broker cannot take it now."""
-    from .tasks import shelf_refresh
-
-    try:
-        shelf_refresh.apply_async((ns.name, parts, locks), retry=False)
-    except Exception:  # broker down or refusing: the caller reloads in its request instead
-        logger.warning("shelf refresh not enqueued", extra={"namespace": ns.name}, exc_info=True)
-        return False
-    return True
-
-
-def refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
-    """Reload `parts` of a namespace with its background loader, store them, release `locks`
-    (the Celery task behind stale-while-revalidate)."""
-    ns = NAMESPACES[namespace]
-    with contextlib.suppress(backend.ShelfUnavailable):
-        _load_and_store(Request(ns, parts, ns.background_loader), parts, _Reader(), locks)
 
 
 def _safe_load(
@@ -499,13 +680,13 @@ def _bypass(req: Request) -> dict:
     return {p: _plain(req.loader(req.parts).get(p)) for p in req.parts}
 
 
-def _read(req: Request, reader: _Reader, follow: Follow | None = None) -> dict:
+def _read(req: Request, reader: _Reader) -> dict:
     if not req.parts:
         return {}
     if not backend.available():
         return _bypass(req)
     try:
-        return _resolve(req, reader, follow)
+        return _resolve(req, reader)
     except backend.ShelfUnavailable:
         stats.count(req.ns.name, "error")
         return _bypass(req)
@@ -516,7 +697,10 @@ def fetch_many(ns: Namespace, parts: Iterable[Part], loader: Loader) -> dict:
 
     `loader(parts)` returns {part: value}; a part it leaves out is cached as None, briefly.
     """
-    return _read(Request(ns, list(dict.fromkeys(parts)), loader), _Reader())
+    reader = _Reader(use_l1=True)
+    found = _read(Request(ns, list(dict.fromkeys(parts)), loader), reader)
+    reader.done()
+    return found
 
 
 def fetch(ns: Namespace, part: Part, loader: Callable[[Any], Any]) -> Any:
@@ -529,12 +713,12 @@ def fetch_with(
 ) -> tuple[Any, list[dict]]:
     """Return one value and the results of the reads `follow(value)` names.
 
-    The follow-up reads ride on the round trip that validates the value, so a page and the
-    stock of the products it shows cost two round trips in all.
+    The entry's header names the keys of those reads, so that the value and what follows it
+    come in one round trip (none when L1 holds them all).
     """
-    reader = _Reader()
-    req = Request(ns, [part], lambda parts: {parts[0]: loader(parts[0])})
-    value = _read(req, reader, follow)[part]
-    if value is None:
-        return None, []
-    return value, [_read(nxt, reader) for nxt in follow(value)]
+    reader = _Reader(use_l1=True)
+    req = Request(ns, [part], lambda parts: {parts[0]: loader(parts[0])}, follow=follow)
+    value = _read(req, reader)[part]
+    results = [] if value is None else [_read(nxt, reader) for nxt in follow(value)]
+    reader.done()
+    return value, results

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from celery import shared_task
 
-from . import core, outbox, warming
+from . import outbox, warming
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,10 +37,3 @@ def shelf_warm(products: int = 200) -> dict:
 def shelf_outbox_drain() -> int:
     """Bump the shelf tags whose bump could not reach the cache Redis (shelf/outbox.py)."""
     return outbox.drain_now()
-
-
-@shared_task(ignore_result=True)
-@also_named("shop.tasks.shelf_refresh", ignore_result=True)
-def shelf_refresh(namespace: str, parts: list, locks: dict[str, str]) -> None:
-    """Reload shelf entries past their TTL while readers keep the current ones."""
-    core.refresh(namespace, parts, locks)

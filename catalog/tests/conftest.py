@@ -26,7 +26,9 @@ def catalog():
     ]  # fmt: skip
     for p in products[:3]:
         ProductImageFactory(product=p)
-    Stock.objects.filter(product=products[0]).update(quantity=3)
+    stock = Stock.objects.get(product=products[0])
+    stock.quantity = 3
+    stock.save()  # as the admin does: written through to the shelf after the commit
     return {"department": department, "laptops": laptops, "tablets": tablets, "products": products}
 
 

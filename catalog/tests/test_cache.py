@@ -1,6 +1,5 @@
 """The catalog's TTL tiers and popularity ranking, read back from Redis."""
 
-import json
 import time
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ from django_redis import get_redis_connection
 
 from catalog import cache, selectors, services
 from shelf import stats
+from shelf.core import entry_envelope
 
 from .factories import ProductFactory
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _logical_ttl(product_id: int) -> float:
     raw = get_redis_connection("default").get(cache.PRODUCT.key(product_id))
-    return json.loads(raw)["x"] - time.time()
+    return entry_envelope(raw)["x"] - time.time()
 
 
 @pytest.mark.also_on("cluster")
@@ -41,7 +41,7 @@ def test_product_entry_holds_only_card_fields_and_is_small():
     product = ProductFactory(description="x" * 5000)
     selectors.product_get(product.pk)
     raw = get_redis_connection("default").get(cache.PRODUCT.key(product.pk))
-    data = json.loads(raw)["d"]
+    data = entry_envelope(raw)["d"]
     assert set(data) == {
         "id", "name", "slug", "brand", "price", "rating", "reviews", "category", "image", "tier",
     }  # fmt: skip

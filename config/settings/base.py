@@ -92,6 +92,14 @@ SHELF_COUNTERS = env.bool("SHELF_COUNTERS", default=True)
 # A loader slower than this many seconds is logged as a slow load.
 SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 
+# The per-process L1 in front of the cache Redis (shelf/l1.py): its size in bytes (0: off),
+# how long a key may stay in it at most, and how recently the invalidation channel must have
+# answered a PING for L1 to be used (keep it below SHELF_REDIS_TIMEOUT: see the README's
+# "How the shelf works").
+SHELF_L1_MAX_BYTES = env.int("SHELF_L1_MAX_BYTES", default=32 * 1024 * 1024)
+SHELF_L1_TTL = env.float("SHELF_L1_TTL", default=60.0)
+SHELF_L1_LEASE = env.float("SHELF_L1_LEASE", default=0.2)
+
 # Seconds the state Redis is not tried after a failure (then one request probes it).
 REDIS_STATE_BREAKER_RESET = env.float("REDIS_STATE_BREAKER_RESET", default=2.0)
 

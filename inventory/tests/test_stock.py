@@ -1,7 +1,6 @@
 """Stock in PostgreSQL, its shelf entry and the badges: reservations are all or nothing and
 decided by PostgreSQL; the entry follows every committed change."""
 
-import json
 import time
 
 import pytest
@@ -11,10 +10,10 @@ from django.test import Client
 from django_redis import get_redis_connection
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from inventory.cache import STOCK, _stock_ttl, stock_get_many
+from inventory.cache import BACKSTOP_TTL, STOCK, _stock_ttl, stock_get_many
 from inventory.models import Stock
 from inventory.services import OutOfStock, stock_release, stock_reserve
-from shelf.core import tag_key
+from shelf.core import entry_envelope, tag_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +25,7 @@ def quantity(product) -> int:
 def entry(product_id: int) -> dict | None:
     """The raw shelf entry of a product's stock, or None."""
     raw = get_redis_connection("default").get(STOCK.key(product_id))
-    return json.loads(raw) if raw else None
+    return entry_envelope(raw)
 
 
 def entry_is_current(product_id: int) -> bool:
@@ -94,13 +93,17 @@ def test_a_rolled_back_reservation_leaves_the_shelf_alone():
     assert quantity(product) == 20
 
 
-def test_ttl_tiers_follow_the_seed():
-    assert (_stock_ttl(0), _stock_ttl(None), _stock_ttl(1), _stock_ttl(9)) == (300, 300, 10, 10)
-    assert (_stock_ttl(10), _stock_ttl(500)) == (60, 60)
+def test_ttl_tiers_are_backstops_now_that_every_change_is_written_through():
+    # The seed's tiers were 300 s out of stock, 10 s low, 60 s in stock: the only refresh. With
+    # every committed change written through, each tier is a backstop for a lost write only.
+    out, low, plenty = BACKSTOP_TTL["out"], BACKSTOP_TTL["low"], BACKSTOP_TTL["in"]
+    assert min(out, low, plenty) >= 600 and not STOCK.early_refresh
+    assert (_stock_ttl(0), _stock_ttl(None), _stock_ttl(1), _stock_ttl(9)) == (out, out, low, low)
+    assert (_stock_ttl(10), _stock_ttl(500)) == (plenty, plenty)
     products = {q: ProductFactory(stock__quantity=q) for q in (0, 4, 80)}
     stock_get_many([p.pk for p in products.values()])
     now = time.time()
-    for q, expected in ((0, 300), (4, 10), (80, 60)):
+    for q, expected in ((0, out), (4, low), (80, plenty)):
         lives = entry(products[q].pk)["x"] - now
         assert expected * 0.85 < lives <= expected * 1.1, (q, lives)
 

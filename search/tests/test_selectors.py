@@ -16,6 +16,7 @@ from catalog.models import Product
 from search import cache, selectors, services
 from search.models import SearchTerm
 from search.selectors import SearchParams, normalise, parse, tsquery_text
+from shelf.core import entry_envelope
 
 from .factories import product, search_catalog
 
@@ -183,7 +184,7 @@ def test_seed_catalog_is_searchable_and_builds_the_vocabulary():
 
 def _entry(params: SearchParams) -> dict:
     raw = get_redis_connection("default").get(cache.RESULTS.key(params.part))
-    return json.loads(raw)
+    return entry_envelope(raw)
 
 
 def test_entries_hold_ids_not_cards_with_the_ttl_of_their_tier(catalog):

@@ -1,5 +1,6 @@
 """The caching toolkit against the real test Redis and PostgreSQL."""
 
+import json
 import threading
 import time
 
@@ -36,7 +37,9 @@ def test_miss_then_hit_runs_loader_once_and_stores_json():
     assert shelf.fetch(NS, 7, loader) == {"part": 7}
     assert loader.calls == [7]
     raw = get_redis_connection("default").get(NS.key(7))
-    assert raw.startswith(b"{") and b'"d":{"part":7}' in raw
+    head, newline, body = raw.partition(b"\n")  # JSON, never pickle: a header, then the value
+    assert newline and json.loads(body) == {"part": 7}
+    assert set(json.loads(head)["t"]) == {"ns:test.thing", "thing:7"}
     counts = stats.snapshot()
     assert counts["test.thing:miss"] >= 1 and counts["test.thing:hit"] >= 1
 
@@ -222,23 +225,19 @@ def test_waiters_stop_waiting_when_the_loader_leaves_nothing_usable():
     assert time.monotonic() - started < 1.0, "waited for the deadline instead"
 
 
-def test_background_loader_serves_the_current_value_while_a_worker_reloads():
+def test_an_entry_without_early_refresh_is_a_miss_past_its_ttl_never_a_refresh():
+    ns = shelf.Namespace("test.exact", schema=1, ttl=1, grace=60, early_refresh=False)
     source = {"value": "old"}
-    ns = shelf.Namespace(
-        "test.background", schema=1, ttl=1, grace=60,
-        background_loader=lambda parts: {p: source["value"] for p in parts},
-    )  # fmt: skip
-    inline = CountingLoader(value=lambda p: source["value"])
-    assert shelf.fetch(ns, 1, inline) == "old"
+    loader = CountingLoader(value=lambda p: source["value"])
+    assert shelf.fetch(ns, 1, loader) == "old"
     source["value"] = "new"
+    assert shelf.fetch(ns, 1, loader) == "old", "reloaded before its TTL"
     time.sleep(1.2)
-    # Past its TTL: this reader gets the entry it found; the refresh task (eager in tests)
-    # reloads it with the namespace's background loader, not the request's loader.
-    assert shelf.fetch(ns, 1, inline) == "old"
-    assert inline.calls == [1]
-    assert stats.snapshot()["test.background:stale"] == 1
-    assert shelf.fetch(ns, 1, inline) == "new"
-    assert not get_redis_connection("default").exists(f"shelf:lock:{ns.key(1)}")
+    # Past its TTL: not served, not refreshed behind the reader's back: loaded as a miss.
+    assert shelf.fetch(ns, 1, loader) == "new"
+    assert loader.calls == [1, 1]
+    assert stats.snapshot()["test.exact:miss"] == 2
+    assert "test.exact:stale" not in stats.snapshot()
 
 
 class FailingLoader(CountingLoader):

@@ -56,6 +56,5 @@ def test_tasks_still_run_under_their_names_from_the_shop_app():
     assert not PendingBump.objects.exists()
     for old_name, task in [
         ("shop.tasks.shelf_warm", tasks.shelf_warm),
-        ("shop.tasks.shelf_refresh", tasks.shelf_refresh),
     ]:
         assert current_app.tasks[old_name].run is task.run

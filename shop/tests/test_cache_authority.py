@@ -1,8 +1,6 @@
 """The cache Redis holds no credential and no authority: a forged `shop.user` entry grants
 nothing, and whatever decides a right reads PostgreSQL."""
 
-import json
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -10,6 +8,7 @@ from django_redis import get_redis_connection
 
 from catalog.tests.factories import ProductFactory
 from orders.tests.factories import cart_with, order_for
+from shelf.core import entry_bytes, entry_envelope
 from shop.cache import USER, user_get
 from shop.models import ShelfUserReadOnly
 
@@ -38,14 +37,14 @@ def _signed_in(user) -> Client:
 def _entry(user_id: int) -> dict:
     raw = get_redis_connection("default").get(USER.key(user_id))
     assert raw is not None, "the user's entry is not on the shelf"
-    return json.loads(raw)
+    return entry_envelope(raw)
 
 
 def _forge(user_id: int, **changes) -> None:
     """Rewrite the user's entry straight in the cache Redis, as an attacker with access would."""
     entry = _entry(user_id)
     entry["d"].update(changes)
-    get_redis_connection("default").set(USER.key(user_id), json.dumps(entry))
+    get_redis_connection("default").set(USER.key(user_id), entry_bytes(entry))
 
 
 def test_the_entry_holds_no_password_hash_and_no_rights(alice):

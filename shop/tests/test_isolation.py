@@ -12,6 +12,7 @@ from django.test import Client
 from django_redis import get_redis_connection
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
+from shelf.core import entry_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-pass-1234"
@@ -131,7 +132,7 @@ def test_shelved_pages_hold_no_session_csrf_or_shopper_data(people):
                                       b"search.results")]  # fmt: skip
     assert len(shared) >= 4, shared
     for key in shared:
-        entry = json.loads(cache.get(key))
+        entry = entry_envelope(cache.get(key))
         html = entry["d"].get("html", "") if isinstance(entry["d"], dict) else ""
         # A shared page has the visitor's CSRF input as a slot, never a token.
         assert not _TOKEN.search(html), key

@@ -1,0 +1,298 @@
+"""A per-process copy of the hottest shelf keys (L1), kept fresh by Redis itself.
+
+What it holds
+-------------
+Decoded entries and tag versions, by their Redis key, at most SHELF_L1_MAX_BYTES of them
+(counted as the bytes Redis sent), least recently used first out. An entry is used from L1
+exactly as from Redis: only while every tag it recorded has that version, and only until its
+logical expiry; each key also leaves L1 after SHELF_L1_TTL seconds, a backstop.
+
+How it stays fresh
+------------------
+Each process keeps one connection of its own to the cache Redis with server-assisted client
+side caching in broadcast mode (`CLIENT TRACKING ON REDIRECT <own id> BCAST PREFIX shelf:tag:
+PREFIX <namespace>: ...`, RESP2, subscribed to `__redis__:invalidate`): Redis sends the name of
+every tag or entry key that is written, bumped, expired or evicted, and a flush. It queues that
+message while it runs the write and sends it in the same turn of its event loop as the write's
+reply, so a request that starts after a save's response was sent finds the message in this
+connection's socket. Every read that would use L1 first reads
+whatever the socket holds (a non-blocking read, about a microsecond when it is empty) and drops
+those keys; only then is L1 trusted.
+
+When the channel is lost
+------------------------
+L1 is used only while the channel is known to be working: connected, every message read (a
+backlog too long to read in one go counts as lost), and a PING answered within SHELF_L1_LEASE
+seconds (pings ride on the reads, one per quarter lease). Otherwise every read bypasses L1 and
+goes to Redis, and when the channel breaks L1 is emptied: a missed invalidation can never leave
+a stale copy. The lease is shorter than the cache Redis timeout, so a Redis that hangs is
+bypassed before any writer can have given up on it and queued its bump in the outbox. After a
+failure the channel is reconnected at most once per second, on a read, never while the
+circuit breaker keeps Redis away.
+
+A value fetched from Redis goes into L1 only if no invalidation of its key was read while it was
+being fetched (the fetch and the invalidation travel on different connections).
+
+Off on a Redis Cluster (keys spread over several masters would need one channel per master),
+when SHELF_L1_MAX_BYTES is 0, and with the shelf disabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from redis.connection import Connection
+
+logger = logging.getLogger("shelf")
+
+CHANNEL = "__redis__:invalidate"
+TAG_PREFIX = "shelf:tag:"
+# Messages read in one go before the backlog counts as a lost channel.
+MAX_DRAIN = 1000
+RECONNECT_INTERVAL = 1.0
+# Recently invalidated keys remembered for the fetch-versus-invalidation check; past this many
+# every fetch in flight is refused instead.
+MAX_RECENT = 10_000
+
+MISSING = object()
+
+
+class Store:
+    """Keys and values bounded by bytes, least recently used out first (not thread-safe alone:
+    the caller holds the L1 lock)."""
+
+    def __init__(self, max_bytes: int, ttl: float) -> None:
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self.bytes = 0
+        self._items: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, now: float) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return MISSING
+        if now >= item[2]:
+            self.discard(key)
+            return MISSING
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: str, value: Any, size: int, now: float) -> None:
+        if size > self.max_bytes // 8:
+            return  # one huge value would push out everything else
+        self.discard(key)
+        self._items[key] = (value, size, now + self.ttl)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _key, (_value, dropped, _at) = self._items.popitem(last=False)
+            self.bytes -= dropped
+
+    def discard(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.bytes -= item[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+
+class L1:
+    """The process's L1 and its invalidation channel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.store = Store(settings.SHELF_L1_MAX_BYTES, settings.SHELF_L1_TTL)
+        self.lease = settings.SHELF_L1_LEASE
+        self._conn: Connection | None = None
+        self._prefixes: tuple[str, ...] = ()
+        self._tracked: frozenset[str] = frozenset()
+        self._last_attempt = -RECONNECT_INTERVAL
+        self._last_ping = 0.0
+        self._last_pong = -1.0
+        # Invalidations read so far, the last one per recent key, and the point before which
+        # every fetch is refused (after a flush, a reconnect or too many recent keys).
+        self._seq = 0
+        self._recent: dict[str, int] = {}
+        self._floor = 0
+        self._pid = os.getpid()
+
+    # -- the channel -----------------------------------------------------------------------
+
+    def begin(self, redis_client, prefixes: tuple[str, ...]) -> int | None:
+        """Make L1 current for a read that starts now; return a token for `put`, or None if
+        L1 must not be used for this read. `prefixes` are the namespaces' key prefixes (the
+        channel follows them; a namespace declared later makes it reconnect)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._conn is not None and prefixes != self._prefixes:
+                self._lost(conn=None)
+                self._last_attempt = -RECONNECT_INTERVAL
+            if self._pid != os.getpid():
+                # A forked child shares the parent's socket: never read it, start afresh.
+                self._conn, self._pid = None, os.getpid()
+                self._lost(conn=None)
+            if self._conn is None and not self._connect(redis_client, prefixes, now):
+                return None
+            if not self._drain(now):
+                return None
+            if now - self._last_ping >= self.lease / 4:
+                self._ping(now)
+            if self._conn is None or now - self._last_pong > self.lease:
+                return None
+            return self._seq
+
+    def _connect(self, redis_client, prefixes: tuple[str, ...], now: float) -> bool:
+        if now - self._last_attempt < RECONNECT_INTERVAL:
+            return False
+        self._last_attempt = now
+        kwargs = redis_client.connection_pool.connection_kwargs
+        conn = Connection(
+            host=kwargs.get("host", "127.0.0.1"),
+            port=kwargs.get("port", 6379),
+            db=kwargs.get("db", 0),
+            username=kwargs.get("username"),
+            password=kwargs.get("password"),
+            socket_timeout=kwargs.get("socket_timeout"),
+            socket_connect_timeout=kwargs.get("socket_connect_timeout"),
+            protocol=2,
+        )
+        self._prefixes = prefixes
+        self._tracked = frozenset(prefixes)
+        try:
+            conn.connect()
+            conn.send_command("CLIENT", "ID")
+            client_id = conn.read_response()
+            args = [a for p in (TAG_PREFIX, *prefixes) for a in ("PREFIX", p)]
+            conn.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *args)
+            conn.read_response()
+            conn.send_command("SUBSCRIBE", CHANNEL)
+            conn.read_response()
+        except Exception as exc:  # any failure only means: no L1 for now
+            conn.disconnect()
+            logger.warning("shelf L1 channel not connected", extra={"error": str(exc)})
+            return False
+        # Anything held before was not watched while the channel was down.
+        self._lost(conn=conn)
+        self._last_pong = now  # the replies above were answers
+        self._last_ping = now
+        logger.info("shelf L1 channel connected", extra={"prefixes": list(self._prefixes)})
+        return True
+
+    def _drain(self, now: float) -> bool:
+        """Read every message waiting; False (and L1 emptied) if the channel is not usable."""
+        conn = self._conn
+        try:
+            for _ in range(MAX_DRAIN):
+                if not conn.can_read(timeout=0):
+                    return True
+                self._handle(conn.read_response(), now)
+        except Exception as exc:  # a broken channel, whatever the error
+            logger.warning("shelf L1 channel lost", extra={"error": str(exc)})
+            self._lost(conn=None)
+            return False
+        # A backlog this long may hide an invalidation we have not reached: do not trust L1
+        # until a read finds the socket empty.
+        self._lost(conn=conn)
+        return False
+
+    def _handle(self, message: Any, now: float) -> None:
+        kind = message[0] if isinstance(message, list) and message else None
+        if kind == b"message":
+            keys = message[2]
+            self._seq += 1
+            if keys is None:  # FLUSHDB / FLUSHALL
+                self.store.clear()
+                self._floor = self._seq
+                return
+            for raw in keys:
+                key = raw.decode()
+                self.store.discard(key)
+                self._recent[key] = self._seq
+            if len(self._recent) > MAX_RECENT:
+                self._recent.clear()
+                self._floor = self._seq
+        elif kind == b"pong":
+            self._last_pong = now
+
+    def _ping(self, now: float) -> None:
+        try:
+            self._conn.send_command("PING")
+        except Exception as exc:
+            logger.warning("shelf L1 channel lost", extra={"error": str(exc)})
+            self._lost(conn=None)
+            return
+        self._last_ping = now
+
+    def _lost(self, conn: Connection | None) -> None:
+        """Forget everything held (it may have missed an invalidation); keep `conn` if given."""
+        if self._conn is not None and self._conn is not conn:
+            self._conn.disconnect()
+        self._conn = conn
+        self.store.clear()
+        self._seq += 1
+        self._recent.clear()
+        self._floor = self._seq
+        if conn is None:
+            self._last_pong = -1.0
+
+    # -- the values ------------------------------------------------------------------------
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values L1 holds for `keys` (call after `begin` returned a token)."""
+        now = time.monotonic()
+        found = {}
+        with self._lock:
+            for key in keys:
+                value = self.store.get(key, now)
+                if value is not MISSING:
+                    found[key] = value
+        return found
+
+    def put(self, token: int, items: Iterable[tuple[str, Any, int]]) -> None:
+        """Keep `items` ((key, value, size)) fetched since `begin` returned `token`, except any
+        whose invalidation was read meanwhile (the value may predate the write)."""
+        now = time.monotonic()
+        with self._lock:
+            if token < self._floor:
+                return
+            for key, value, size in items:
+                if self._recent.get(key, -1) > token:
+                    continue
+                if not key.startswith(TAG_PREFIX) and (
+                    key[: key.find(":") + 1] not in self._tracked
+                ):
+                    continue  # a namespace the channel does not follow (declared since)
+                self.store.put(key, value, size, now)
+
+    def discard(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self.store.discard(key)
+
+    def empty(self) -> None:
+        """Forget every value held, keeping the channel (tests: a read that must go to Redis)."""
+        with self._lock:
+            self.store.clear()
+            self._seq += 1
+            self._floor = self._seq
+
+    def clear(self) -> None:
+        """Empty L1 and close the channel (another server; tests)."""
+        with self._lock:
+            self._lost(conn=None)
+            self._last_attempt = -RECONNECT_INTERVAL
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"keys": len(self.store), "bytes": self.store.bytes}

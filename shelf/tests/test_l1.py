@@ -1,0 +1,143 @@
+"""The per-process L1 (shelf/l1.py): kept fresh by Redis's invalidation messages, emptied and
+bypassed whenever that channel cannot be trusted."""
+
+import time
+
+import pytest
+from django.test import override_settings
+from django_redis import get_redis_connection
+
+import shelf
+from shelf import backend, core, l1
+from shelf.tests.clustering import cluster_caches
+from shelf.tests.servers import redis_server
+
+NS = shelf.Namespace("test.l1", schema=1, ttl=600, key_tags=lambda part: (f"l1thing:{part}",))
+
+
+class Source:
+    """A loader over a dict standing in for PostgreSQL, counting its calls."""
+
+    def __init__(self, **values) -> None:
+        self.values = dict(values)
+        self.calls = 0
+
+    def __call__(self, part):
+        self.calls += 1
+        return self.values[part]
+
+
+def read(part, source: Source):
+    return shelf.fetch(NS, part, source)
+
+
+def counting_calls(fn) -> int:
+    backend.request_started()
+    fn()
+    return backend.calls_in_request()
+
+
+def test_a_hit_held_in_l1_costs_no_round_trip():
+    source = Source(a="one")
+    assert read("a", source) == "one"  # a miss: loaded and stored
+    assert read("a", source) == "one"  # from Redis, now kept in L1
+    assert counting_calls(lambda: read("a", source)) == 0
+    assert source.calls == 1
+
+
+def test_a_bump_by_another_client_is_seen_by_the_very_next_read():
+    source = Source(a="one")
+    read("a", source), read("a", source)
+    for n in range(20):
+        source.values["a"] = f"v{n}"
+        # Another process's bump: only Redis's invalidation message can tell this one.
+        core.write_bumps(get_redis_connection("default"), ["l1thing:a"])
+        assert read("a", source) == f"v{n}"
+        assert read("a", source) == f"v{n}"
+
+
+def test_an_entry_rewritten_in_redis_leaves_l1():
+    source = Source(a="one")
+    read("a", source), read("a", source)
+    r = get_redis_connection("default")
+    envelope = core.entry_envelope(r.get(NS.key("a")))
+    envelope["d"] = "rewritten"
+    r.set(NS.key("a"), core.entry_bytes(envelope))
+    assert read("a", source) == "rewritten"
+
+
+def test_a_flush_empties_l1():
+    source = Source(a="one")
+    read("a", source), read("a", source)
+    get_redis_connection("default").flushdb()
+    source.values["a"] = "after the flush"
+    assert read("a", source) == "after the flush"
+
+
+def test_a_lost_channel_empties_l1_and_reads_go_to_redis_until_it_is_back():
+    source = Source(a="one")
+    read("a", source), read("a", source)
+    r = get_redis_connection("default")
+    r.client_kill_filter(_type="pubsub")  # the channel (it is subscribed); no data connection
+    source.values["a"] = "two"
+    core.write_bumps(r, ["l1thing:a"])  # its message is lost with the connection
+    # The read that finds the channel gone must not serve what L1 held.
+    assert read("a", source) == "two"
+    assert counting_calls(lambda: read("a", source)) >= 1, "L1 used without a channel"
+    time.sleep(l1.RECONNECT_INTERVAL + 0.1)
+    read("a", source), read("a", source)  # reconnected; kept again
+    assert counting_calls(lambda: read("a", source)) == 0
+
+
+def test_a_value_whose_invalidation_arrived_while_it_was_fetched_is_not_kept():
+    store = core._l1
+    read("a", Source(a="one"))  # connects the channel
+    token = store.begin(backend.client(), core._prefixes())
+    key = core.tag_key("l1thing:race")
+    get_redis_connection("default").incr(key)  # written after our (pretend) fetch began
+    assert store.begin(backend.client(), core._prefixes()) is not None  # reads the message
+    store.put(token, [(key, "1", 64)])
+    assert store.get_many([key]) == {}
+
+
+def test_l1_is_bounded_by_bytes_least_recently_used_out_first():
+    store = l1.Store(max_bytes=1000, ttl=60)
+    for n in range(10):
+        store.put(f"k{n}", n, 100, now=0)
+    store.get("k0", now=0)  # used: now the most recent
+    store.put("k10", 10, 100, now=0)
+    assert store.bytes <= 1000
+    assert store.get("k1", now=0) is l1.MISSING and store.get("k0", now=0) == 0
+    store.put("huge", "x", 900, now=0)  # over an eighth of the bound: never kept
+    assert store.get("huge", now=0) is l1.MISSING
+    assert store.get("k0", now=61) is l1.MISSING, "kept past the backstop TTL"
+
+
+@pytest.mark.slow
+def test_a_hung_redis_is_bypassed_once_the_lease_runs_out():
+    with redis_server() as server:
+        caches = cluster_caches(server.url)  # the test CACHES, the cache alias on this server
+        with override_settings(CACHES=caches):
+            backend.reset()
+            source = Source(a="one")
+            read("a", source), read("a", source)
+            assert counting_calls(lambda: read("a", source)) == 0
+            server.pause()  # SIGSTOP: a hang, not a refusal
+            try:
+                source.values["a"] = "from PostgreSQL"
+                time.sleep(core.settings.SHELF_L1_LEASE + 0.05)
+                started = time.monotonic()
+                # No PONG within the lease: L1 is not trusted, the read goes to Redis, times
+                # out, and the loader answers.
+                assert read("a", source) == "from PostgreSQL"
+                assert time.monotonic() - started < 1.0
+            finally:
+                server.resume()
+        backend.reset()
+
+
+def test_l1_is_off_on_a_cluster(on_cluster, caplog):
+    source = Source(a="one")
+    read("a", source), read("a", source)
+    assert core._l1 is None
+    assert "shelf L1 off" in caplog.text
