@@ -93,6 +93,12 @@ def product_cards(product_ids: list[int]) -> list[dict]:
     return [found[i] for i in product_ids if found.get(i)]
 
 
+def product_versions(product_ids: list[int]) -> dict[str, str]:
+    """The versions of these products' tags, for a page of another app that shows their cards:
+    read them before `product_cards`, and record them with the page."""
+    return cache.page_versions(*(cache.product_tag(i) for i in product_ids))
+
+
 def popular_products(limit: int) -> list[dict]:
     """Entries of the most viewed products of the last 24 hours, as last ranked."""
     return product_cards(cache.popular_ids(limit))

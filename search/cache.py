@@ -4,18 +4,26 @@ Entries
 - `search.results` per hash of (normalised query, filters, sort, page): the page's product
   ids, the total, the category facets and the typo correction, never the cards themselves.
   Cards come from the product cache (catalog.selectors.product_cards), so a new price shows in
-  search results on the next request without touching these entries.
+  search results on the next request without touching these entries. The JSON API reads them.
+- `search.page` per hash of (the query as typed, after display_query, and the results entry's
+  part): the rendered results page with visitor and stock slots (shelf.pages), `{"html",
+  "stock": [ids shown], "total", "popular"}`, so a hit renders no template and runs no SQL. It
+  records the results entry's tags and `product:<id>` of every card, since it prints their
+  names, prices and pictures. Only cleaned values make the key, so junk parameters add none.
 
 Tags (bumped after commit)
-- the namespace generation: a product came, went, was renamed, moved, re-described or
-  (de)activated, or a category was renamed. Every search entry is stale then.
+- `ns:search.results`, the results' namespace generation (pages record it too): a product
+  came, went, was renamed, moved, re-described or (de)activated, or a category was renamed.
+  Every search entry is stale then.
+- `product:<id>` (catalog's): recorded by the pages, for the cards they print.
 - `search:prices`: a price changed. Only entries whose ids depend on prices (sorted by price or
   filtered by a price range) record it.
 
 Staleness: none after a commit that bumps a tag, except two orderings chosen at load time and
 kept until the TTL: "in stock only" (stock moves with every sale; each card's badge is live)
-and "sort by rating" (ratings drift slowly). A bump that cannot reach Redis waits in the outbox
-(shelf/outbox.py) and is applied before Redis is read again.
+and "sort by rating" (ratings drift slowly). A page built from a results entry near the end of
+its life keeps that ordering for up to a second TTL. A bump that cannot reach Redis waits in
+the outbox (shelf/outbox.py) and is applied before Redis is read again.
 
 Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
 - `{search:queries}:<unix hour>`: searches per normalised query in that hour, kept 25 hours.
@@ -32,6 +40,7 @@ from shelf import backend
 from shelf.ranking import HourlyRanking
 
 SCHEMA = 1
+PAGE_SCHEMA = 1
 POPULAR_TTL = 600
 REGULAR_TTL = 300
 EMPTY_TTL = 60
@@ -52,6 +61,9 @@ def _results_ttl(data: dict) -> int:
 
 
 RESULTS = shelf.Namespace("search.results", schema=SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL)
+# The rendered page keeps its results entry's tiers: its orderings ("in stock only", "sort by
+# rating") are the entry's, so a longer life would only keep them longer.
+PAGE = shelf.Namespace("search.page", schema=PAGE_SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL)
 
 
 def popular_size() -> int:
@@ -61,6 +73,16 @@ def popular_size() -> int:
 
 def results_get(part: str, loader) -> dict | None:
     return shelf.fetch(RESULTS, part, loader)
+
+
+def page_get(part: str, loader, follow):
+    return shelf.fetch_with(PAGE, part, loader, follow)
+
+
+def results_versions(priced: bool) -> dict[str, str]:
+    """The tags a results entry depends on (the generation, and the price tag if `priced`),
+    to record with a page built from it: read them before the entry."""
+    return shelf.versions([RESULTS.generation, *([PRICES_TAG] if priced else [])])
 
 
 def prices_versions() -> dict[str, str]:

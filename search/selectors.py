@@ -16,13 +16,16 @@ import math
 import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.db.models import Count, F, QuerySet
 
 from catalog.models import Category, Product
-from catalog.selectors import product_cards
-from shelf import Loaded
+from catalog.selectors import product_cards, product_versions
+from inventory.selectors import stock_request
+from shelf import Loaded, Request
+from shelf.pages import render_shared
 
 from . import cache
 from .models import SearchTerm
@@ -236,10 +239,6 @@ class SearchResult:
     facets: list[Facet]
     corrected: str | None = None
 
-    @classmethod
-    def empty(cls, params: SearchParams) -> SearchResult:
-        return cls(params, total=0, pages=1, cards=[], facets=[])
-
 
 def _matches(text: str, params: SearchParams) -> tuple[QuerySet, SearchQuery]:
     """Active products matching the tsquery text and the price and stock filters."""
@@ -343,16 +342,19 @@ def _load(params: SearchParams) -> dict | Loaded | None:
     return Loaded(value, deps) if deps else value
 
 
-def search(params: SearchParams, *, record: bool = True) -> SearchResult | None:
-    """A results page, or None for a page past the end. `record` counts the query's
-    popularity (a shopper's first page, not a warm-up)."""
+# What a query with no positive term finds (it only excludes, or has no words): nothing, and
+# not worth an SQL query or a results entry.
+_NOTHING = {"ids": [], "total": 0, "pages": 1, "facets": [], "corrected": None, "popular": False}
+
+
+def _results(params: SearchParams) -> dict | None:
+    """The results entry (ids, total, facets, correction), or None for a page past the end."""
     if not _positive(parse(params.query)):
-        return SearchResult.empty(params)
-    value = cache.results_get(params.part, lambda _part: _load(params))
-    if value is None:
-        return None
-    if record and params.page == 1 and value["total"]:
-        cache.record_query(params.query)
+        return _NOTHING
+    return cache.results_get(params.part, lambda _part: _load(params))
+
+
+def _result(params: SearchParams, value: dict) -> SearchResult:
     return SearchResult(
         params=params,
         total=value["total"],
@@ -361,3 +363,103 @@ def search(params: SearchParams, *, record: bool = True) -> SearchResult | None:
         facets=[Facet(*f) for f in value["facets"]],
         corrected=value["corrected"],
     )
+
+
+def _record(params: SearchParams, total: int) -> None:
+    # A shopper's first page with results: what is worth warming.
+    if params.page == 1 and total:
+        cache.record_query(params.query)
+
+
+def search(params: SearchParams, *, record: bool = True) -> SearchResult | None:
+    """A results page, or None for a page past the end. `record` counts the query's
+    popularity (a shopper's first page, not a warm-up)."""
+    value = _results(params)
+    if value is None:
+        return None
+    if record:
+        _record(params, value["total"])
+    return _result(params, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The results page
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """A shared results page and the stock levels to show in its slots."""
+
+    html: str
+    stock: dict[int, int | None]
+
+
+def _link(params: SearchParams, **changes) -> str:
+    """A results URL for these params with some changed; the page resets unless given."""
+    fields = {
+        "q": params.query, "category": params.category, "min_price": params.min_price,
+        "max_price": params.max_price, "in_stock": "1" if params.in_stock else None,
+        "sort": "" if params.sort == "relevance" else params.sort, "page": None,
+    } | changes  # fmt: skip
+    return "?" + urlencode({k: v for k, v in fields.items() if v not in (None, "")})
+
+
+def _page_part(shown: str, params: SearchParams) -> str:
+    """The page's key part: the query as shown (the page prints it) and the params' hash.
+    Both are cleaned values, so parameters that clean to the same search share one page."""
+    raw = json.dumps([shown, params.part], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _page_context(shown: str, found: SearchResult) -> dict:
+    """The template's context, from cleaned values only: the raw parameters never reach a
+    page that other shoppers are served."""
+    p = found.params
+    return {
+        "query": shown,
+        "category": p.category,
+        "min_price": _price_key(p.min_price) or "",
+        "max_price": _price_key(p.max_price) or "",
+        "in_stock": p.in_stock,
+        "sort": p.sort,
+        "sorts": SORT_LABELS.items(),
+        "found": found,
+        "facets": [(f, _link(p, category=f.slug)) for f in found.facets],
+        "all_categories": _link(p, category=None),
+        "page_link": _link(p) + "&page=",
+    }
+
+
+def _load_page(shown: str, params: SearchParams) -> Loaded:
+    # Each tag is read before what it protects: the results entry's tags before the entry, the
+    # cards' product tags before the cards. So a write that commits while the page is built
+    # leaves it recorded under an old version, never served as fresh.
+    deps = cache.results_versions(params.priced)
+    value = _results(params)
+    if value is None:
+        return Loaded(None, deps)  # a page past the end
+    deps |= product_versions(value["ids"])
+    found = _result(params, value)
+    html = render_shared("search/results.html", _page_context(shown, found))
+    stock = [card["id"] for card in found.cards]
+    page = {"html": html, "stock": stock, "total": found.total, "popular": value["popular"]}
+    return Loaded(page, deps)
+
+
+def _follow_stock(page: dict) -> list[Request]:
+    return [stock_request(page["stock"])]
+
+
+def results_page(shown: str, params: SearchParams, *, record: bool = True) -> Page | None:
+    """The rendered results page for `params`, showing the query as the shopper typed it
+    (`shown`, from display_query), with the stock of its cards read in the same round trip;
+    None for a page past the end. `record` as for `search`."""
+    value, follows = cache.page_get(
+        _page_part(shown, params), lambda _part: _load_page(shown, params), _follow_stock
+    )
+    if value is None:
+        return None
+    if record:
+        _record(params, value["total"])
+    return Page(value["html"], follows[0] if follows else {})

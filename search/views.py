@@ -1,26 +1,13 @@
-from urllib.parse import urlencode
-
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django_ratelimit.decorators import ratelimit
 
-from inventory.selectors import stock_get_many
 from shelf.pages import respond
 
 from . import selectors
 from .forms import SearchForm
-
-
-def _link(params: selectors.SearchParams, **changes) -> str:
-    """A results URL for these params with some changed; the page resets unless given."""
-    fields = {
-        "q": params.query, "category": params.category, "min_price": params.min_price,
-        "max_price": params.max_price, "in_stock": "1" if params.in_stock else None,
-        "sort": "" if params.sort == "relevance" else params.sort, "page": None,
-    } | changes  # fmt: skip
-    return "?" + urlencode({k: v for k, v in fields.items() if v not in (None, "")})
 
 
 @require_safe
@@ -30,32 +17,24 @@ def results(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     if form.has_error("page"):
         raise Http404("No such results page.")
-    found = None
     if valid and form.cleaned_data["q"]:
-        params = form.params()
-        found = selectors.search(params)
-        if found is None:
+        page = selectors.results_page(form.cleaned_data["q"], form.params())
+        if page is None:
             raise Http404("No such results page.")
+        return respond(request, page.html, {"stock": page.stock})
+    # The prompt for an empty query, or the form's errors: not cached, and it shows the raw
+    # values back so that the shopper can correct them.
     context = {
-        "form": form,
+        "errors": form.errors,
         "query": form.cleaned_data.get("q", ""),
+        "category": form["category"].value() or "",
+        "min_price": form["min_price"].value() or "",
+        "max_price": form["max_price"].value() or "",
         "in_stock": form.cleaned_data.get("in_stock", False),
         "sort": form.cleaned_data.get("sort") or "relevance",
-        "found": found,
         "sorts": selectors.SORT_LABELS.items(),
     }
-    if found is not None:
-        p = found.params
-        context |= {
-            "facets": [(f, _link(p, category=f.slug)) for f in found.facets],
-            "all_categories": _link(p, category=None),
-            "prev": _link(p, page=p.page - 1) if p.page > 1 else None,
-            "next": _link(p, page=p.page + 1) if p.page < found.pages else None,
-            "page_link": _link(p) + "&page=",
-        }
-    html = render_to_string("search/results.html", context, request=request)
-    stock = stock_get_many([card["id"] for card in found.cards]) if found else {}
-    return respond(request, html, {"stock": stock})
+    return respond(request, render_to_string("search/results.html", context, request=request), {})
 
 
 @require_safe

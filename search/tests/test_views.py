@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.test.signals import template_rendered
+from django_redis import get_redis_connection
 
 from catalog import services as catalog_services
 from inventory.models import Stock
@@ -67,6 +69,68 @@ def test_a_price_change_shows_in_cached_results_on_the_next_request(catalog, cli
     assert client.get("/api/v1/search", {"q": "nordvik"}).json()["results"][0]["price"] == (
         "899.10"
     )
+
+
+@pytest.fixture
+def templates_rendered():
+    """The names of the templates rendered while the test runs."""
+    names: list[str] = []
+
+    def seen(sender, template, context, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(seen, dispatch_uid="search.tests.templates_rendered")
+    yield names
+    template_rendered.disconnect(dispatch_uid="search.tests.templates_rendered")
+
+
+def page_keys() -> set[bytes]:
+    r = get_redis_connection("default")
+    return set(r.scan_iter(match="search.page:*", count=500))
+
+
+def test_a_cached_results_page_renders_no_template_and_runs_no_sql(
+    catalog, client, templates_rendered, django_assert_num_queries
+):
+    Stock.objects.filter(product=catalog["x15"]).update(quantity=3)
+    first = body(client, "/search/", q="Laptop", sort="price")
+    assert "search/results.html" in templates_rendered
+    templates_rendered.clear()
+    with django_assert_num_queries(0):
+        again = body(client, "/search/", q="Laptop", sort="price")
+    assert templates_rendered == []
+    assert again == first and "Only 3 left" in again  # the stock slots are filled on a hit
+    assert 'value="Laptop"' in again, "the query as typed is the page's"
+    assert 'value="laptop"' in body(client, "/search/", q="laptop", sort="price")
+
+
+def test_a_price_change_shows_in_a_cached_search_page_on_the_next_request(catalog, client):
+    x15 = catalog["x15"]
+    body(client, "/search/", q="nordvik")
+    assert "$999.00" in body(client, "/search/", q="nordvik")  # served from the page entry
+    pages, results = loads("search.page"), loads("search.results")
+    x15.price = Decimal("777.00")
+    x15.save()
+    html = body(client, "/search/", q="nordvik")
+    assert "$777.00" in html and "$999.00" not in html
+    assert loads("search.page") == pages + 1, "the page's product tag expired it"
+    assert loads("search.results") == results, "its results entry did not depend on prices"
+
+
+def test_junk_query_strings_create_no_page_entries(catalog, client, settings):
+    settings.SEARCH_RATE_LIMIT = "100000/m"
+    body(client, "/search/", q="laptop", min_price="10")
+    before = page_keys()
+    assert len(before) == 1
+    junk = [
+        {"utm_source": "x{}"}, {"page": "", "sort": ""}, {"min_price": "10.00"},
+        {"min_price": "0010.0"}, {"q": "  laptop  ", "in_stock": ""}, {"x{}": "1"},
+    ]  # fmt: skip
+    for i in range(600):
+        extra = {k.format(i): v.format(i % 10) for k, v in junk[i % len(junk)].items()}
+        params = {"q": "laptop", "min_price": "10", **extra}
+        assert client.get("/search/", params).status_code == 200, params
+    assert page_keys() == before
 
 
 @pytest.mark.also_on("cluster")

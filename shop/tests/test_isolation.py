@@ -129,7 +129,7 @@ def test_shelved_pages_hold_no_session_csrf_or_shopper_data(people):
     cache = get_redis_connection("default")
     shared = [k for k in cache.scan_iter(count=500)
               if k.split(b":")[0] in (b"catalog.page", b"catalog.listing", b"catalog.home",
-                                      b"search.results")]  # fmt: skip
+                                      b"search.results", b"search.page")]  # fmt: skip
     assert len(shared) >= 4, shared
     for key in shared:
         entry = entry_envelope(cache.get(key))
