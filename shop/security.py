@@ -20,6 +20,11 @@ costs a search at most one short timeout, and nothing once the breaker is open. 
 unavailable the counts are unknown and searches are not limited (RATELIMIT_FAIL_OPEN): search
 must keep working from PostgreSQL like every other page; the limit protects PostgreSQL from
 one client's flood, and during an outage the shop would rather serve everyone than no one.
+
+django-ratelimit calls `add(key, initial)` and, when the key existed, `incr(key)` (or `get(key)`
+when it only reads). `add` runs one script that does the whole count: SET NX EX, else INCR (or
+GET), and remembers the answer for the `incr` or `get` of the same key that follows: one round
+trip per limited request instead of two.
 """
 
 import ipaddress
@@ -113,15 +118,38 @@ def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     return response
 
 
+# KEYS: the counter; ARGV: initial value, expiry in seconds. A new counter starts at the initial
+# value. An existing one is incremented when the initial value is 1 (django-ratelimit counting a
+# request: its `incr` follows) and only read when it is 0 (its `get` follows). EXPIRE NX: a
+# counter that somehow lost its expiry must not count for ever. Returns {added, count}.
+_COUNT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return {1, tonumber(ARGV[1])}
+end
+if ARGV[1] == '0' then
+  return {0, tonumber(redis.call('GET', KEYS[1]))}
+end
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
+return {0, count}
+"""
+_UNKNOWN = object()  # add() could not reach Redis: the count that follows is unknown too
+
+
 class ShelfRateLimitCache(BaseCache):
     """The add/incr/get that django-ratelimit needs, on the cache Redis behind the breaker.
 
     Every method returns None when Redis cannot be used, which django-ratelimit reads as
-    "count unknown" (then RATELIMIT_FAIL_OPEN decides).
+    "count unknown" (then RATELIMIT_FAIL_OPEN decides). Only django-ratelimit may use this
+    alias: `add` of an existing key with a non-zero value already counts the `incr` that
+    django-ratelimit sends next.
     """
 
     def __init__(self, location: str, params: dict) -> None:
         super().__init__(params)
+        # (key, count) from the last add(), for the incr() or get() that follows it. Django
+        # gives each thread (and each async context) its own cache object, so this is too.
+        self._counted: tuple[str, object] | None = None
 
     def _seconds(self, timeout) -> int:
         if timeout is DEFAULT_TIMEOUT:
@@ -135,13 +163,33 @@ class ShelfRateLimitCache(BaseCache):
         except backend.ShelfUnavailable:
             return None
 
+    def _take(self, key: str):
+        """The count the last add() found for `key`, once; None when it has none."""
+        counted, self._counted = self._counted, None
+        return counted[1] if counted is not None and counted[0] == key else None
+
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
         seconds = self._seconds(timeout)
-        return self._call(lambda r: bool(r.set(key, int(value), nx=True, ex=seconds)))
+        self._counted = None
+        answer = self._call(lambda r: r.eval(_COUNT, 1, key, int(value), seconds))
+        if answer is None:
+            self._counted = (key, _UNKNOWN)
+            return None
+        added, count = bool(answer[0]), answer[1] if len(answer) > 1 else None
+        if not added:
+            self._counted = (key, _UNKNOWN if count is None else int(count))
+        return added
 
     def incr(self, key, delta=1, version=None):
         key = self.make_and_validate_key(key, version=version)
+        counted = self._take(key)
+        if counted is _UNKNOWN:
+            return None
+        if counted is not None:
+            if delta == 1:
+                return counted
+            delta -= 1  # add() has counted one already
 
         def incr(r):
             pipe = r.pipeline(transaction=False)
@@ -154,6 +202,9 @@ class ShelfRateLimitCache(BaseCache):
 
     def get(self, key, default=None, version=None):
         key = self.make_and_validate_key(key, version=version)
+        counted = self._take(key)
+        if counted is not None:
+            return default if counted is _UNKNOWN else counted
         raw = self._call(lambda r: r.get(key))
         return default if raw is None else int(raw)
 

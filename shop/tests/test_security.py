@@ -17,6 +17,7 @@ from django_redis import get_redis_connection
 from cart import services as cart_services
 from catalog.tests.factories import ProductFactory
 from orders.tests.factories import DETAILS
+from shelf import backend
 from shelf.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -262,6 +263,20 @@ def test_searches_are_rate_limited_per_client(settings):
     # ...behind our nginx, each real client has its own.
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     assert client.get("/search/?q=lamp", HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
+
+
+def test_a_limited_search_costs_one_cache_redis_call(settings):
+    settings.SEARCH_RATE_LIMIT = "2/m"
+    ProductFactory(name="Nordvik Lamp")
+    client = Client()
+    assert [client.get("/search/?q=lamp").status_code for _ in range(2)] == [200, 200]
+    # The count (add, then incr of an existing key) is one script: one round trip in all.
+    for _ in range(2):
+        assert client.get("/search/?q=lamp").status_code == 429
+        assert backend.calls_in_request() == 1
+    counter = next(get_redis_connection("default").scan_iter(match="rl:*"))
+    assert int(get_redis_connection("default").get(counter)) == 4
+    assert 0 < get_redis_connection("default").ttl(counter) <= 60 + 5  # django-ratelimit fudge
 
 
 def test_with_the_cache_redis_down_searches_are_served_unlimited(settings):
