@@ -12,7 +12,8 @@ class SQLCountMiddleware:
     many calls to the cache Redis (`X-Shelf-Calls`) and which worker process answered
     (`X-Shelf-Worker`, its pid: the staleness measurement reads every worker).
 
-    Bench settings only: the shop's own counter (shop.middleware) feeds Prometheus instead.
+    Bench settings, and the test settings with TEST_WORKER_HEADER=1 (the freshness test reads
+    every worker too); the shop's own counter (shop.middleware) feeds Prometheus instead.
     Connection health checks (`SELECT 1` before reusing a connection) bypass execute wrappers
     and are not counted here; PostgreSQL's own counters in the report include them.
     """

@@ -8,6 +8,7 @@ from .base import (
     CACHES,
     CELERY_BROKER_URL,
     DATABASES,
+    MIDDLEWARE,
     REDIS_CACHE_URL,
     REDIS_STATE_URL,
     env,
@@ -50,3 +51,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # not warn "No directory at: .../staticfiles/" for every test client.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# The freshness test reads a page from every gunicorn worker and must know which one answered:
+# opt in to the benchmark's middleware, which names the worker (`X-Shelf-Worker: <pid>`). First,
+# as in the bench settings, so that it sees every response, the shelf's included.
+if env.bool("TEST_WORKER_HEADER", default=False):
+    MIDDLEWARE = ["bench.middleware.SQLCountMiddleware", *MIDDLEWARE]
