@@ -37,6 +37,7 @@ from django.conf import settings
 
 import shelf
 from shelf import backend
+from shelf.pages import prepare_page
 from shelf.ranking import HourlyRanking
 
 SCHEMA = 1
@@ -63,7 +64,10 @@ def _results_ttl(data: dict) -> int:
 RESULTS = shelf.Namespace("search.results", schema=SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL)
 # The rendered page keeps its results entry's tiers: its orderings ("in stock only", "sort by
 # rating") are the entry's, so a longer life would only keep them longer.
-PAGE = shelf.Namespace("search.page", schema=PAGE_SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL)
+PAGE = shelf.Namespace(
+    "search.page", schema=PAGE_SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL,
+    prepare=prepare_page,
+)  # fmt: skip
 
 
 def popular_size() -> int:

@@ -25,7 +25,7 @@ from catalog.models import Category, Product
 from catalog.selectors import product_cards, product_versions
 from inventory.selectors import stock_request
 from shelf import Loaded, Request
-from shelf.pages import render_shared
+from shelf.pages import SplitPage, render_shared
 
 from . import cache
 from .models import SearchTerm
@@ -389,10 +389,15 @@ def search(params: SearchParams, *, record: bool = True) -> SearchResult | None:
 
 @dataclass(frozen=True)
 class Page:
-    """A shared results page and the stock levels to show in its slots."""
+    """A shared results page (split at its slots) and the stock levels to show in its slots."""
 
-    html: str
+    body: SplitPage
     stock: dict[int, int | None]
+
+    @property
+    def html(self) -> str:
+        """The page as rendered, slots unfilled."""
+        return str(self.body)
 
 
 def _link(params: SearchParams, **changes) -> str:

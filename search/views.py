@@ -21,7 +21,7 @@ def results(request: HttpRequest) -> HttpResponse:
         page = selectors.results_page(form.cleaned_data["q"], form.params())
         if page is None:
             raise Http404("No such results page.")
-        return respond(request, page.html, {"stock": page.stock})
+        return respond(request, page.body, {"stock": page.stock})
     # The prompt for an empty query, or the form's errors: not cached, and it shows the raw
     # values back so that the shopper can correct them.
     context = {

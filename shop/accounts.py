@@ -1,10 +1,12 @@
 """Sign up, log in, log out and change password: Django's auth views with the shop's templates."""
 
+import functools
+
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path, reverse, reverse_lazy
+from django.urls import get_script_prefix, path, reverse, reverse_lazy
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
@@ -28,6 +30,12 @@ def nav_slot(request: HttpRequest) -> str:
             reverse("logout"),
             csrf_input(request),
         )
+    return _anonymous_nav(get_script_prefix())
+
+
+@functools.cache
+def _anonymous_nav(script_prefix: str) -> str:
+    """The same for every visitor who is not signed in: built once per process (and prefix)."""
     return format_html(
         '<a href="{}">Sign in</a> <a class="nav-signup" href="{}">Create account</a>',
         reverse("login"),

@@ -2,10 +2,12 @@
 sees the old value, in any worker of any gunicorn process.
 
 Two gunicorn processes of WEB_CONCURRENCY=2 workers each serve the product page from the test
-database and the test Redis. Each round saves a new price the way the admin does (`save()` in
-`transaction.atomic()`, the tags bumped after commit), then reads the page from every worker of
-both processes: every read must show the new price. A cache that a worker keeps in its own
-memory (in front of Redis) must therefore be invalidated before the save returns.
+database and the test Redis. Each round saves something the product page shows, the way the
+admin does (`save()` in `transaction.atomic()`, the tags bumped after commit): every tenth round
+a new price (the page itself is rebuilt), the others a new stock level (the page stays, its
+stock entry is written through). Then it reads the page from every worker of both processes:
+every read must show the new value. A cache that a worker keeps in its own memory (the shelf's
+L1, in front of Redis) must therefore be invalidated before the save's response can be read.
 
 A round reads in two steps: one request, a different worker's each round, rebuilds the page the
 save expired; then every worker gets READS_PER_WORKER requests at once. (All at once from the
@@ -37,6 +39,9 @@ WORKERS = 2  # per gunicorn process (WEB_CONCURRENCY)
 # machine (measured: reads 119 ms against 54 ms a round), and CI's time is short.
 READS_PER_WORKER = 2
 PRICE = re.compile(r'<p class="price big">\$([0-9.,]+)</p>')
+# The product's own badge, the first after its price (related products' badges come later).
+UNITS = re.compile(r'<p class="price big">.*?Only (\d+) left', re.S)
+PRICE_EVERY = 10
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 
 
@@ -47,8 +52,8 @@ class Reader:
         self.path = path
         self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
 
-    def read(self) -> tuple[int, Decimal]:
-        """(pid of the worker that answered, price the page shows) of one GET."""
+    def read(self) -> tuple[int, tuple[Decimal, int]]:
+        """(pid of the worker that answered, (price, units left) the page shows) of one GET."""
         for attempt in range(2):
             try:
                 self.connection.request("GET", self.path)
@@ -62,9 +67,10 @@ class Reader:
                 if attempt:
                     raise
         assert response.status == 200, (response.status, body[:500])
-        shown = PRICE.search(body)
-        assert shown, body[:2000]
-        return int(response.getheader("X-Shelf-Worker")), Decimal(shown[1].replace(",", ""))
+        price, units = PRICE.search(body), UNITS.search(body)
+        assert price and units, body[:2000]
+        shown = (Decimal(price[1].replace(",", "")), int(units[1]))
+        return int(response.getheader("X-Shelf-Worker")), shown
 
     def close(self) -> None:
         self.connection.close()
@@ -99,8 +105,9 @@ def _readers_for(
     return kept
 
 
-def test_price_change_is_visible_at_once_in_every_worker_of_every_process():
-    product = ProductFactory(price=Decimal("99.99"))
+def test_an_admin_save_is_visible_at_once_in_every_worker_of_every_process():
+    product = ProductFactory(price=Decimal("99.99"), stock__quantity=9)
+    stock = product.stock
     path = product.get_absolute_url()
     database_url = database_url_for(connection.settings_dict["NAME"])
     with (
@@ -117,7 +124,7 @@ def test_price_change_is_visible_at_once_in_every_worker_of_every_process():
             # worker that keeps pages in its own memory holds this one before the first save.
             for _ in range(3):
                 shown = set(pool.map(Reader.read, readers))
-                assert shown == {(pid, product.price) for pid in pids}, shown
+                assert shown == {(pid, (product.price, 9)) for pid in pids}, shown
 
             stale: list[tuple[int, int, Decimal, Decimal]] = []
             missed: list[int] = []
@@ -125,12 +132,16 @@ def test_price_change_is_visible_at_once_in_every_worker_of_every_process():
             saving = reading = 0.0
             started = time.monotonic()
             for n in range(ROUNDS):
-                new = Decimal("100.00") + Decimal(n) / 100
-                product.price = new
                 t0 = time.monotonic()
                 with transaction.atomic():  # as the admin's change view saves
-                    product.save()
+                    if n % PRICE_EVERY == 0:
+                        product.price = Decimal("100.00") + Decimal(n) / 100
+                        product.save()
+                    else:
+                        stock.quantity = 1 + n % 9  # never the previous round's
+                        stock.save()
                 t1 = time.monotonic()
+                new = (product.price, stock.quantity)
                 # Every read below starts after the save returned: each must show `new`.
                 answered: set[int] = set()
                 for _ in range(5):

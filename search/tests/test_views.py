@@ -36,7 +36,9 @@ def loads(namespace: str) -> int:
 
 
 def test_results_page_shows_ranked_cards_stock_badges_and_facets(catalog, client):
-    Stock.objects.filter(product=catalog["x15"]).update(quantity=3)
+    stock = Stock.objects.get(product=catalog["x15"])
+    stock.quantity = 3
+    stock.save()  # as the admin does: written through to the shelf after the commit
     html = body(client, "/search/", q="Laptop")
     assert "Results for &ldquo;Laptop&rdquo;" in html
     assert "5 products" in html
@@ -92,7 +94,9 @@ def page_keys() -> set[bytes]:
 def test_a_cached_results_page_renders_no_template_and_runs_no_sql(
     catalog, client, templates_rendered, django_assert_num_queries
 ):
-    Stock.objects.filter(product=catalog["x15"]).update(quantity=3)
+    stock = Stock.objects.get(product=catalog["x15"])
+    stock.quantity = 3
+    stock.save()  # as the admin does: written through to the shelf after the commit
     first = body(client, "/search/", q="Laptop", sort="price")
     assert "search/results.html" in templates_rendered
     templates_rendered.clear()
