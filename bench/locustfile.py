@@ -4,11 +4,16 @@ Each locust user is one shopper with its own cookies and its own seeded choices
 (bench/workload.py); it sends requests back to back, without think time, so that the two
 gunicorn workers are never idle. Every request is written to BENCH_SAMPLES as one JSON line
 (start time, page type, latency, status, the `X-SQL-Count` the bench settings add, whether it
-failed, the path of a product page); bench/report.py keeps the ones inside measured windows.
+failed, the path of a product page, the `X-Shelf-Calls` the bench settings add); bench/report.py
+keeps the ones inside measured windows.
 
 Environment: BENCH_WORKLOAD (the catalog file from bench/prepare.py), BENCH_SEED,
-BENCH_SAMPLES, BENCH_STARTED (touched when the test starts), BENCH_ONLY (optional: `product`
-sends product pages only; `bare` and `prerendered` the ceiling views).
+BENCH_SAMPLES, BENCH_STARTED (touched when the test starts), BENCH_ONLY (optional, one kind of
+request for the ceiling phases: `product` sends the workload's product pages only,
+`product-signed-in` the same draws with every visit signed in; `bare` and `prerendered` the
+ceiling views; `home`, `category` and `search` a small fixed set of anonymous pages
+(bench.workload.hit_paths), each shopper going round it from its own offset, so that after the
+warm-up every one is on the shelf).
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from urllib.parse import urlencode
 
 from locust import FastHttpUser, constant, events, task
 
-from bench.workload import TEST_CARD, Catalog, Shopper
+from bench.workload import TEST_CARD, Catalog, Shopper, hit_paths
 
 CATALOG = Catalog.load(Path(os.environ["BENCH_WORKLOAD"]))
 SEED = int(os.environ.get("BENCH_SEED", "42"))
 ONLY = os.environ.get("BENCH_ONLY", "")
 SAMPLES = Path(os.environ["BENCH_SAMPLES"])
 STARTED = os.environ.get("BENCH_STARTED")
+FIXED_PATHS = {kind: hit_paths(CATALOG, kind) for kind in ("home", "category", "search")}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 _index = itertools.count()
@@ -55,10 +61,12 @@ def _record(request_type, name, response_time, response, exception, start_time, 
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None) or {}
     sql = headers.get("X-SQL-Count")
+    calls = headers.get("X-Shelf-Calls")
     path = (context or {}).get("path", "") if name == "product" else ""
     _samples.append(
         (round(start_time, 4), name, round(response_time, 2), status,
-         int(sql) if sql is not None else None, exception is not None, path)
+         int(sql) if sql is not None else None, exception is not None, path,
+         int(calls) if calls is not None else None)
     )  # fmt: skip
 
 
@@ -83,10 +91,21 @@ class ShopperUser(FastHttpUser):
     def on_start(self) -> None:
         self.shopper = Shopper(CATALOG, SEED, next(_index))
         self.begin_visit()
+        # Each shopper from its own offset: the users together go round the whole set.
+        self.fixed = itertools.cycle(FIXED_PATHS.get(ONLY) or [""])
+        for _ in range(self.shopper.index):
+            next(self.fixed)
 
     def begin_visit(self) -> None:
         self.client.cookiejar.clear()
         session, self.remaining = self.shopper.new_visit()
+        if ONLY == "product-signed-in" and session is None and CATALOG.sessions:
+            # Not drawn from the shopper's stream: its product draws stay the replay's.
+            session = CATALOG.sessions[
+                (self.shopper.index + self.shopper.visits) % len(CATALOG.sessions)
+            ]
+        elif ONLY in FIXED_PATHS:
+            session = None
         if session is not None:
             self.client.cookiejar.set_cookie(_cookie("sessionid", session))
         # Each visit comes from its own address, as the production proxy (nginx) reports it in
@@ -102,11 +121,14 @@ class ShopperUser(FastHttpUser):
         if ONLY in ("bare", "prerendered"):
             self.get(f"/bench/{ONLY}/", ONLY)
             return
+        if ONLY in FIXED_PATHS:
+            self.get(next(self.fixed), ONLY)
+            return
         if self.remaining <= 0:
             self.begin_visit()
         self.remaining -= 1
         action = self.shopper.next_action()
-        if ONLY == "product" and action.kind != "product":
+        if ONLY in ("product", "product-signed-in") and action.kind != "product":
             return
         if action.kind == "product":
             self.view_product(action.product_id, action.path)

@@ -4,7 +4,12 @@
 
 Every number comes from the measured windows only (after each phase's warm-up): latencies and
 counts from the load generator's own samples, SQL from PostgreSQL's pg_stat_database, hit
-rates from the shelf's counters and Redis's INFO, all as differences across the window.
+rates from the shelf's counters and Redis's INFO, all as differences across the window. The
+in-process timings and the staleness after commit are bench/inprocess.py's and
+bench/staleness.py's own results.
+
+A sample is [start, page type, ms, status, X-SQL-Count, failed, product path, X-Shelf-Calls];
+samples of earlier runs have no eighth field (their cache-Redis calls are unknown).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ CEILING_PHASES = (
     ("product-only-on", "product_on"),
     ("product-replay-on", "product_replay"),
     ("product-only-off", "product_off"),
+    ("home-hit-on", "home_hit"),
+    ("category-hit-on", "category_hit"),
+    ("search-hit-on", "search_hit"),
+    ("product-signed-in-on", "product_signed_in"),
 )
 CEILING_LABELS = {
     "bare": "Bare Django view (no database, no cache)",
@@ -36,7 +45,28 @@ CEILING_LABELS = {
     "product_on": "Product pages, shelf on (fresh Zipf draws)",
     "product_replay": "Product pages, shelf on (the same requests again: all on the shelf)",
     "product_off": "Product pages, shelf off",
+    "home_hit": "Home page, shelf on (all hits)",
+    "category_hit": "First page of each category, shelf on (all hits)",
+    "search_hit": "The 30 most frequent searches, shelf on (all hits)",
+    "product_signed_in": "Product pages, signed in, shelf on (the replay's draws)",
 }
+# The issue's targets for hits of each kind of page: req/s as a share of the one pre-rendered
+# page from Redis, measured by the same gunicorn in the same run.
+# Each with the shelf namespace whose hit rate says whether the phase really served hits.
+HIT_TARGETS = (
+    ("Product page (the replay: all on the shelf)", "product_replay", 1.00, "catalog.page"),
+    ("Home page", "home_hit", 0.90, "catalog.home"),
+    ("Category listing (first page of each category)", "category_hit", 0.90, "catalog.listing"),
+    ("Search results (the 30 most frequent queries)", "search_hit", 0.80, "search.results"),
+    ("Product page, signed in", "product_signed_in", 0.80, "catalog.page"),
+)
+ZERO_CALL_GOAL = 0.75  # share of product views served with 0 cache-role round trips
+# The product phases whose share of views with 0 cache-Redis calls is a target.
+ZERO_CALL_PHASES = (
+    ("product_on", "fresh draws"),
+    ("product_replay", "all on the shelf"),
+    ("product_signed_in", "signed in"),
+)
 
 
 # NUMBERS
@@ -59,12 +89,18 @@ def _failed(sample: list) -> bool:
     return bool(sample[5]) or not 200 <= sample[3] < 400
 
 
+def _calls(sample: list) -> int | None:
+    """The sample's cache-Redis calls (X-Shelf-Calls), None where not recorded."""
+    return sample[7] if len(sample) > 7 else None
+
+
 def _latency(samples: list[list], seconds: float) -> dict:
     """Counts, throughput and latencies of answered requests; errors counted apart."""
     failed = [s for s in samples if _failed(s)]
     samples = [s for s in samples if not _failed(s)]
     times = [s[2] for s in samples]
     sql = [s[4] for s in samples if s[4] is not None]
+    calls = [n for n in map(_calls, samples) if n is not None]
     statuses = defaultdict(int)
     for sample in failed:
         statuses[str(sample[3] or "no answer")] += 1
@@ -78,6 +114,8 @@ def _latency(samples: list[list], seconds: float) -> dict:
         "error_statuses": dict(statuses),
         "zero_sql_share": round(sum(1 for n in sql if n == 0) / len(sql), 4) if sql else None,
         "app_sql_per_request": round(sum(sql) / len(sql), 3) if sql else None,
+        "zero_calls_share": round(calls.count(0) / len(calls), 4) if calls else None,
+        "calls_per_request": round(sum(calls) / len(calls), 3) if calls else None,
     }
 
 
@@ -136,7 +174,7 @@ def summarize_config(phases: list[dict]) -> dict:
     keyspace = redis_counts["keyspace_hits"] + redis_counts["keyspace_misses"]
     by_type = {
         t: _latency([s for s in samples if s[1] == t], seconds)
-        for t in (*PAGE_TYPES, "bare", "prerendered")
+        for t in (*PAGE_TYPES, "home", "bare", "prerendered")
         if any(s[1] == t for s in samples)
     }
     products = [x for x in samples if x[1] == "product" and not _failed(x)]
@@ -227,6 +265,7 @@ def summarize(results: dict) -> dict:
             ceiling[key] = {
                 **summary["all"],
                 "postgres": summary["postgres"],
+                "redis": summary["redis"],
                 "shelf": summary["shelf"],
             }
     memory = results["memory"]
@@ -265,8 +304,46 @@ def summarize(results: dict) -> dict:
         "share": round(zipf(results["catalog"]["products"]).share_of_top(fit), 4) if fit else None,
     }
     summary["ratios"] = ratios(summary)
+    summary["hits"] = hit_ceiling(ceiling)
+    summary["inprocess"] = results.get("inprocess")
+    summary["staleness"] = staleness(results["staleness"]) if "staleness" in results else None
     summary["targets"] = targets(summary)
     return summary
+
+
+def hit_ceiling(ceiling: dict) -> list[dict]:
+    """Per kind of page hit: req/s, its share of the pre-rendered page's and the issue's goal
+    for that share; `met` is None when either phase is missing."""
+    prerendered = ceiling.get("prerendered", {}).get("rps")
+    rows = []
+    for label, key, goal, namespace in HIT_TARGETS:
+        phase = ceiling.get(key, {})
+        ratio = _r(_div(phase.get("rps"), prerendered), 3)
+        rows.append({
+            "kind": label, "phase": key, "rps": phase.get("rps"), "errors": phase.get("errors"),
+            "namespace": namespace,
+            "hit_rate": phase.get("shelf", {}).get(namespace, {}).get("hit_rate"),
+            "vs_prerendered": ratio, "goal": goal, "met": None if ratio is None else ratio >= goal,
+        })  # fmt: skip
+    return rows
+
+
+def staleness(raw: dict) -> dict:
+    """Pool bench/staleness.py's rounds: ms from each commit to each worker's first read of
+    the new price (a round that timed out has no value for the workers that never showed it)."""
+    fresh = [ms for r in raw["rounds"] for ms in r["fresh_ms"].values()]
+    return {
+        "rounds": len(raw["rounds"]),
+        "workers": len(raw["workers"]),
+        "readers": raw["readers"],
+        "reads": raw["reads"],
+        "read_errors": raw["read_errors"],
+        "timed_out_rounds": sum(1 for r in raw["rounds"] if r["timed_out"]),
+        "fresh_p50_ms": _r(percentile(fresh, 50), 2),
+        "fresh_p99_ms": _r(percentile(fresh, 99), 2),
+        "fresh_max_ms": _r(max(fresh), 2) if fresh else None,
+        "stale_after_commit": raw["stale_after_commit"],
+    }
 
 
 def _div(a: float | None, b: float | None) -> float | None:
@@ -330,12 +407,23 @@ def targets(s: dict) -> list[dict]:
         ("Hit rate, search.results", rate("search.results"), 0.95, ">", "pct"),
         ("Redis memory per cached product (entry + version key)", memory["per_product_bytes"],
          600, "<", "bytes"),
+        ("Product views with 0 cache-Redis round trips, shelf on (mixed workload)",
+         on["by_type"]["product"].get("zero_calls_share"), ZERO_CALL_GOAL, ">=", "pct"),
     ]  # fmt: skip
+    for key, label in ZERO_CALL_PHASES:
+        rows.append((f"Product views with 0 cache-Redis round trips, product pages alone, {label}",
+                     s["ceiling"].get(key, {}).get("zero_calls_share"), ZERO_CALL_GOAL, ">=",
+                     "pct"))  # fmt: skip
+    if s.get("staleness"):
+        rows.append(("Reads of the old price that started after the commit returned",
+                     s["staleness"]["stale_after_commit"], 0, "==", "count"))  # fmt: skip
     out = []
     for name, value, goal, op, unit in rows:
         met = None
         if value is not None:
-            met = {">=": value >= goal, ">": value > goal, "<": value < goal}[op]
+            met = {">=": value >= goal, ">": value > goal, "<": value < goal, "==": value == goal}[
+                op
+            ]
         out.append({"target": name, "value": value, "goal": goal, "op": op, "unit": unit,
                     "met": met})  # fmt: skip
     return out
@@ -652,9 +740,150 @@ def markdown(s: dict, chart: str | None) -> str:
             "request that misses it.",
             "",
         ]
+    lines += hits_section(s["hits"])
+    lines += calls_section(s)
+    if s.get("inprocess"):
+        lines += inprocess_section(s["inprocess"])
+    if s.get("staleness"):
+        lines += staleness_section(s["staleness"])
     preload = s["machine"].get("postgres_preload") or "empty"
     lines += [line.replace("@PRELOAD@", preload) for line in METHOD]
     return "\n".join(lines) + "\n"
+
+
+def hits_section(hits: list[dict]) -> list[str]:
+    lines = ["## Hits of every kind of page", ""]
+    lines += _table(
+        ["Page kind (shelf on)", "Req/s", "Share of the pre-rendered page", "Target", "Met",
+         "Shelf hit rate", "Errors"],
+        [
+            [
+                h["kind"],
+                fmt(h["rps"]),
+                fmt(h["vs_prerendered"], "pct"),
+                f">= {fmt(h['goal'], 'pct')}",
+                {True: "met", False: "**not met**", None: "-"}[h["met"]],
+                f"{fmt(h['hit_rate'], 'pct')} `{h['namespace']}`",
+                fmt(h["errors"]),
+            ]
+            for h in hits
+        ],
+    )  # fmt: skip
+    return [
+        *lines,
+        "",
+        "Each kind alone, with the same users and gunicorn as the pre-rendered page (one GET "
+        "from the cache Redis, nothing else), after a warm-up that put every page of the phase "
+        "on the shelf: the home page, the first page of each category, the 30 most frequent "
+        "searches (each fetched once before its phase), and the replay's product draws with "
+        "every visit signed in. Req/s counts answered requests only; the hit rate is the "
+        "phase's own, of the namespace named.",
+        "",
+    ]
+
+
+def calls_section(s: dict) -> list[str]:
+    """Per phase and page type: how many calls to the cache Redis a view made (X-Shelf-Calls)
+    and how many commands Redis processed per view (INFO, the whole server)."""
+    rows = []
+
+    def add(phase: str, data: dict, types: list[tuple[str, dict]]) -> None:
+        commands = fmt(data.get("redis", {}).get("commands_per_view"))
+        for name, d in types:
+            rows.append([phase, name, fmt(d["requests"]), fmt(d.get("zero_calls_share"), "pct"),
+                         fmt(d.get("calls_per_request")), commands])  # fmt: skip
+            phase, commands = "", ""
+
+    for config in CONFIGS:
+        data = s[config]
+        types = [(t.replace("_", " "), data["by_type"][t]) for t in PAGE_TYPES
+                 if t in data["by_type"]]  # fmt: skip
+        add(f"Rounds, shelf {config}", data, [*types, ("**all**", data["all"])])
+    for key, label in CEILING_LABELS.items():
+        if key in s["ceiling"]:
+            add(label, s["ceiling"][key], [("all", s["ceiling"][key])])
+    lines = ["## Cache-Redis round trips per view", ""]
+    lines += _table(
+        ["Phase", "Page type", "Views", "0 calls", "Calls/view", "Redis commands/view"], rows
+    )
+    return [
+        *lines,
+        "",
+        "Calls: the `X-Shelf-Calls` header of each response (bench settings: the request's "
+        "round trips to the cache Redis through the shelf). Commands: Redis's "
+        "`total_commands_processed` on the cache server across the window over the views "
+        "(a pipeline is one call but several commands; Celery's and the probes' few commands "
+        "count too). The pre-rendered view reads Redis with the client directly, past the shelf's "
+        "counter: its one GET shows in the commands only.",
+        "",
+    ]
+
+
+def inprocess_section(d: dict) -> list[str]:
+    labels = {
+        "product_fixed": "Product page, one product",
+        "product_warmed": "Product page, random of the 200 most popular (all warmed)",
+        "category": "Category, first page of a random category",
+        "home": "Home page",
+        "search": "Search, one of the 30 most frequent queries",
+        "prerendered": "The pre-rendered page (`/bench/prerendered/`)",
+    }
+    lines = ["## In-process microseconds per hit", ""]
+    lines += _table(
+        ["Request (shelf on, all hits)", "Requests", "Median µs", "p90 µs", "Cache calls"],
+        [
+            [label, fmt(d[k]["requests"]), fmt(d[k]["median_us"]), fmt(d[k]["p90_us"]),
+             fmt(d[k]["calls_per_request"])]
+            for k, label in labels.items()
+            if k in d
+        ],
+    )  # fmt: skip
+    prof = d["profile"]
+    lines += [
+        "",
+        "One process, Django's WSGI handler called as gunicorn calls it (every middleware, the "
+        "view, the response consumed and closed), no sockets but the ones to Redis; each "
+        "request timed on its own (`bench/inprocess.py`).",
+        "",
+        "### What each remaining microsecond is spent on",
+        "",
+        f"cProfile over {fmt(prof['hits'])} product-page hits (random of the warmed set): "
+        f"{fmt(prof['total_us_per_hit'])} µs of own time per hit in all (profiling inflates "
+        "every call, the many small ones most), the top functions by own time:",
+        "",
+    ]
+    lines += _table(
+        ["Function", "Calls/hit", "Own µs/hit", "Cumulative µs/hit"],
+        [
+            [f"`{f['function']}`", fmt(f["calls_per_hit"]), fmt(f["own_us_per_hit"]),
+             fmt(f["cumulative_us_per_hit"])]
+            for f in prof["functions"]
+        ],
+    )  # fmt: skip
+    return [*lines, ""]
+
+
+def staleness_section(d: dict) -> list[str]:
+    lines = ["## Staleness after commit", ""]
+    lines += _table(
+        ["Rounds", "Workers", "p50 ms", "p99 ms", "max ms", "Stale reads after commit",
+         "Timed-out rounds", "Reads"],
+        [[fmt(d["rounds"]), fmt(d["workers"]), fmt(d["fresh_p50_ms"]), fmt(d["fresh_p99_ms"]),
+          fmt(d["fresh_max_ms"]), fmt(d["stale_after_commit"]), fmt(d["timed_out_rounds"]),
+          fmt(d["reads"])]],
+    )  # fmt: skip
+    return [
+        *lines,
+        "",
+        "Each round saves a new price of the most popular product as the admin does (`save()` "
+        "in `transaction.atomic()`, another process with the bench settings) while "
+        f"{d['readers']} readers fetch its page from the shelf-on gunicorn over new "
+        "connections; ms from the commit's return to each worker's first response with the "
+        "new price (`X-Shelf-Worker`), and the reads that started after the commit had "
+        f"returned yet showed the old price (must be 0). {fmt(d['read_errors'])} reads failed "
+        "or showed no price (`bench/staleness.py`).",
+        "",
+    ]
 
 
 READING = [
@@ -697,7 +926,9 @@ METHOD = [
     "`keyspace_hits/misses` of the cache server alone.",
     "- **Ceiling**: the same gunicorn (shelf on) serving `/bench/bare/` and "
     "`/bench/prerendered/` (config/urls_bench.py, bench settings only), then product pages "
-    "alone on each gunicorn, with the same users.",
+    "alone on each gunicorn, then hits of the home page, the categories' first pages, the 30 "
+    "most frequent searches and signed-in product pages on the shelf-on one, with the same "
+    "users.",
     "- **The machine's size limits the numbers**: the two gunicorn workers share the cores "
     "with PostgreSQL, Redis, Celery and locust itself (one process), so every throughput here "
     "is that of the whole stack on these cores, not of the application alone; the ratios are "

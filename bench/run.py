@@ -18,12 +18,22 @@
    warm-up that is not measured: a shelf warm-up, then ROUNDS x (shelf on, shelf off), the
    same seed for both halves of a round, then the ceiling: Django's bare view, one
    pre-rendered page from Redis, product pages alone with the shelf (fresh draws, then the
-   same requests again, all on the shelf by then) and without it.
+   same requests again, all on the shelf by then) and without it; then, shelf on, hits of
+   every other kind of page: the home page, the first page of each category, the 30 most
+   frequent searches (bench.workload.hit_paths; each page is fetched once before the phase, so
+   all are on the shelf), and the replay's product draws sent by signed-in shoppers only.
    Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
    counters and the cart sync lags. Before the closing read the shop's connections to the
    bench database are ended (Probes.settle): a backend reports its statistics at exit, but
    otherwise only within a second while busy and ten once idle.
-5. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
+5. bench/inprocess.py (shelf on, the bench database and Redis, no HTTP): the median
+   microseconds per request of each kind of hit through Django's WSGI handler (up to
+   BENCH_INPROCESS_REQUESTS each, at most 6 s), and a cProfile of product-page hits (the
+   functions with the most own time).
+6. bench/staleness.py against the shelf-on gunicorn: BENCH_STALENESS_ROUNDS price changes
+   saved as the admin does, each followed by reads until every worker shows the new price (ms
+   from the commit, and any read started after the commit that still showed the old one).
+7. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
 
 Everything it starts is stopped at the end, also on Ctrl-C or an error. Settings (environment;
 defaults in brackets):
@@ -36,6 +46,7 @@ defaults in brackets):
     BENCH_PRODUCTS [100000]  BENCH_SEED [42]  BENCH_USERS (locust users) [12]
     BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
     BENCH_SHELF_WARMUP [60]  BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+    BENCH_INPROCESS_REQUESTS (per kind of hit) [3000]  BENCH_STALENESS_ROUNDS [200]
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from bench.workload import BENCH_PASSWORD
+from bench.workload import BENCH_PASSWORD, Catalog, hit_paths
 from scripts import services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +88,8 @@ PG_FIELDS = (
     "xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted",
     "tup_updated", "tup_deleted", "blks_hit", "blks_read",
 )  # fmt: skip
+# The ceiling phases that send a fixed set of pages (bench.workload.hit_paths).
+HIT_KINDS = ("home", "category", "search")
 REDIS_FIELDS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "total_commands_processed")
 
 
@@ -109,6 +122,8 @@ class Config:
     rounds: int
     shelf_warmup: int
     ceiling_seconds: int
+    inprocess_requests: int
+    staleness_rounds: int
     output: str
     command: str = "make bench"
 
@@ -133,6 +148,8 @@ class Config:
             rounds=int(e("BENCH_ROUNDS", "2")),
             shelf_warmup=int(e("BENCH_SHELF_WARMUP", "60")),
             ceiling_seconds=int(e("BENCH_CEILING_SECONDS", "25")),
+            inprocess_requests=int(e("BENCH_INPROCESS_REQUESTS", "3000")),
+            staleness_rounds=int(e("BENCH_STALENESS_ROUNDS", "200")),
             output=e("BENCH_OUTPUT", "docs/benchmarks"),
         )
         changed = [k for k in sorted(os.environ) if k.startswith("BENCH_")]
@@ -414,6 +431,15 @@ class Bench:
         redis.Redis.from_url(self.config.cache_url).set(PRERENDERED_KEY, page)
         return len(page)
 
+    def warm_pages(self, paths: list[str]) -> None:
+        """GET each page once from the shelf-on gunicorn, so that a hit phase measures hits
+        from its first request on, however short its warm-up (the users' rounds through a
+        set of 48 categories would not all have come round in 5 s)."""
+        for path in paths:
+            url = f"http://{HOST}:{self.config.ports[0]}{path}"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                response.read()
+
     # Phases -----------------------------------------------------------------------------------
     def run_phase(self, phase: Phase, probes: Probes) -> None:
         c = self.config
@@ -471,6 +497,28 @@ class Bench:
             "lags": probes.lags(),
             "loadavg": [round(before["loadavg"], 2), round(after["loadavg"], 2)],
         }
+
+    def inprocess(self) -> dict:
+        out = WORK / "inprocess.json"
+        say(self.step(
+            "inprocess",
+            [PYTHON, "-m", "bench.inprocess", "--workload", str(WORK / "workload.json"),
+             "--out", str(out), "--requests", str(self.config.inprocess_requests),
+             "--seed", str(self.config.seed)],
+            {**self.env, "SHELF_ENABLED": "true"},
+        ).strip())  # fmt: skip
+        return json.loads(out.read_text())
+
+    def staleness(self) -> dict:
+        out = WORK / "staleness.json"
+        say(self.step(
+            "staleness",
+            [PYTHON, "-m", "bench.staleness", "--port", str(self.config.ports[0]),
+             "--workload", str(WORK / "workload.json"), "--out", str(out),
+             "--rounds", str(self.config.staleness_rounds)],
+            {**self.env, "SHELF_ENABLED": "true"},
+        ).strip())  # fmt: skip
+        return json.loads(out.read_text())
 
     def memory_sample(self, catalog: dict, size: int = 1000) -> dict:
         """MEMORY USAGE of cached product entries (and their version keys) and product pages."""
@@ -557,16 +605,27 @@ class Bench:
             # The same requests again: every page is on the shelf now.
             Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
             Phase("product-only-off", "off", c.seed + 500, 5, cs, only="product"),
+            # Hits of every other kind of page; each warm-up puts its whole fixed set on the
+            # shelf. The signed-in shoppers draw the replay's products, so those are cached too.
+            Phase("home-hit-on", "on", c.seed, 5, cs, only="home"),
+            Phase("category-hit-on", "on", c.seed, 5, cs, only="category"),
+            Phase("search-hit-on", "on", c.seed, 5, cs, only="search"),
+            Phase("product-signed-in-on", "on", c.seed + 500, 5, cs, only="product-signed-in"),
         ]
         probes = Probes(c)
         try:
             for phase in [warm, *rounds]:
                 self.run_phase(phase, probes)
             memory = self.memory_sample(catalog)
+            shoppers = Catalog.load(WORK / "workload.json")
             for phase in ceiling:
+                if phase.only in HIT_KINDS:
+                    self.warm_pages(hit_paths(shoppers, phase.only))
                 self.run_phase(phase, probes)
         finally:
             probes.close()
+        inprocess = self.inprocess()
+        staleness = self.staleness()
         phases = [warm, *rounds, *ceiling]
         return {
             "command": c.command,
@@ -581,6 +640,8 @@ class Bench:
             },
             "prerendered_bytes": page_size,
             "memory": memory,
+            "inprocess": inprocess,
+            "staleness": staleness,
             "phases": [{**asdict(p), "result": p.result} for p in phases],
             "timings": self.timings,
             "wall_seconds": round(time.monotonic() - began, 1),

@@ -46,6 +46,9 @@ CATEGORY_SORTS = (("", 70), ("price", 10), ("-price", 10), ("new", 10))
 TEST_CARD = "4242 4242 4242 4242"
 # The password of the shoppers' accounts bench-0001... (bench/prepare.py makes them).
 BENCH_PASSWORD = "bench-shopper-pass"
+# How many of the most frequent queries the search-hit measurements send: few enough that a
+# short warm-up caches them all, many enough not to be one key.
+SEARCH_HITS = 30
 
 _WORD = re.compile(r"^[a-z][a-z'-]*$")
 _STOPWORDS = frozenset({"a", "an", "and", "for", "in", "of", "on", "the", "to", "with"})
@@ -146,6 +149,19 @@ class Catalog:
             "keys": self.keys,
         }
         Path(path).write_text(json.dumps(data, separators=(",", ":")))
+
+
+def hit_paths(catalog: Catalog, kind: str) -> list[str]:
+    """The fixed set of anonymous pages of one kind (`home`, `category`, `search`) whose hits
+    the ceiling phases and bench/inprocess.py measure: the home page, the first page of each
+    category, the SEARCH_HITS most frequent queries (the vocabulary is most common first)."""
+    if kind == "home":
+        return ["/"]
+    if kind == "category":
+        return [f"/c/{slug}/" for slug in catalog.categories]
+    if kind == "search":
+        return [f"/search/?{urlencode({'q': q})}" for q in catalog.queries[:SEARCH_HITS]]
+    raise ValueError(f"no fixed pages of kind {kind!r}")
 
 
 def popularity_order(product_ids: Iterable[int], seed: int) -> list[int]:

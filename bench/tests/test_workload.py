@@ -8,10 +8,12 @@ import pytest
 
 from bench.workload import (
     MIX,
+    SEARCH_HITS,
     Catalog,
     Shopper,
     Zipf,
     build_vocabulary,
+    hit_paths,
     popularity_order,
 )
 
@@ -112,3 +114,12 @@ def test_catalog_file_round_trips(tmp_path, catalog):
     path = tmp_path / "workload.json"
     catalog.dump(path)
     assert Catalog.load(path) == catalog
+
+
+def test_the_hit_phases_send_a_small_fixed_set_of_pages(catalog):
+    assert hit_paths(catalog, "home") == ["/"]
+    assert hit_paths(catalog, "category") == [f"/c/category-{n}/" for n in range(10)]
+    searches = hit_paths(catalog, "search")
+    assert len(searches) == SEARCH_HITS and searches[0] == "/search/?q=query+0"
+    with pytest.raises(ValueError):
+        hit_paths(catalog, "checkout")
