@@ -12,8 +12,8 @@ BENCH_SAMPLES, BENCH_STARTED (touched when the test starts), BENCH_ONLY (optiona
 request for the ceiling phases: `product` sends the workload's product pages only,
 `product-signed-in` the same draws with every visit signed in; `bare` and `prerendered` the
 ceiling views; `home`, `category` and `search` a small fixed set of anonymous pages
-(bench.workload.hit_paths), each shopper going round it from its own offset, so that after the
-warm-up every one is on the shelf).
+(bench.workload.hit_paths; bench/run.py fetches each once before the phase), each shopper going
+round it from its own offset and every request from another client address).
 """
 
 from __future__ import annotations

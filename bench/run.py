@@ -433,8 +433,8 @@ class Bench:
 
     def warm_pages(self, paths: list[str]) -> None:
         """GET each page once from the shelf-on gunicorn, so that a hit phase measures hits
-        from its first request on, however short its warm-up (the users' rounds through a
-        set of 48 categories would not all have come round in 5 s)."""
+        from its first request on, however short its warm-up (the users' rounds through the
+        seed's 48 categories do not all come round in a 5 s warm-up)."""
         for n, path in enumerate(paths):
             # One address each, as the shoppers' requests have: 60 searches a minute per client.
             request = urllib.request.Request(
@@ -609,8 +609,8 @@ class Bench:
             # The same requests again: every page is on the shelf now.
             Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
             Phase("product-only-off", "off", c.seed + 500, 5, cs, only="product"),
-            # Hits of every other kind of page; each warm-up puts its whole fixed set on the
-            # shelf. The signed-in shoppers draw the replay's products, so those are cached too.
+            # Hits of every other kind of page: each fixed set is fetched once first
+            # (warm_pages). The signed-in shoppers draw the replay's products, cached by now.
             Phase("home-hit-on", "on", c.seed, 5, cs, only="home"),
             Phase("category-hit-on", "on", c.seed, 5, cs, only="category"),
             Phase("search-hit-on", "on", c.seed, 5, cs, only="search"),

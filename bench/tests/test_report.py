@@ -109,3 +109,13 @@ def _summary() -> dict:
         "ceiling": {},
         "staleness": None,
     }
+
+
+def test_the_hit_table_says_met_or_not_met_and_dashes_what_was_not_measured():
+    ceiling = {"prerendered": {"rps": 100.0}, "home_hit": {"rps": 95.0, "errors": 0},
+               "search_hit": {"rps": 10.0, "errors": 3}}  # fmt: skip
+    lines = report.hits_section(report.hit_ceiling(ceiling))
+    row = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| ")}
+    assert "| 95.0% | >= 90.0% | met |" in row["Home page"]
+    assert "**not met**" in row["Search results (the 30 most frequent queries)"]
+    assert "| - | >= 80.0% | - |" in row["Product page, signed in"]
