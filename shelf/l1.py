@@ -118,6 +118,7 @@ class L1:
         self._prefixes: tuple[str, ...] = ()
         self._tracked: frozenset[str] = frozenset()
         self._last_attempt = -RECONNECT_INTERVAL
+        self._connecting = False
         self._last_ping = 0.0
         self._last_pong = -1.0
         # Invalidations read so far, the last one per recent key, and the point before which
@@ -142,33 +143,33 @@ class L1:
                 # A forked child shares the parent's socket: never read it, start afresh.
                 self._conn, self._pid = None, os.getpid()
                 self._lost(conn=None)
-            if self._conn is None and not self._connect(redis_client, prefixes, now):
+            if self._conn is not None:
+                if not self._drain(now):
+                    return None
+                if now - self._last_ping >= self.lease / 4:
+                    self._ping(now)
+                if self._conn is None or now - self._last_pong > self.lease:
+                    return None
+                return self._seq
+            if self._connecting or now - self._last_attempt < RECONNECT_INTERVAL:
                 return None
-            if not self._drain(now):
-                return None
-            if now - self._last_ping >= self.lease / 4:
-                self._ping(now)
-            if self._conn is None or now - self._last_pong > self.lease:
-                return None
-            return self._seq
+            self._connecting, self._last_attempt = True, now
+        # Outside the lock: against a hung server this waits out its timeouts, and the other
+        # threads' reads must not queue behind it (they go to Redis meanwhile).
+        conn = self._connect(redis_client, prefixes)
+        with self._lock:
+            self._connecting = False
+            if conn is not None:
+                # Anything held before was not watched while the channel was down.
+                self._lost(conn=conn)
+                self._prefixes, self._tracked = prefixes, frozenset(prefixes)
+                self._last_pong = self._last_ping = time.monotonic()  # it just answered
+        return None  # this read goes to Redis; the next ones use L1
 
-    def _connect(self, redis_client, prefixes: tuple[str, ...], now: float) -> bool:
-        if now - self._last_attempt < RECONNECT_INTERVAL:
-            return False
-        self._last_attempt = now
-        kwargs = redis_client.connection_pool.connection_kwargs
-        conn = Connection(
-            host=kwargs.get("host", "127.0.0.1"),
-            port=kwargs.get("port", 6379),
-            db=kwargs.get("db", 0),
-            username=kwargs.get("username"),
-            password=kwargs.get("password"),
-            socket_timeout=kwargs.get("socket_timeout"),
-            socket_connect_timeout=kwargs.get("socket_connect_timeout"),
-            protocol=2,
-        )
-        self._prefixes = prefixes
-        self._tracked = frozenset(prefixes)
+    def _connect(self, redis_client, prefixes: tuple[str, ...]) -> Connection | None:
+        """A new channel: a connection like the client's own (RESP2), following `prefixes`."""
+        pool = redis_client.connection_pool
+        conn = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
         try:
             conn.connect()
             conn.send_command("CLIENT", "ID")
@@ -181,13 +182,9 @@ class L1:
         except Exception as exc:  # any failure only means: no L1 for now
             conn.disconnect()
             logger.warning("shelf L1 channel not connected", extra={"error": str(exc)})
-            return False
-        # Anything held before was not watched while the channel was down.
-        self._lost(conn=conn)
-        self._last_pong = now  # the replies above were answers
-        self._last_ping = now
-        logger.info("shelf L1 channel connected", extra={"prefixes": list(self._prefixes)})
-        return True
+            return None
+        logger.info("shelf L1 channel connected", extra={"prefixes": list(prefixes)})
+        return conn
 
     def _drain(self, now: float) -> bool:
         """Read every message waiting; False (and L1 emptied) if the channel is not usable."""
