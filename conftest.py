@@ -7,7 +7,7 @@ from django.conf import settings
 from django_redis import get_redis_connection
 
 from shelf import backend, stats
-from shop import state
+from shop import security, state
 from shop.db import base as db
 
 # Fixtures for the topologies: on_cluster (cache role) and on_sentinel (state role).
@@ -61,6 +61,7 @@ def _clean_redis():
             get_redis_connection(alias).flushdb()
     backend.reset()
     stats.discard()  # the previous test's buffered counts must not land in the clean databases
+    security._counts.discard()  # nor its rate-limit counts
     yield
 
 

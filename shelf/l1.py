@@ -250,10 +250,16 @@ class L1:
         now = time.monotonic()
         found = {}
         with self._lock:
+            items, touch = self.store._items, self.store._items.move_to_end
             for key in keys:
-                value = self.store.get(key, now)
-                if value is not MISSING:
-                    found[key] = value
+                item = items.get(key)
+                if item is None:
+                    continue
+                if now >= item[2]:
+                    self.store.discard(key)
+                    continue
+                touch(key)
+                found[key] = item[0]
         return found
 
     def put(self, token: int, items: Iterable[tuple[str, Any, int]]) -> None:

@@ -14,20 +14,21 @@ by string prefix rather than checking the peer, and its algorithm changed betwee
 
 Rate limit counters
 -------------------
-django-ratelimit counts in a Django cache with `add` and `incr`. `ShelfRateLimitCache` keeps
-those counters in the cache Redis through the shelf's circuit breaker: a hung or dead Redis
-costs a search at most one short timeout, and nothing once the breaker is open. While Redis is
-unavailable the counts are unknown and searches are not limited (RATELIMIT_FAIL_OPEN): search
-must keep working from PostgreSQL like every other page; the limit protects PostgreSQL from
-one client's flood, and during an outage the shop would rather serve everyone than no one.
-
-django-ratelimit calls `add(key, initial)` and, when the key existed, `incr(key)` (or `get(key)`
-when it only reads). `add` runs one script that does the whole count: SET NX EX, else INCR (or
-GET), and remembers the answer for the `incr` or `get` of the same key that follows: one round
-trip per limited request instead of two.
+django-ratelimit counts in a Django cache with `add` and `incr`. `ShelfRateLimitCache` counts
+in process and sums the counts of every process in the cache Redis, through the shelf's circuit
+breaker, at most every SYNC_INTERVAL (0.1 s): a search costs no round trip of its own (one
+request in a tenth of a second per process carries the sync), a client of one process is
+counted exactly, and one spreading its requests over several processes is counted late by at
+most that interval. A hung or dead Redis costs a sync at most one short timeout, and nothing
+once the breaker is open. While Redis is unavailable the counts are unknown and searches are
+not limited (RATELIMIT_FAIL_OPEN): search must keep working from PostgreSQL like every other
+page; the limit protects PostgreSQL from one client's flood, and during an outage the shop
+would rather serve everyone than no one.
 """
 
 import ipaddress
+import threading
+import time
 from functools import cache
 
 from django.conf import settings
@@ -118,31 +119,94 @@ def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     return response
 
 
-# KEYS: the counter; ARGV: initial value, expiry in seconds. A new counter starts at the initial
-# value. An existing one is incremented when the initial value is 1 (django-ratelimit counting a
-# request: its `incr` follows) and only read when it is 0 (its `get` follows). EXPIRE NX: a
-# counter that somehow lost its expiry must not count for ever. Returns {added, count}.
-_COUNT = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  return {1, tonumber(ARGV[1])}
-end
-if ARGV[1] == '0' then
-  return {0, tonumber(redis.call('GET', KEYS[1]))}
-end
-local count = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
-return {0, count}
-"""
-_UNKNOWN = object()  # add() could not reach Redis: the count that follows is unknown too
+# How often a process adds its counts to the shared ones in Redis, and reads those back.
+SYNC_INTERVAL = 0.1
+
+
+class _Counts:
+    """Rate-limit counts of this process, summed with the other processes' in Redis at most
+    every SYNC_INTERVAL seconds, so that a request costs no round trip of its own.
+
+    A count is what Redis held at the last sync plus what this process added since: exact for
+    the clients of one process, and across processes late by at most SYNC_INTERVAL (a client
+    spreading requests over N processes gets at most N x SYNC_INTERVAL seconds' worth of
+    requests past its limit). While Redis cannot be reached the count is unknown (None), which
+    RATELIMIT_FAIL_OPEN decides, as before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[int]] = {}  # key -> [added since the sync, expiry s]
+        self._known: dict[str, tuple[int, float]] = {}  # key -> (count in Redis, forget at)
+        self._last_sync = 0.0
+        self._unknown = False
+
+    def add(self, key: str, n: int, seconds: int) -> int | None:
+        """Add `n` to the count of `key` (kept `seconds`); return the count now."""
+        now = time.monotonic()
+        with self._lock:
+            pending = self._pending.setdefault(key, [0, seconds])
+            pending[0] += n
+            due = now - self._last_sync >= SYNC_INTERVAL
+            if due:
+                self._last_sync = now
+        if due:
+            self._sync(now)
+        with self._lock:
+            if self._unknown:
+                return None
+            added = self._pending.get(key, (0,))[0]
+            return self._known.get(key, (0, 0.0))[0] + added
+
+    def _sync(self, now: float) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._known = {k: v for k, v in self._known.items() if v[1] > now}
+
+        def write(r):
+            pipe = r.pipeline(transaction=False)
+            for key, (n, seconds) in pending.items():
+                pipe.incrby(key, n)
+                # A key must never count for ever; NX keeps the window's first expiry.
+                pipe.expire(key, seconds, nx=True)
+            return pipe.execute()[::2]
+
+        try:
+            counts = backend.call(write) if pending else []
+        except backend.ShelfUnavailable:
+            with self._lock:
+                self._unknown = True  # counts of an outage are dropped: fail open, as before
+            return
+        with self._lock:
+            self._unknown = False
+            for (key, (_n, seconds)), count in zip(pending.items(), counts, strict=True):
+                self._known[key] = (int(count), now + seconds)
+
+    def sync_now(self) -> None:
+        """Write this process's counts to Redis now (tests)."""
+        self._sync(time.monotonic())
+
+    def discard(self) -> None:
+        """Forget every count (tests start from zero, as the Redis they flushed does)."""
+        with self._lock:
+            self._pending.clear()
+            self._known.clear()
+            self._unknown = False
+
+
+_counts = _Counts()
+_UNKNOWN = object()  # the count could not be known: the call that follows answers None too
 
 
 class ShelfRateLimitCache(BaseCache):
-    """The add/incr/get that django-ratelimit needs, on the cache Redis behind the breaker.
+    """The add/incr/get that django-ratelimit needs, counted in process and summed in the cache
+    Redis (behind the breaker) every SYNC_INTERVAL seconds, see _Counts.
 
-    Every method returns None when Redis cannot be used, which django-ratelimit reads as
-    "count unknown" (then RATELIMIT_FAIL_OPEN decides). Only django-ratelimit may use this
-    alias: `add` of an existing key with a non-zero value already counts the `incr` that
-    django-ratelimit sends next.
+    django-ratelimit calls `add(key, 1)` (0 to only read the count), then `incr` (`get`) when
+    `add` answers False; `add` here always counts and answers False, and hands the count to the
+    call that follows. Every method answers None when the count is unknown, which
+    django-ratelimit reads as "count unknown" (then RATELIMIT_FAIL_OPEN decides). Only
+    django-ratelimit may use this alias.
     """
 
     def __init__(self, location: str, params: dict) -> None:
@@ -170,43 +234,25 @@ class ShelfRateLimitCache(BaseCache):
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
-        seconds = self._seconds(timeout)
-        self._counted = None
-        answer = self._call(lambda r: r.eval(_COUNT, 1, key, int(value), seconds))
-        if answer is None:
-            self._counted = (key, _UNKNOWN)
-            return None
-        added, count = bool(answer[0]), answer[1] if len(answer) > 1 else None
-        if not added:
-            self._counted = (key, _UNKNOWN if count is None else int(count))
-        return added
+        count = _counts.add(key, int(value), self._seconds(timeout))
+        self._counted = (key, _UNKNOWN if count is None else count)
+        return False
 
     def incr(self, key, delta=1, version=None):
         key = self.make_and_validate_key(key, version=version)
         counted = self._take(key)
-        if counted is _UNKNOWN:
-            return None
-        if counted is not None:
-            if delta == 1:
-                return counted
-            delta -= 1  # add() has counted one already
-
-        def incr(r):
-            pipe = r.pipeline(transaction=False)
-            pipe.incrby(key, delta)
-            # A key that expired between add and incr must not become a counter for ever.
-            pipe.expire(key, 3600, nx=True)
-            return pipe.execute()[0]
-
-        return self._call(incr)
+        if counted is None:
+            counted = _counts.add(key, delta, self.default_timeout)
+        elif counted is not _UNKNOWN and delta != 1:
+            counted = _counts.add(key, delta - 1, self.default_timeout)  # add() counted one
+        return None if counted is _UNKNOWN else counted
 
     def get(self, key, default=None, version=None):
         key = self.make_and_validate_key(key, version=version)
         counted = self._take(key)
-        if counted is not None:
-            return default if counted is _UNKNOWN else counted
-        raw = self._call(lambda r: r.get(key))
-        return default if raw is None else int(raw)
+        if counted is None:
+            counted = _counts.add(key, 0, self.default_timeout)
+        return default if counted in (None, _UNKNOWN) else counted
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
