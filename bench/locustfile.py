@@ -9,9 +9,9 @@ keeps the ones inside measured windows.
 
 Environment: BENCH_WORKLOAD (the catalog file from bench/prepare.py), BENCH_SEED,
 BENCH_SAMPLES, BENCH_STARTED (touched when the test starts), BENCH_ONLY (optional, one kind of
-request for the ceiling phases: `product` sends the workload's product pages only,
-`product-signed-in` the same draws with every visit signed in; `bare` and `prerendered` the
-ceiling views; `home`, `category` and `search` a small fixed set of anonymous pages
+request for the ceiling phases: `product` sends the workload's product pages only; `bare` and
+`prerendered` the ceiling views; `product-hit`, `home`, `category` and `search` a fixed set of
+anonymous pages, `product-signed-in` the product set with every visit signed in
 (bench.workload.hit_paths; bench/run.py fetches each once before the phase), each shopper going
 round it from its own offset and every request from another client address).
 """
@@ -38,6 +38,8 @@ ONLY = os.environ.get("BENCH_ONLY", "")
 SAMPLES = Path(os.environ["BENCH_SAMPLES"])
 STARTED = os.environ.get("BENCH_STARTED")
 FIXED_PATHS = {kind: hit_paths(CATALOG, kind) for kind in ("home", "category", "search")}
+# The product hits, anonymous and signed in: the most popular product pages.
+FIXED_PATHS["product-hit"] = FIXED_PATHS["product-signed-in"] = hit_paths(CATALOG, "product")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 _index = itertools.count()
@@ -101,7 +103,7 @@ class ShopperUser(FastHttpUser):
         self.client.cookiejar.clear()
         session, self.remaining = self.shopper.new_visit()
         if ONLY == "product-signed-in" and session is None and CATALOG.sessions:
-            # Not drawn from the shopper's stream: its product draws stay the replay's.
+            # Not drawn from the shopper's stream: one session per shopper, for the whole phase.
             session = CATALOG.sessions[
                 (self.shopper.index + self.shopper.visits) % len(CATALOG.sessions)
             ]

@@ -34,6 +34,7 @@ CEILING_PHASES = (
     ("product-only-on", "product_on"),
     ("product-replay-on", "product_replay"),
     ("product-only-off", "product_off"),
+    ("product-hit-on", "product_hit"),
     ("home-hit-on", "home_hit"),
     ("category-hit-on", "category_hit"),
     ("search-hit-on", "search_hit"),
@@ -45,19 +46,20 @@ CEILING_LABELS = {
     "product_on": "Product pages, shelf on (fresh Zipf draws)",
     "product_replay": "Product pages, shelf on (the same requests again: all on the shelf)",
     "product_off": "Product pages, shelf off",
+    "product_hit": "The 1,000 most popular product pages, shelf on (all hits)",
     "home_hit": "Home page, shelf on (all hits)",
     "category_hit": "First page of each category, shelf on (all hits)",
     "search_hit": "The 30 most frequent searches, shelf on (all hits)",
-    "product_signed_in": "Product pages, signed in, shelf on (the replay's draws)",
+    "product_signed_in": "The 1,000 most popular product pages, signed in, shelf on (all hits)",
 }
 # The targets for hits of each kind of page: req/s as a share of the one pre-rendered
 # page from Redis, measured by the same gunicorn in the same run.
 # Each with the shelf namespace whose hit rate says whether the phase really served hits.
 HIT_TARGETS = (
-    ("Product page (the replay: all on the shelf)", "product_replay", 1.00, "catalog.page"),
+    ("Product page (the 1,000 most popular)", "product_hit", 1.00, "catalog.page"),
     ("Home page", "home_hit", 0.90, "catalog.home"),
     ("Category listing (first page of each category)", "category_hit", 0.90, "catalog.listing"),
-    ("Search results (the 30 most frequent queries)", "search_hit", 0.80, "search.results"),
+    ("Search results (the 30 most frequent queries)", "search_hit", 0.80, "search.page"),
     ("Product page, signed in", "product_signed_in", 0.80, "catalog.page"),
 )
 ZERO_CALL_GOAL = 0.75  # share of product views served with 0 cache-role round trips
@@ -404,7 +406,7 @@ def targets(s: dict) -> list[dict]:
         ("Product pages in the mixed workload: shelf on / shelf off",
          ratio["product_rps_on_vs_off_mixed"], 4, ">=", "x"),
         ("Hit rate, catalog.product", rate("catalog.product"), 0.95, ">", "pct"),
-        ("Hit rate, search.results", rate("search.results"), 0.95, ">", "pct"),
+        ("Hit rate, search.page (the rendered results)", rate("search.page"), 0.95, ">", "pct"),
         ("Redis memory per cached product (entry + version key)", memory["per_product_bytes"],
          600, "<", "bytes"),
         ("Product views with 0 cache-Redis round trips, shelf on (mixed workload)",
@@ -732,12 +734,10 @@ def markdown(s: dict, chart: str | None) -> str:
             "In the replay `catalog.page` hit "
             f"{fmt(page.get('hit_rate'), 'pct')}, yet {fmt(1 - replay['zero_sql_share'], 'pct')} "
             "of the product views still ran SQL: `inventory.stock` loaded "
-            f"{fmt(stock.get('loads'))} entries ({fmt(stock.get('stale'))} served past their "
-            f"expiry while a worker refreshed them, {fmt(stock.get('misses'))} missing) for "
-            f"{fmt(page.get('lookups'))} pages. A product page shows the stock of 9 products; "
-            "an entry past its TTL (60 s, 10 s under 10 left) is reloaded by a worker while "
-            "readers keep it, but one never loaded (or gone past its grace) is loaded in the "
-            "request that misses it.",
+            f"{fmt(stock.get('loads'))} entries ({fmt(stock.get('misses'))} missing) for "
+            f"{fmt(page.get('lookups'))} pages. The replay sends more requests than the first "
+            "pass did (it is faster), so it goes on to draws never sent before: first-time "
+            "views, not hits. The hit phases below send fixed sets of pages instead.",
             "",
         ]
     lines += hits_section(s["hits"])
@@ -774,11 +774,10 @@ def hits_section(hits: list[dict]) -> list[str]:
         "",
         "Each kind alone, with the same users and gunicorn as the pre-rendered page (one GET "
         "from the cache Redis, nothing else), after a warm-up that put every page of the phase "
-        "on the shelf: the home page, the first page of each category, the 30 most frequent "
-        "searches (each fetched once before its phase), and the replay's product draws with "
-        "every visit signed in. Req/s counts answered requests only; the hit rate is the "
-        "phase's own, of the namespace named (a signed-in phase that sends more requests than "
-        "the replay did goes on to draws the replay never sent, first-time views).",
+        "on the shelf: the 1,000 most popular product pages (anonymous, then with every visit "
+        "signed in), the home page, the first page of each category, the 30 most frequent "
+        "searches (each page fetched once before its phase). Req/s counts answered requests "
+        "only; the hit rate is the phase's own, of the namespace named.",
         "",
     ]
 
@@ -964,6 +963,7 @@ def chart(s: dict, path: Path) -> Path:
         "product_on": ("product\non, fresh", "#2a7ab0"),
         "product_replay": ("product\non, replay", "#7fb3d5"),
         "product_off": ("product\noff", "#c8553d"),
+        "product_hit": ("product\nhits", "#7fb3d5"),
         "home_hit": ("home\nhits", "#7fb3d5"),
         "category_hit": ("category\nhits", "#7fb3d5"),
         "search_hit": ("search\nhits", "#7fb3d5"),

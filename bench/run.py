@@ -18,10 +18,10 @@
    warm-up that is not measured: a shelf warm-up, then ROUNDS x (shelf on, shelf off), the
    same seed for both halves of a round, then the ceiling: Django's bare view, one
    pre-rendered page from Redis, product pages alone with the shelf (fresh draws, then the
-   same requests again, all on the shelf by then) and without it; then, shelf on, hits of
-   every other kind of page: the home page, the first page of each category, the 30 most
-   frequent searches (bench.workload.hit_paths; each page is fetched once before the phase, so
-   all are on the shelf), and the replay's product draws sent by signed-in shoppers only.
+   same requests again) and without it; then, shelf on, hits of every kind of page: the
+   1,000 most popular product pages, the home page, the first page of each category, the 30
+   most frequent searches, and the product pages again with every visit signed in
+   (bench.workload.hit_paths; each page is fetched once before the phase, so all are hits).
    Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
    counters and the cart sync lags. Before the closing read the shop's connections to the
    bench database are ended (Probes.settle): a backend reports its statistics at exit, but
@@ -89,7 +89,8 @@ PG_FIELDS = (
     "tup_updated", "tup_deleted", "blks_hit", "blks_read",
 )  # fmt: skip
 # The ceiling phases that send a fixed set of pages (bench.workload.hit_paths).
-HIT_KINDS = ("home", "category", "search")
+HIT_KINDS = {"home": "home", "category": "category", "search": "search",
+             "product-hit": "product", "product-signed-in": "product"}  # fmt: skip
 REDIS_FIELDS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "total_commands_processed")
 
 
@@ -609,12 +610,14 @@ class Bench:
             # The same requests again: every page is on the shelf now.
             Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
             Phase("product-only-off", "off", c.seed + 500, 5, cs, only="product"),
-            # Hits of every other kind of page: each fixed set is fetched once first
-            # (warm_pages). The signed-in shoppers draw the replay's products, cached by now.
+            # Hits of every kind of page: each fixed set is fetched once first (warm_pages):
+            # the most popular product pages (anonymous, then signed in), the home page, the
+            # categories' first pages, the most frequent searches.
+            Phase("product-hit-on", "on", c.seed, 5, cs, only="product-hit"),
             Phase("home-hit-on", "on", c.seed, 5, cs, only="home"),
             Phase("category-hit-on", "on", c.seed, 5, cs, only="category"),
             Phase("search-hit-on", "on", c.seed, 5, cs, only="search"),
-            Phase("product-signed-in-on", "on", c.seed + 500, 5, cs, only="product-signed-in"),
+            Phase("product-signed-in-on", "on", c.seed, 5, cs, only="product-signed-in"),
         ]
         probes = Probes(c)
         try:
@@ -624,7 +627,7 @@ class Bench:
             shoppers = Catalog.load(WORK / "workload.json")
             for phase in ceiling:
                 if phase.only in HIT_KINDS:
-                    self.warm_pages(hit_paths(shoppers, phase.only))
+                    self.warm_pages(hit_paths(shoppers, HIT_KINDS[phase.only]))
                 self.run_phase(phase, probes)
         finally:
             probes.close()

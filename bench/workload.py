@@ -49,6 +49,9 @@ BENCH_PASSWORD = "bench-shopper-pass"
 # How many of the most frequent queries the search-hit measurements send: few enough that a
 # short warm-up caches them all, many enough not to be one key.
 SEARCH_HITS = 30
+# How many of the most popular product pages the product-hit measurements send: all of them
+# fit in every process's L1 (about 20 KB each), as the hottest pages of a real shop do.
+PRODUCT_HITS = 1000
 
 _WORD = re.compile(r"^[a-z][a-z'-]*$")
 _STOPWORDS = frozenset({"a", "an", "and", "for", "in", "of", "on", "the", "to", "with"})
@@ -152,11 +155,14 @@ class Catalog:
 
 
 def hit_paths(catalog: Catalog, kind: str) -> list[str]:
-    """The fixed set of anonymous pages of one kind (`home`, `category`, `search`) whose hits
+    """The fixed set of pages of one kind (`home`, `category`, `search`, `product`) whose hits
     the ceiling phases and bench/inprocess.py measure: the home page, the first page of each
-    category, the SEARCH_HITS most frequent queries (the vocabulary is most common first)."""
+    category, the SEARCH_HITS most frequent queries (the vocabulary is most common first), the
+    PRODUCT_HITS most popular product pages (the catalog is in popularity order)."""
     if kind == "home":
         return ["/"]
+    if kind == "product":
+        return [f"/p/{slug}/" for _id, slug in catalog.products[:PRODUCT_HITS]]
     if kind == "category":
         return [f"/c/{slug}/" for slug in catalog.categories]
     if kind == "search":

@@ -1,6 +1,8 @@
 """Reads of stock for display. Decisions (can this order be placed?) are never taken from
 here, only from PostgreSQL (inventory.services.stock_reserve)."""
 
+import functools
+
 from django.utils.html import format_html
 
 import shelf
@@ -20,8 +22,10 @@ def stock_request(product_ids: list[int]) -> shelf.Request:
     return cache.stock_request(product_ids)
 
 
+@functools.lru_cache(maxsize=256)
 def stock_badge_html(quantity: int | None) -> str:
-    """The badge a product card or page shows for `quantity` units on hand."""
+    """The badge a product card or page shows for `quantity` units on hand (a few distinct
+    answers, filled into every cached page many times a second: kept)."""
     if quantity is None:
         return ""
     if quantity <= 0:

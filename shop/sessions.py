@@ -14,6 +14,7 @@ tries 10,000 keys in `create()` before giving up.
 import logging
 import time
 
+from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.db import DatabaseError
 
@@ -28,7 +29,12 @@ class SessionStore(cached_db.SessionStore):
 
     def load(self) -> dict:
         try:
-            data = self._cache.get(self.cache_key)
+            # Read and slide the idle expiry in one command (GETEX): one round trip a page.
+            cache = self._cache
+            raw = cache.client.get_client(write=True).getex(
+                cache.client.make_key(self.cache_key), ex=settings.SESSION_COOKIE_AGE
+            )
+            data = None if raw is None else cache.client.decode(raw)
         except Exception as exc:
             logger.warning("state redis unavailable, session read from PostgreSQL: %s", exc)
             data = None
@@ -37,7 +43,8 @@ class SessionStore(cached_db.SessionStore):
         try:
             # Pass the expiry: without it get_expiry_age() reads the session, i.e. calls load().
             age = self.get_expiry_age(expiry=data.get("_session_expiry"))
-            self._cache.touch(self.cache_key, age)
+            if age != settings.SESSION_COOKIE_AGE:  # a session given an expiry of its own
+                self._cache.touch(self.cache_key, age)
         except Exception as exc:
             logger.warning("state redis unavailable, session expiry not extended: %s", exc)
         if data.get(_SYNCED, 0) < time.time() - DB_REFRESH:

@@ -31,12 +31,12 @@ def test_failed_views_do_not_count_in_the_calls():
 def test_hits_are_compared_with_the_prerendered_page_and_their_own_goal():
     ceiling = {
         "prerendered": {"rps": 1000.0},
-        "product_replay": {"rps": 1000.0},
+        "product_hit": {"rps": 1000.0},
         "home_hit": {"rps": 899.0},
         "search_hit": {"rps": 800.0},
     }
     rows = {row["phase"]: row for row in report.hit_ceiling(ceiling)}
-    assert rows["product_replay"]["vs_prerendered"] == 1.0 and rows["product_replay"]["met"]
+    assert rows["product_hit"]["vs_prerendered"] == 1.0 and rows["product_hit"]["met"]
     assert rows["home_hit"]["vs_prerendered"] == 0.899 and rows["home_hit"]["met"] is False
     assert rows["search_hit"]["met"] is True  # its goal is 80%
     assert rows["category_hit"]["met"] is None  # not measured: neither met nor not met

@@ -96,7 +96,7 @@ SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 # how long a key may stay in it at most, and how recently the invalidation channel must have
 # answered a PING for L1 to be used (keep it below SHELF_REDIS_TIMEOUT: see the README's
 # "How the shelf works").
-SHELF_L1_MAX_BYTES = env.int("SHELF_L1_MAX_BYTES", default=32 * 1024 * 1024)
+SHELF_L1_MAX_BYTES = env.int("SHELF_L1_MAX_BYTES", default=64 * 1024 * 1024)
 SHELF_L1_TTL = env.float("SHELF_L1_TTL", default=60.0)
 SHELF_L1_LEASE = env.float("SHELF_L1_LEASE", default=0.2)
 
