@@ -21,16 +21,23 @@ def nav_slot(request: HttpRequest) -> str:
     """The header's account links for this visitor (the `nav` visitor slot of every page)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
+        orders, logout = _nav_urls(get_script_prefix())
         return format_html(
             '<a href="{}">Orders</a> <span class="nav-user">Hi, {}</span> '
             '<form method="post" action="{}" class="inline">{}'
             '<button type="submit" class="link">Log out</button></form>',
-            reverse("orders:orders"),
+            orders,
             user.get_short_name() or user.get_username(),
-            reverse("logout"),
+            logout,
             csrf_input(request),
         )
     return _anonymous_nav(get_script_prefix())
+
+
+@functools.cache
+def _nav_urls(script_prefix: str) -> tuple[str, str]:
+    """The signed-in header's links, the same on every page: reversed once per process."""
+    return reverse("orders:orders"), reverse("logout")
 
 
 @functools.cache
