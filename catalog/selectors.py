@@ -1,6 +1,5 @@
 """Reads for the catalog's pages and API, through catalog.cache."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import OuterRef, Subquery
@@ -8,7 +7,7 @@ from django.utils import timezone
 
 from inventory.selectors import stock_request
 from shelf import Loaded
-from shelf.pages import SplitPage, render_shared
+from shelf.pages import Page, render_shared
 
 from . import cache
 from .models import Category, Product, ProductImage, image_url
@@ -24,19 +23,6 @@ SORTS = {
     "new": ("-created_at", "id"),
 }
 MAX_PAGE = 10_000
-
-
-@dataclass(frozen=True)
-class Page:
-    """A shared page (split at its slots) and the stock levels to show in its slots."""
-
-    body: SplitPage
-    stock: dict[int, int | None]
-
-    @property
-    def html(self) -> str:
-        """The page as rendered, slots unfilled."""
-        return str(self.body)
 
 
 def _first_image():
@@ -111,7 +97,7 @@ def _follow_stock(data: dict) -> list:
 def _page(value, follows) -> Page | None:
     if value is None:
         return None
-    return Page(value["html"], follows[0] if follows else {})
+    return Page(value["html"], {"stock": follows[0] if follows else {}})
 
 
 def _load_product_page(slug: str) -> Loaded:

@@ -10,7 +10,7 @@ from . import selectors
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     page = selectors.home_page()
-    return respond(request, page.body, {"stock": page.stock})
+    return respond(request, page.body, page.values)
 
 
 @require_safe
@@ -19,7 +19,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.category_page(slug, sort, page_number(request.GET.get("page")))
     if page is None:
         raise Http404("No such category page.")
-    return respond(request, page.body, {"stock": page.stock})
+    return respond(request, page.body, page.values)
 
 
 @require_safe
@@ -27,7 +27,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.product_page(slug)
     if page is None:
         raise Http404("No such product.")
-    return respond(request, page.body, {"stock": page.stock})
+    return respond(request, page.body, page.values)
 
 
 @require_safe

@@ -25,7 +25,7 @@ from catalog.models import Category, Product
 from catalog.selectors import product_cards, product_versions
 from inventory.selectors import stock_request
 from shelf import Loaded, Request
-from shelf.pages import SplitPage, render_shared
+from shelf.pages import Page, render_shared
 
 from . import cache
 from .models import SearchTerm
@@ -387,19 +387,6 @@ def search(params: SearchParams, *, record: bool = True) -> SearchResult | None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Page:
-    """A shared results page (split at its slots) and the stock levels to show in its slots."""
-
-    body: SplitPage
-    stock: dict[int, int | None]
-
-    @property
-    def html(self) -> str:
-        """The page as rendered, slots unfilled."""
-        return str(self.body)
-
-
 def _link(params: SearchParams, **changes) -> str:
     """A results URL for these params with some changed; the page resets unless given."""
     fields = {
@@ -467,4 +454,4 @@ def results_page(shown: str, params: SearchParams, *, record: bool = True) -> Pa
         return None
     if record:
         _record(params, value["total"])
-    return Page(value["html"], follows[0] if follows else {})
+    return Page(value["html"], {"stock": follows[0] if follows else {}})

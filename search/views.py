@@ -40,7 +40,7 @@ def results(request: HttpRequest) -> HttpResponse:
         page = selectors.results_page(*search)
         if page is None:
             raise Http404("No such results page.")
-        return respond(request, page.body, {"stock": page.stock})
+        return respond(request, page.body, page.values)
     form = SearchForm(request.GET)
     form.is_valid()
     if form.has_error("page"):

@@ -21,6 +21,7 @@ filler is left as it is (an HTML comment, invisible).
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.messages import get_messages
@@ -91,6 +92,20 @@ class SplitPage:
         return isinstance(other, SplitPage) and other.parts == self.parts
 
     __hash__ = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A shared page split at its slots, and the values of its entry slots by slot name
+    ({"stock": {product id: units}}), as `respond()` takes them."""
+
+    body: SplitPage
+    values: Mapping[str, Mapping[int, Any]]
+
+    @property
+    def html(self) -> str:
+        """The page as rendered, slots unfilled."""
+        return str(self.body)
 
 
 def prepare_page(value: dict) -> dict:

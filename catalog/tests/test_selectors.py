@@ -149,12 +149,12 @@ def test_product_page_shows_the_product_its_breadcrumb_and_price(shop):
 def test_product_page_stock_covers_the_product_and_its_related_products(shop):
     Stock.objects.filter(product=shop["x1"]).update(quantity=7)
     page = product_page("nordvik-x1")
-    assert page.stock == {shop["x1"].pk: 7, shop["aero"].pk: 25, shop["lite"].pk: 0}
+    assert page.values["stock"] == {shop["x1"].pk: 7, shop["aero"].pk: 25, shop["lite"].pk: 0}
 
 
 def test_product_page_stock_of_a_product_without_a_stock_row_is_zero():
     product = ProductFactory(slug="no-stock", stock=None)
-    assert product_page("no-stock").stock == {product.pk: 0}
+    assert product_page("no-stock").values["stock"] == {product.pk: 0}
 
 
 def test_product_page_relates_active_products_of_the_same_category_best_rated_first(shop):
@@ -164,7 +164,7 @@ def test_product_page_relates_active_products_of_the_same_category_best_rated_fi
     html = page.html
     related = section(html, 'id="related"')
     assert card_names(related) == ["Altura Aero Laptop", "Nordvik X2 Laptop"]
-    assert set(page.stock) == {shop["x1"].pk, shop["aero"].pk, x2.pk}
+    assert set(page.values["stock"]) == {shop["x1"].pk, shop["aero"].pk, x2.pk}
     assert "Nordvik Slate Tablet" not in html  # same department, other category
     assert "Sonora Studio Headphones" not in html
 
@@ -182,14 +182,14 @@ def test_product_page_relates_at_most_eight_products(shop):
         "Altura Aero Laptop", "Quillon Lite Laptop",
         *(f"Extra {i} Laptop" for i in range(7, 1, -1)),
     ]  # fmt: skip
-    assert len(page.stock) == 1 + selectors.RELATED_COUNT
-    assert extra[0].pk not in page.stock and extra[1].pk not in page.stock
+    assert len(page.values["stock"]) == 1 + selectors.RELATED_COUNT
+    assert extra[0].pk not in page.values["stock"] and extra[1].pk not in page.values["stock"]
 
 
 def test_product_page_without_related_products_has_no_related_section(shop):
     page = product_page("nordvik-slate")
     assert 'id="related"' not in page.html
-    assert page.stock == {shop["slate"].pk: 25}
+    assert page.values["stock"] == {shop["slate"].pk: 25}
 
 
 def test_product_page_views_count_towards_popularity_unless_told_not_to(shop, flush_views):
@@ -267,7 +267,7 @@ def test_leaf_listing_shows_only_its_own_active_products_and_their_stock(shop):
     page = category_page("laptops", "price", 1)
     assert card_names(page.html) == ["Quillon Lite Laptop", "Nordvik X1 Laptop"]
     assert "2 products" in page.html
-    assert page.stock == {shop["lite"].pk: 0, shop["x1"].pk: 25}
+    assert page.values["stock"] == {shop["lite"].pk: 0, shop["x1"].pk: 25}
 
 
 def test_listing_pages_hold_24_products_and_a_page_past_the_end_is_none():
@@ -281,7 +281,7 @@ def test_listing_pages_hold_24_products_and_a_page_past_the_end_is_none():
     assert "30 products" in first.html and "Page 1 of 2" in first.html
     last = category_page("laptops", "-price", 2)
     assert card_names(last.html) == [f"Model {i:02d} Laptop" for i in range(5, -1, -1)]
-    assert set(last.stock) == {p.pk for p in products[:6]}
+    assert set(last.values["stock"]) == {p.pk for p in products[:6]}
     assert "Page 2 of 2" in last.html
     assert category_page("laptops", "price", 3) is None
 
@@ -290,7 +290,7 @@ def test_empty_category_has_one_empty_page():
     CategoryFactory(name="Drones", slug="drones", leaf=True)
     page = category_page("drones", "", 1)
     assert "<h1>Drones</h1>" in page.html and "0 products" in page.html
-    assert card_names(page.html) == [] and page.stock == {}
+    assert card_names(page.html) == [] and page.values["stock"] == {}
     assert category_page("drones", "", 2) is None
 
 
@@ -353,7 +353,7 @@ def test_home_page_shows_eight_popular_and_eight_newest_active_products():
     deactivate(products[8])
     page = home_page()
     html = page.html
-    assert set(page.stock) == {p.pk for p in products} - {products[8].pk}
+    assert set(page.values["stock"]) == {p.pk for p in products} - {products[8].pk}
     assert popular_names(html) == [f"Model {i} Laptop" for i in (9, 7, 6, 5, 4, 3, 2, 1)]
     assert newest_names(html) == [f"Model {i} Laptop" for i in range(8)]
     assert "Model 8 Laptop" not in html
@@ -373,7 +373,7 @@ def test_home_page_hit_runs_no_sql_and_carries_the_stock_of_its_products(
     with django_assert_num_queries(0):
         again = home_page()
     assert again == first
-    assert again.stock == {
+    assert again.values["stock"] == {
         shop["aero"].pk: 25, shop["studio"].pk: 25, shop["x1"].pk: 25, shop["slate"].pk: 25,
         shop["lite"].pk: 0,
     }  # fmt: skip
@@ -382,4 +382,4 @@ def test_home_page_hit_runs_no_sql_and_carries_the_stock_of_its_products(
 def test_home_page_of_an_empty_catalog_renders():
     page = home_page()
     assert "Everyday things, on the shelf." in page.html
-    assert card_names(page.html) == [] and page.stock == {}
+    assert card_names(page.html) == [] and page.values["stock"] == {}
