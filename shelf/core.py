@@ -220,6 +220,11 @@ class _Reader:
         self.token = _l1_begin() if use_l1 else None
         self._fetched: dict[str, int] = {}  # key -> bytes, of what came from Redis
         self._keep: list[str] = []
+        # Whether every entry read so far was a valid, fresh hit (then the whole result may be
+        # kept in L1, see fetch_with), their earliest expiry, and the hits per namespace.
+        self.clean = True
+        self.until = math.inf
+        self.hits: list[tuple[str, int]] = []
 
     def _take(self, keys: Iterable[str], values: Iterable[Any]) -> None:
         for key, value in zip(keys, values, strict=True):
@@ -638,8 +643,12 @@ def _resolve(req: Request, reader: _Reader) -> dict:
             out[part] = env["d"]
             hits += 1
             reader.keep(keys[part])
+            reader.until = min(reader.until, env["x"])
     if hits:
         stats.count(ns.name, "hit", hits)
+        reader.hits.append((ns.name, hits))
+    if refresh or missing:
+        reader.clean = False
 
     if refresh:
         locks = _try_locks([keys[p] for p in refresh], timeout=ns.wait)
@@ -684,10 +693,12 @@ def _read(req: Request, reader: _Reader) -> dict:
     if not req.parts:
         return {}
     if not backend.available():
+        reader.clean = False
         return _bypass(req)
     try:
         return _resolve(req, reader)
     except backend.ShelfUnavailable:
+        reader.clean = False
         stats.count(req.ns.name, "error")
         return _bypass(req)
 
@@ -717,8 +728,20 @@ def fetch_with(
     come in one round trip (none when L1 holds them all).
     """
     reader = _Reader(use_l1=True)
+    key = ns.key(part)
+    if reader.token is not None:
+        kept = _l1.result(key, time.time())
+        if kept is not l1.MISSING:
+            value, results, hits = kept
+            for name, n in hits:
+                stats.count(name, "hit", n)
+            return value, results
     req = Request(ns, [part], lambda parts: {parts[0]: loader(parts[0])}, follow=follow)
     value = _read(req, reader)[part]
     results = [] if value is None else [_read(nxt, reader) for nxt in follow(value)]
     reader.done()
+    if reader.token is not None and reader.clean:
+        # Every key it read was a valid, fresh hit: keep the whole result until the first
+        # invalidation of any of them (shelf/l1.py).
+        _l1.put_result(reader.token, key, (value, results, reader.hits), reader.raw, reader.until)
     return value, results

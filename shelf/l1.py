@@ -33,6 +33,14 @@ circuit breaker keeps Redis away.
 A value fetched from Redis goes into L1 only if no invalidation of its key was read while it was
 being fetched (the fetch and the invalidation travel on different connections).
 
+Whole results
+-------------
+A page read with what it shows (shelf.fetch_with: the page, its tag versions, the stock entries
+and theirs), when every one of them was a valid and fresh hit, is also kept whole, under the
+page's key, with the keys it was built from: the next read of that page takes it as it is,
+without checking each key again, until its earliest expiry or the first invalidation of any of
+those keys, which drops it (at most MAX_RESULTS results, least recently used out first).
+
 Off on a Redis Cluster (keys spread over several masters would need one channel per master),
 when SHELF_L1_MAX_BYTES is 0, and with the shelf disabled.
 """
@@ -57,6 +65,8 @@ TAG_PREFIX = "shelf:tag:"
 # Messages read in one go before the backlog counts as a lost channel.
 MAX_DRAIN = 1000
 RECONNECT_INTERVAL = 1.0
+# Whole results kept (pages with their stock), least recently used out first.
+MAX_RESULTS = 4096
 # Recently invalidated keys remembered for the fetch-versus-invalidation check; past this many
 # every fetch in flight is refused instead.
 MAX_RECENT = 10_000
@@ -126,6 +136,10 @@ class L1:
         self._seq = 0
         self._recent: dict[str, int] = {}
         self._floor = 0
+        # Whole results of reads (a page with its stock), by the entry's key, with the keys they
+        # were built from: dropped with the first invalidation of any of them.
+        self._results: OrderedDict[str, tuple[Any, float, tuple[str, ...]]] = OrderedDict()
+        self._deps: dict[str, set[str]] = {}
         self._pid = os.getpid()
 
     # -- the channel -----------------------------------------------------------------------
@@ -210,12 +224,15 @@ class L1:
             self._seq += 1
             if keys is None:  # FLUSHDB / FLUSHALL
                 self.store.clear()
+                self._forget_results()
                 self._floor = self._seq
                 return
             for raw in keys:
                 key = raw.decode()
                 self.store.discard(key)
                 self._recent[key] = self._seq
+                for dependent in self._deps.pop(key, ()):
+                    self._drop_result(dependent)
             if len(self._recent) > MAX_RECENT:
                 self._recent.clear()
                 self._floor = self._seq
@@ -237,6 +254,7 @@ class L1:
             self._conn.disconnect()
         self._conn = conn
         self.store.clear()
+        self._forget_results()
         self._seq += 1
         self._recent.clear()
         self._floor = self._seq
@@ -278,6 +296,51 @@ class L1:
                     continue  # a namespace the channel does not follow (declared since)
                 self.store.put(key, value, size, now)
 
+    def result(self, key: str, now: float) -> Any:
+        """The whole result kept for `key` (see put_result) until `now` (epoch seconds), or
+        MISSING (call after `begin` returned a token)."""
+        with self._lock:
+            kept = self._results.get(key)
+            if kept is None:
+                return MISSING
+            if now >= kept[1]:
+                self._drop_result(key)
+                return MISSING
+            self._results.move_to_end(key)
+            return kept[0]
+
+    def put_result(
+        self, token: int, key: str, value: Any, keys: Iterable[str], until: float
+    ) -> None:
+        """Keep `value`, a result built from `keys` (every key its read fetched, all valid and
+        fresh), under `key` until `until` (epoch seconds) or the first invalidation of any of
+        `keys`; not if one was invalidated since `begin` returned `token`."""
+        keys = tuple(keys)
+        with self._lock:
+            if token < self._floor or any(self._recent.get(k, -1) > token for k in keys):
+                return
+            self._drop_result(key)
+            self._results[key] = (value, until, keys)
+            for k in keys:
+                self._deps.setdefault(k, set()).add(key)
+            while len(self._results) > MAX_RESULTS:
+                self._drop_result(next(iter(self._results)))
+
+    def _drop_result(self, key: str) -> None:
+        kept = self._results.pop(key, None)
+        if kept is None:
+            return
+        for k in kept[2]:
+            dependents = self._deps.get(k)
+            if dependents is not None:
+                dependents.discard(key)
+                if not dependents:
+                    del self._deps[k]
+
+    def _forget_results(self) -> None:
+        self._results.clear()
+        self._deps.clear()
+
     def discard(self, keys: Iterable[str]) -> None:
         with self._lock:
             for key in keys:
@@ -287,6 +350,7 @@ class L1:
         """Forget every value held, keeping the channel (tests: a read that must go to Redis)."""
         with self._lock:
             self.store.clear()
+            self._forget_results()
             self._seq += 1
             self._floor = self._seq
 

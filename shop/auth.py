@@ -6,6 +6,7 @@ and the password pages decide rights or write the user, so DatabaseUserMiddlewar
 the user read from PostgreSQL, checked against the session by Django's own get_user().
 """
 
+import functools
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -14,7 +15,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.functional import SimpleLazyObject
 
 from .cache import user_get
@@ -44,7 +45,13 @@ def database_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
 
 def rights_paths() -> tuple[str, ...]:
     """Path prefixes of the pages that decide rights or write the user."""
-    # Everything under the admin (the staff dashboard too) and the password pages.
+    return _rights_paths(get_script_prefix())
+
+
+@functools.cache
+def _rights_paths(script_prefix: str) -> tuple[str, ...]:
+    # Everything under the admin (the staff dashboard too) and the password pages; asked twice
+    # a request, the same every time: reversed once per process (and prefix).
     return (reverse("admin:index"), reverse("password_change"))
 
 

@@ -141,3 +141,27 @@ def test_l1_is_off_on_a_cluster(on_cluster, caplog):
     read("a", source), read("a", source)
     assert core._l1 is None
     assert "shelf L1 off" in caplog.text
+
+
+FOLLOWED = shelf.Namespace("test.l1follow", schema=1, ttl=600, key_tags=lambda p: (f"l1f:{p}",))
+
+
+def test_a_kept_page_with_what_it_shows_is_dropped_by_any_invalidation_of_its_keys():
+    page = Source(p={"shows": [1, 2]})
+    shown = {1: "one", 2: "two"}
+
+    def follow(value):
+        return [shelf.Request(FOLLOWED, value["shows"], lambda ids: {i: shown[i] for i in ids})]
+
+    def read_page():
+        value, (follows,) = shelf.fetch_with(NS, "p", page, follow)
+        return follows
+
+    for _ in range(3):
+        assert read_page() == {1: "one", 2: "two"}
+    assert NS.key("p") in core._l1._results, "kept whole once every key was a fresh hit"
+    assert counting_calls(read_page) == 0
+    shown[2] = "TWO"
+    core.write_bumps(get_redis_connection("default"), ["l1f:2"])  # another process's write
+    assert read_page() == {1: "one", 2: "TWO"}
+    assert read_page() == {1: "one", 2: "TWO"}
