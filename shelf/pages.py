@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
@@ -181,17 +182,24 @@ def _random_csrf_string() -> str:
 
 
 def csrf_token(request: HttpRequest) -> str:
-    """The CSRF token for a form of this page: what django.middleware.csrf.get_token returns
-    (the visitor's secret, minted only if they have none, masked anew for each response, and
-    the cookie sent again), with the random strings drawn from os.urandom in one call instead
-    of one secrets.choice() per character: a fifth of a cached page's cost otherwise."""
+    """The CSRF token for a form of this page, as django.middleware.csrf.get_token makes it (the
+    visitor's secret, masked anew for each response) with two differences: the random strings
+    come from one os.urandom call each instead of one secrets.choice() per character, and the
+    cookie is sent only to a visitor who does not have it yet, not again with every page
+    (Django re-sends it to renew its year-long expiry; a visitor whose cookie expired gets a new
+    one). Both were a fifth of a cached page's cost. The response is marked as holding visitor
+    data (`shelf_visitor_data`), so that no shared cache keeps it."""
+    request.shelf_visitor_data = True
     secret = request.META.get("CSRF_COOKIE")
     if secret is None:
         secret = _random_csrf_string()
         request.META["CSRF_COOKIE"] = secret
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
     if len(secret) != CSRF_SECRET_LENGTH:
         return get_token(request)
-    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
+    if settings.CSRF_COOKIE_NAME not in request.COOKIES:
+        # A cookie the middleware replaced (it was malformed): send the new one.
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
     mask = _random_csrf_string()
     index = _CSRF_INDEX
     cipher = "".join(

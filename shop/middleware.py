@@ -46,7 +46,7 @@ class CacheControlMiddleware:
     """Give every response an explicit Cache-Control: PRIVATE when it carries visitor data.
 
     A response carries visitor data when the request read the session (the signed-in user,
-    the cart, messages) or the response sets a cookie (the CSRF cookie too); the admin and
+    the cart, messages), put a CSRF token in the page, or the response sets a cookie; the admin and
     the password pages are private whatever they hold (a redirect too). Those
     are marked PRIVATE even if a view asked for more caching. Any other response keeps the
     view's own policy, or gets SHARED. Listed above SessionMiddleware and CsrfViewMiddleware,
@@ -59,10 +59,10 @@ class CacheControlMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        # A page that used the CSRF token re-sends its cookie, so `cookies` covers it.
         private = (
             (session is not None and session.accessed)
             or bool(response.cookies)
+            or getattr(request, "shelf_visitor_data", False)  # e.g. a CSRF token (shelf.pages)
             or request.path.startswith(rights_paths())
         )
         if private:

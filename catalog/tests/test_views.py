@@ -69,8 +69,13 @@ def test_product_page_hit_costs_one_round_trip_and_none_from_l1(
 def test_the_csrf_token_of_a_cached_page_is_accepted(catalog):
     product = catalog["products"][1]
     client = Client(enforce_csrf_checks=True)
-    warm(client, f"/p/{product.slug}/")
-    page = client.get(f"/p/{product.slug}/").content.decode()
+    first = client.get(f"/p/{product.slug}/")
+    assert "csrftoken" in first.cookies, "a new visitor gets the cookie"
+    second = client.get(f"/p/{product.slug}/")
+    # Not sent again with every page, and the page (its token is the visitor's) stays private.
+    assert "csrftoken" not in second.cookies
+    assert second["Cache-Control"] == "private, no-store" and "Cookie" in second["Vary"]
+    page = second.content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     assert len(token) == 64 and token not in page.replace(token, "", 1)
     refused = client.post("/cart/add/", {"product": product.pk, "quantity": 1})

@@ -154,7 +154,7 @@ def test_a_kept_page_with_what_it_shows_is_dropped_by_any_invalidation_of_its_ke
         return [shelf.Request(FOLLOWED, value["shows"], lambda ids: {i: shown[i] for i in ids})]
 
     def read_page():
-        value, (follows,) = shelf.fetch_with(NS, "p", page, follow)
+        _value, (follows,) = shelf.fetch_with(NS, "p", page, follow)
         return follows
 
     for _ in range(3):
