@@ -476,7 +476,8 @@ def markdown(s: dict, chart: str | None) -> str:
         f"{s['catalog']['categories']} categories; {s['catalog']['queries']:,} search queries; "
         f"{s['catalog']['sessions']} signed-in shopper sessions.",
         f"- Load: locust (headless), {c['users']} shoppers sending requests back to back to one "
-        f"gunicorn with 2 sync workers; {c['rounds']} rounds of shelf on then shelf off, "
+        f"gunicorn with 2 gthread workers of 4 threads; {c['rounds']} rounds of shelf on then "
+        "shelf off, "
         f"{c['seconds']} s measured after a {c['warmup']} s warm-up each (the same seed for "
         f"both halves of a round), after `warm_cache` and a {c['shelf_warmup']} s shelf "
         f"warm-up; then the ceiling phases, {c['ceiling_seconds']} s each.",
@@ -907,7 +908,7 @@ METHOD = [
     "real flow (form, details, review, place with the test card, order page; a checkout whose "
     "cart sold out empties the cart). Each HTTP request counts as one page view; a checkout is "
     "several. No think time: the server is kept saturated, so latencies include queueing.",
-    "- **Shelf on and off** are two gunicorns (2 sync workers each, the production "
+    "- **Shelf on and off** are two gunicorns (2 gthread workers of 4 threads each, the production "
     "`config/gunicorn.py`) on the same database and Redis, differing only in `SHELF_ENABLED`; "
     "one Celery worker and beat serve both. Phases never overlap.",
     "- **SQL**: PostgreSQL's `pg_stat_database` for the bench database, read before and "

@@ -11,9 +11,9 @@
    databases are emptied; bench/prepare.py restores stock, makes the shoppers' accounts and
    sessions and writes the catalog file the shoppers draw from.
 3. The production processes (Procfile): a gunicorn with SHELF_ENABLED=true and one with
-   SHELF_ENABLED=false (2 sync workers each, config/gunicorn.py, config.settings.bench), one
-   Celery worker and Celery beat; `warm_cache` as `make run` does; the real login form is
-   checked once.
+   SHELF_ENABLED=false (2 gthread workers of 4 threads each, config/gunicorn.py,
+   config.settings.bench), one Celery worker and Celery beat; `warm_cache` as `make run`
+   does; the real login form is checked once.
 4. Phases, one at a time, each a fresh headless locust run (bench/locustfile.py) with a
    warm-up that is not measured: a shelf warm-up, then ROUNDS x (shelf on, shelf off), the
    same seed for both halves of a round, then the ceiling: Django's bare view, one
