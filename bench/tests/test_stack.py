@@ -87,7 +87,10 @@ def test_the_report_adds_a_row_to_the_runs_so_far(tmp_path):
 def test_the_stack_is_stopped_with_sigint_then_harder(tmp_path):
     processes = Processes(tmp_path)
     ready = "import signal, time; {} print(flush=True); time.sleep(60)"
-    polite = processes.start("polite", [sys.executable, "-c", ready.format("")], {})
+    # Python's own SIGINT handling, even if this suite was started with SIGINT ignored (as a
+    # background job of a shell without job control is, and its children inherit that).
+    default = "signal.signal(signal.SIGINT, signal.default_int_handler);"
+    polite = processes.start("polite", [sys.executable, "-c", ready.format(default)], {})
     deaf = processes.start(
         "deaf",
         [sys.executable, "-c", ready.format("signal.signal(signal.SIGINT, signal.SIG_IGN); "
