@@ -19,7 +19,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -280,6 +280,12 @@ SELECT
     ARRAY(SELECT id FROM matches WHERE chosen ORDER BY {order} LIMIT %s OFFSET %s),
     {anywhere}
 """
+# The catalog fits in memory, so a page fetched out of order costs about what the next one
+# does. At PostgreSQL's default random_page_cost (4) the planner reads all 100,000 products
+# for a broad query (`phone`, 15,000 matches: 88 ms) rather than the GIN index's bitmap of the
+# matches (37 ms); 1.1 is the usual value for a cached or SSD database. Scoped to the search
+# statement's transaction (inside an outer one it lasts until that one ends).
+_PLANNER_SQL = "SET LOCAL random_page_cost = 1.1"
 _ORDER = {
     "relevance": "key DESC, id",
     "price": "key, id",
@@ -334,7 +340,8 @@ def _run(text: str, params: SearchParams) -> dict:
     sql_params += [0 if past_max else PAGE_SIZE, 0 if past_max else (params.page - 1) * PAGE_SIZE]
     if _filtered(params):
         sql_params += words_params
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_PLANNER_SQL)
         cursor.execute(sql, sql_params)
         facets, total, page_ids, anywhere_found = cursor.fetchone()
     pages = min(MAX_PAGE, max(1, math.ceil(total / PAGE_SIZE)))
