@@ -248,3 +248,34 @@ def test_saving_a_product_expires_every_search_entry(catalog, django_assert_num_
     assert new.pk in ids(found)
     with django_assert_num_queries(0):
         selectors.search(SearchParams("nordvik"))
+
+
+# --- What a miss costs ------------------------------------------------------------------------
+
+
+def _statements(queries, table: str) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if table in q["sql"]]
+
+
+def test_a_miss_reads_the_products_in_one_statement(catalog, django_assert_max_num_queries):
+    for filters in ({}, {"category": "computers", "in_stock": True, "max_price": Decimal("1000")}):
+        with django_assert_max_num_queries(10) as queries:
+            found = search("laptop", sort="price", **filters)
+        assert found.total and found.facets
+        assert len(_statements(queries, "catalog_product")) == 1
+
+
+def test_a_typo_costs_one_statement_for_all_its_corrections(catalog, django_assert_max_num_queries):
+    with django_assert_max_num_queries(20) as queries:
+        found = search("sonora studyo headphnes")
+    assert found.corrected == "sonora studio headphones"
+    assert len(_statements(queries, "search_searchterm")) == 1
+    assert len(_statements(queries, "catalog_product")) == 2  # the words, then the corrected
+
+
+def test_a_filtered_search_is_corrected_only_when_its_words_match_nothing(catalog):
+    found = search("labtop", max_price=Decimal("500"))
+    assert found.corrected == "laptop"
+    assert set(ids(found)) == {catalog["budget"].pk, catalog["studio"].pk, catalog["usbc"].pk}
+    nothing = search("laptop", max_price=Decimal("1"))
+    assert (nothing.total, nothing.facets, nothing.corrected) == (0, [], None)
