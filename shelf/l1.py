@@ -268,16 +268,11 @@ class L1:
         now = time.monotonic()
         found = {}
         with self._lock:
-            items, touch = self.store._items, self.store._items.move_to_end
+            get = self.store.get
             for key in keys:
-                item = items.get(key)
-                if item is None:
-                    continue
-                if now >= item[2]:
-                    self.store.discard(key)
-                    continue
-                touch(key)
-                found[key] = item[0]
+                value = get(key, now)
+                if value is not MISSING:
+                    found[key] = value
         return found
 
     def put(self, token: int, items: Iterable[tuple[str, Any, int]]) -> None:
@@ -340,11 +335,6 @@ class L1:
     def _forget_results(self) -> None:
         self._results.clear()
         self._deps.clear()
-
-    def discard(self, keys: Iterable[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self.store.discard(key)
 
     def empty(self) -> None:
         """Forget every value held, keeping the channel (tests: a read that must go to Redis)."""
