@@ -50,7 +50,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from . import backend, l1, outbox, stats
@@ -525,7 +524,7 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
 
     def store(r):
         pipe = r.pipeline(transaction=False)
-        cluster = isinstance(r, RedisCluster)
+        cluster = backend.is_cluster(r)
         for key, deps, body, px in writes:
             if cluster:
                 # The tags live in other hash slots: store unconditionally; reads still refuse
