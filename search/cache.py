@@ -32,11 +32,13 @@ Counters (this Redis, not PostgreSQL: losing them only affects what gets warmed)
 """
 
 import contextlib
+from pathlib import Path
 
 from django.conf import settings
 
 import shelf
 from shelf import backend
+from shelf.compression import Dictionary
 from shelf.pages import prepare_page
 from shelf.ranking import HourlyRanking
 
@@ -66,7 +68,7 @@ RESULTS = shelf.Namespace("search.results", schema=SCHEMA, ttl=_results_ttl, neg
 # rating") are the entry's, so a longer life would only keep them longer.
 PAGE = shelf.Namespace(
     "search.page", schema=PAGE_SCHEMA, ttl=_results_ttl, negative_ttl=EMPTY_TTL,
-    prepare=prepare_page,
+    prepare=prepare_page, dictionary=Dictionary(Path(__file__).with_name("pages.zdict")),
 )  # fmt: skip
 
 

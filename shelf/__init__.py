@@ -26,7 +26,6 @@ if TYPE_CHECKING:
         fetch,
         fetch_many,
         fetch_with,
-        refresh,
         versions,
     )
 
@@ -41,7 +40,6 @@ __all__ = [
     "fetch",
     "fetch_many",
     "fetch_with",
-    "refresh",
     "versions",
 ]
 

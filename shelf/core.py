@@ -12,7 +12,9 @@ value can never be served as fresh: the set-after-delete race cannot resurrect o
 One round trip at most
 ----------------------
 An entry is stored as a small JSON header (recorded tag versions, expiry, load cost, and the keys
-a page's reader will want next, e.g. the stock of the products it shows) and the JSON value. A
+a page's reader will want next, e.g. the stock of the products it shows, grouped by prefix) and
+the JSON value, compressed with the namespace's zstd dictionary if it has one (shelf/
+compression.py: the header stays plain, so that the script below can read it). A
 page and everything it needs come in one round trip: from the process's L1 when it holds them
 (shelf/l1.py, 0 round trips), else one MGET of what L1 lacks, else one script that reads the
 entry and then the keys its header names (on a Redis Cluster, two MGETs: the keys live on
@@ -52,7 +54,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from . import backend, l1, outbox, stats
+from . import backend, compression, l1, outbox, stats
 
 logger = logging.getLogger("shelf")
 
@@ -86,7 +88,9 @@ local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
 if not ok or type(head) ~= 'table' then return {first} end
 local extra = {}
 for tag, _ in pairs(head['t'] or {}) do extra[#extra + 1] = 'shelf:tag:' .. tag end
-for _, key in ipairs(head['f'] or {}) do extra[#extra + 1] = key end
+for prefix, rest in pairs(head['g'] or {}) do
+  for _, suffix in ipairs(rest) do extra[#extra + 1] = prefix .. suffix end
+end
 if #extra == 0 then return {first} end
 return {first, extra, redis.call('MGET', unpack(extra))}
 """
@@ -113,6 +117,8 @@ class Namespace:
     served it; without, an entry past its TTL is a miss (for entries that writes keep exact, whose
     TTL only bounds a lost write). `prepare(value)` turns a value read from Redis into what
     readers use (e.g. a page split at its slots): once per process for a value held in L1.
+    With a `dictionary` values are stored compressed (shelf/compression.py) under keys that
+    name the dictionary.
     """
 
     name: str
@@ -124,12 +130,20 @@ class Namespace:
     key_tags: Callable[[Any], Sequence[str]] = field(default=lambda part: ())
     early_refresh: bool = True
     prepare: Callable[[Any], Any] | None = None
+    dictionary: compression.Dictionary | None = None
 
     def __post_init__(self) -> None:
         NAMESPACES[self.name] = self
 
+    @functools.cached_property
+    def _prefix(self) -> str:
+        # Made at the first key, not at import: it reads the dictionary's file.
+        if self.dictionary is not None and self.dictionary.id:
+            return f"{self.name}:v{self.schema}z{self.dictionary.id}:"
+        return f"{self.name}:v{self.schema}:"
+
     def key(self, part: Part) -> str:
-        return f"{self.name}:v{self.schema}:{part}"
+        return f"{self._prefix}{part}"
 
     def tags(self, part: Part) -> tuple[str, ...]:
         """Tags read with the entry: the namespace's own generation, then the key tags."""
@@ -168,41 +182,52 @@ def tag_key(tag: str) -> str:
     return f"{TAG_PREFIX}{tag}"
 
 
-def entry_envelope(raw: bytes | None) -> dict | None:
-    """An entry as stored, decoded: {"t": recorded tag versions, "x": logical expiry (epoch
-    seconds), "c": load cost, "f": keys read next (if any), "d": the value}; None if absent or
-    not in this form."""
+def _entry(raw: bytes | None) -> tuple[dict | None, int]:
+    """An entry's envelope (see entry_envelope) and the bytes of its value once decompressed."""
     if raw is None:
-        return None
+        return None, 0
     head, newline, body = raw.partition(b"\n")
     if not newline:
-        return None  # not an entry this version wrote: a miss, reloaded in the new form
+        return None, 0  # not an entry this version wrote: a miss, reloaded in the new form
     try:
         envelope = json.loads(head)
+        if "z" in envelope:
+            body = compression.decompress(envelope.pop("z"), body)
+            if body is None:
+                return None, 0
         envelope["d"] = json.loads(body)
     except ValueError:
-        return None
-    return envelope
+        return None, 0
+    return envelope, len(head) + len(body)
 
 
-def entry_bytes(envelope: dict) -> bytes:
-    """The stored form of `envelope` (the inverse of entry_envelope)."""
+def entry_envelope(raw: bytes | None) -> dict | None:
+    """An entry as stored, decoded: {"t": recorded tag versions, "x": logical expiry (epoch
+    seconds), "c": load cost, "g": keys read next (if any) as {prefix: [suffixes]}, "d": the
+    value}; None if absent or not in this form."""
+    return _entry(raw)[0]
+
+
+def entry_bytes(envelope: dict, dictionary: compression.Dictionary | None = None) -> bytes:
+    """The stored form of `envelope` (the inverse of entry_envelope), its value compressed
+    with `dictionary` where that pays ("z" in the header names the dictionary)."""
     head = {k: v for k, v in envelope.items() if k != "d"}
-    return b"%s\n%s" % (
-        json.dumps(head, separators=(",", ":")).encode(),
-        json.dumps(envelope["d"], separators=(",", ":")).encode(),
-    )
+    body = json.dumps(envelope["d"], separators=(",", ":")).encode()
+    packed = dictionary.compress(body) if dictionary is not None else None
+    if packed is not None:
+        head["z"], body = dictionary.id, packed
+    return b"%s\n%s" % (json.dumps(head, separators=(",", ":")).encode(), body)
 
 
-def _decode(key: str, raw: bytes | None) -> dict | None:
-    """An entry's envelope, its value prepared for readers (Namespace.prepare)."""
-    envelope = entry_envelope(raw)
+def _decode(key: str, raw: bytes | None) -> tuple[dict | None, int]:
+    """An entry's envelope, its value prepared for readers (Namespace.prepare), and its size."""
+    envelope, size = _entry(raw)
     if envelope is None:
-        return None
+        return None, 0
     ns = NAMESPACES.get(key.partition(":")[0])
     if ns is not None and ns.prepare is not None and envelope["d"] is not None:
         envelope["d"] = ns.prepare(envelope["d"])
-    return envelope
+    return envelope, size
 
 
 def _str(raw: bytes | str | None) -> str | None:
@@ -231,8 +256,7 @@ class _Reader:
                 self.raw[key] = _str(value)
                 self._fetched[key] = 64
             elif key.partition(":")[0] in NAMESPACES:
-                self.raw[key] = _decode(key, value)
-                self._fetched[key] = len(value) if value is not None else 0
+                self.raw[key], self._fetched[key] = _decode(key, value)
             else:  # a lock: its token
                 self.raw[key] = value
 
@@ -262,7 +286,7 @@ class _Reader:
         def fetch(r):
             if backend.is_cluster(r):
                 first = backend.mget(r, wanted)
-                envelope = _decode(key, first[0])
+                envelope = _decode(key, first[0])[0]
                 extra = _header_keys(envelope) if envelope else []
                 return [first, extra, backend.mget(r, extra)] if extra else [first]
             try:
@@ -294,7 +318,20 @@ class _Reader:
 
 
 def _header_keys(envelope: dict) -> list[str]:
-    return [tag_key(t) for t in envelope["t"]] + envelope.get("f", [])
+    keys = [tag_key(t) for t in envelope["t"]]
+    for prefix, suffixes in envelope.get("g", {}).items():
+        keys += [prefix + s for s in suffixes]
+    return keys
+
+
+def _grouped(keys: list[str]) -> dict[str, list[str]]:
+    """`keys` as {prefix up to the last ":": [the rest]}: the stock keys of a page's 9 products
+    take a third of the bytes this way."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        prefix, colon, suffix = key.rpartition(":")
+        groups.setdefault(prefix + colon, []).append(suffix)
+    return groups
 
 
 # The process's L1 (shelf/l1.py), made at the first read for the cache alias's location (tests
@@ -451,8 +488,8 @@ def _envelope(
     grace = ns.grace if data is not None else 0
     envelope = {"t": deps, "x": time.time() + ttl, "c": round(cost, 4), "d": data}
     if follow:
-        envelope["f"] = follow
-    return entry_bytes(envelope), max(1, round((ttl + grace) * 1000))
+        envelope["g"] = _grouped(follow)
+    return entry_bytes(envelope, ns.dictionary), max(1, round((ttl + grace) * 1000))
 
 
 def _run_loader(req: Request, parts: list) -> dict:

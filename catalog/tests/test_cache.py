@@ -46,3 +46,33 @@ def test_product_entry_holds_only_card_fields_and_is_small():
         "id", "name", "slug", "brand", "price", "rating", "reviews", "category", "image", "tier",
     }  # fmt: skip
     assert len(raw) < 600
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cached_product_takes_under_3000_bytes_of_redis(client):
+    """Page (compressed with the shipped dictionary), card entry, stock and their tags, by
+    Redis's own MEMORY USAGE; uncompressed, the page alone is over 12,000."""
+    product = ProductFactory(description="A quiet kettle for a small kitchen. " * 8)
+    assert client.get(f"/p/{product.slug}/").status_code == 200
+    selectors.product_get(product.pk)
+    r = get_redis_connection("default")
+    keys = [
+        cache.PAGE.key(product.slug),
+        cache.PRODUCT.key(product.pk),
+        f"inventory.stock:v1:{product.pk}",
+        f"shelf:tag:product:{product.pk}",
+        f"shelf:tag:stock:{product.pk}",
+    ]
+    sizes = [r.memory_usage(k, samples=0) for k in keys]
+    assert None not in sizes, dict(zip(keys, sizes, strict=True))
+    assert entry_envelope(r.get(keys[0]))["d"]["html"].count(product.name) >= 1
+    assert b'"z":' in r.get(keys[0]).partition(b"\n")[0]
+    assert sum(sizes) <= 3000, dict(zip(keys, sizes, strict=True))
+
+
+def test_the_shipped_page_dictionaries_are_in_use():
+    from search.cache import PAGE as SEARCH_PAGE
+
+    for ns in (cache.PAGE, cache.LISTING, cache.HOME, SEARCH_PAGE):
+        assert ns.dictionary is not None and ns.dictionary.id, ns.name
+        assert f"v{ns.schema}z{ns.dictionary.id}:" in ns.key("x")

@@ -10,9 +10,10 @@ from django.test import Client, override_settings
 from redis.connection import Connection
 
 import shelf.core
+from catalog.cache import PAGE
 from inventory.models import Stock
 from shelf import backend, stats
-from shelf.core import tag_key
+from shelf.core import entry_envelope, tag_key
 from shelf.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -191,7 +192,7 @@ def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, clien
     r = backend.client()
     tags = [tag_key(f"product:{product.pk}"), tag_key(f"stock:{product.pk}")]
     entry, (product_tag, stock_tag) = (
-        r.get(f"catalog.page:v1:{product.slug}"),
+        r.get(PAGE.key(product.slug)),
         backend.mget(r, tags),
     )
     stock = Stock.objects.get(product=product)
@@ -200,7 +201,7 @@ def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, clien
     assert "Out of stock" in client.get(f"/p/{product.slug}/").content.decode()
     # The stock tag moved, the product's did not: its page entry is still valid, not reloaded.
     assert backend.mget(r, tags)[0] == product_tag and backend.mget(r, tags)[1] != stock_tag
-    assert entry is not None and r.get(f"catalog.page:v1:{product.slug}") == entry
+    assert entry is not None and r.get(PAGE.key(product.slug)) == entry
 
 
 @pytest.mark.parametrize(
@@ -240,8 +241,10 @@ def test_shared_pages_carry_no_visitor_data(catalog):
     assert "alice" not in anon_body
     from django_redis import get_redis_connection
 
-    raw = get_redis_connection("default").get(f"catalog.page:v1:{product.slug}")
-    assert b"alice" not in raw and b'csrfmiddlewaretoken" value' not in raw
+    stored = entry_envelope(get_redis_connection("default").get(PAGE.key(product.slug)))
+    html = stored["d"]["html"]
+    assert product.name in html  # the page itself, decompressed
+    assert "alice" not in html and 'csrfmiddlewaretoken" value' not in html
 
 
 def test_sitemap_index_lists_sections(catalog, client):

@@ -26,12 +26,14 @@ from django_redis import get_redis_connection
 import shelf
 from cart import services as cart_services
 from cart.models import Cart
+from catalog.cache import PAGE
 from catalog.models import Product
 from orders import services
 from orders.models import Order
 from orders.tests.factories import cart_with, order_for
 from search.tests.factories import search_catalog
 from shelf import backend, outbox
+from shelf.core import entry_envelope
 from shelf.models import PendingBump
 from shelf.tests.servers import (
     celery_worker,
@@ -114,7 +116,7 @@ def test_cache_redis_killed_while_requests_flow_through_gunicorn(shop_data):
         hits_before = fresh.info("stats")["keyspace_hits"]
         for path in paths:
             assert web.get(path)[0] == 200
-        assert fresh.exists(f"catalog.page:v1:{shop_data['slugs'][0]}")
+        assert fresh.exists(PAGE.key(shop_data["slugs"][0]))
         assert fresh.info("stats")["keyspace_hits"] > hits_before, "no hits after the restart"
         assert web.workers_booted() == 2, "a gunicorn worker was restarted"
         assert web.process.poll() is None
@@ -176,8 +178,8 @@ def test_a_bump_that_misses_a_hung_cache_redis_is_applied_before_the_shelf_is_re
             cache.resume()
         assert PendingBump.objects.count() >= 1, "the bump was dropped"
         # The old entry survived the pause: without the outbox it would be served as valid.
-        raw = get_redis_connection("default").get(f"catalog.page:v1:{product.slug}")
-        assert raw is not None and b"$999.00" in raw
+        stored = entry_envelope(get_redis_connection("default").get(PAGE.key(product.slug)))
+        assert stored is not None and "$999.00" in stored["d"]["html"]
         time.sleep(0.6)  # past the breaker's reset timeout
         backend.request_started()
         body = client.get(url).content.decode()
