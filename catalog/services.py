@@ -1,14 +1,19 @@
 """Writes to the catalog and the invalidation each one needs."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from shelf.warming import Warm
+
 from . import cache, signals
 from .models import Category, Product
+
+# Cards loaded per step of the warm plan, before the pages of those products.
+CARDS_PER_WARM = 100
 
 
 def _tell(change: str) -> None:
@@ -113,25 +118,30 @@ def popular_rank() -> int:
     return cache.popular_rank(size)
 
 
-def catalog_warm_plan(products: int) -> list[tuple[str, Callable[[], object]]]:
-    """What `warm_cache` loads for the catalog: the home page, the first page of every
-    category, and the pages and entries of the `products` most popular products (top rated
-    until there are views to rank)."""
+def catalog_warm_plan(products: int | None = None) -> list[Warm]:
+    """What `warm_cache` loads for the catalog: the home page and the first page of every
+    category, then, as the tail, the cards and pages of the `products` most popular active
+    products (every one if None; the hourly ranking first, then the top rated)."""
     from . import selectors
 
-    popular = cache.popular_ids(products)
-    if len(popular) < products:
+    limit = products if products is not None else Product.objects.count()
+    popular = cache.popular_ids(limit)
+    if len(popular) < limit:
         top = Product.objects.filter(is_active=True).order_by("-rating", "-review_count", "id")
         seen = set(popular)
-        popular += [i for i in top.values_list("id", flat=True)[:products] if i not in seen]
-        popular = popular[:products]
-    slugs = dict(Product.objects.filter(pk__in=popular).values_list("pk", "slug"))
-    plan: list[tuple[str, Callable[[], object]]] = [("catalog.home", selectors.home_page)]
+        popular += [i for i in top.values_list("id", flat=True)[:limit] if i not in seen]
+        popular = popular[:limit]
+    slugs = dict(Product.objects.filter(pk__in=popular, is_active=True).values_list("pk", "slug"))
+    # Home and listings are few and always loaded (a hit costs a read); pages are skipped
+    # while on the shelf.
+    plan = [Warm("catalog.home", selectors.home_page)]
     for slug in Category.objects.order_by("pk").values_list("slug", flat=True):
-        plan.append(("catalog.listing", partial(selectors.category_page, slug, "", 1)))
-    plan.append(("catalog.product", partial(selectors.product_cards, popular)))
-    for pid in popular:
-        if pid in slugs:
+        plan.append(Warm("catalog.listing", partial(selectors.category_page, slug, "", 1)))
+    ids = [pid for pid in popular if pid in slugs]
+    for start in range(0, len(ids), CARDS_PER_WARM):
+        chunk = ids[start : start + CARDS_PER_WARM]
+        plan.append(Warm("catalog.product", partial(selectors.product_cards, chunk), tail=True))
+        for pid in chunk:
             page = partial(selectors.product_page, slugs[pid], record=False)
-            plan.append(("catalog.page", page))
+            plan.append(Warm("catalog.page", page, cache.PAGE.key(slugs[pid]), tail=True))
     return plan

@@ -1,11 +1,12 @@
 """Writes for search: invalidation the catalog asks for, the typo vocabulary, query ranking
 and warming."""
 
-from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+
+from shelf.warming import Warm
 
 from . import cache, selectors
 from .models import SearchTerm
@@ -83,25 +84,25 @@ def search_warm_queries(limit: int) -> list[str]:
     return queries
 
 
-def search_warm_plan(queries: int | None = None) -> list[tuple[str, Callable[[], object]]]:
+def search_warm_plan(queries: int | None = None) -> list[Warm]:
     """What `warm_cache` and the beat task do for search: rebuild the typo vocabulary if
     products changed since it was built, then load the first results page of each of the top
     `queries` queries (SEARCH_POPULAR_QUERIES by default, ranked now) with its cards."""
     cache.queries_rank()
     limit = cache.popular_size() if queries is None else queries
     pages = [
-        ("search.results", partial(selectors.search, selectors.SearchParams(q), record=False))
+        Warm("search.results", partial(selectors.search, selectors.SearchParams(q), record=False))
         for q in search_warm_queries(limit)
     ]
-    return [("search.terms", search_terms_refresh_if_outdated), *pages]
+    return [Warm("search.terms", search_terms_refresh_if_outdated), *pages]
 
 
 def search_warm(queries: int | None = None) -> int:
     """Run the search warm plan; return how many results pages it warmed."""
     plan = search_warm_plan(queries)
-    for _label, warm in plan:
-        warm()
-    return sum(1 for label, _ in plan if label == "search.results")
+    for entry in plan:
+        entry.load()
+    return sum(1 for entry in plan if entry.label == "search.results")
 
 
 def search_catalog_reloaded() -> None:

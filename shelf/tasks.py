@@ -27,9 +27,11 @@ def also_named(old_name: str, **options: Any) -> Callable[[F], F]:
 
 @shared_task
 @also_named("shop.tasks.shelf_warm")
-def shelf_warm(products: int = 200) -> dict:
-    """Warm the shelf now (the dashboard's "Warm now"): the same plan as `warm_cache`."""
-    return warming.shelf_warm(warming.warm_plan(products))
+def shelf_warm(products: int | None = 200, seconds: float | None = None) -> dict:
+    """Warm the shelf: the same plan as `warm_cache`, up to the same budget. The dashboard's
+    "Warm now" takes the 200 most popular products; the hourly beat task every product, for
+    at most `seconds`, continuing where the previous run stopped."""
+    return warming.shelf_warm(warming.warm_plan(products), seconds=seconds)
 
 
 @shared_task

@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 from django.contrib.postgres.search import SearchQuery
 
-from catalog import selectors, services, signals
+from catalog import cache, selectors, services, signals
 from catalog.models import Category, Product
 from catalog.selectors import category_page, home_page, product_cards, product_get, product_page
 
@@ -396,13 +396,14 @@ def calls(plan) -> list[tuple]:
         (label, load.func, load.args, load.keywords)
         if isinstance(load, partial)
         else (label, load, (), {})
-        for label, load in plan
+        for label, load, _key, _tail in plan
     ]
 
 
 def test_warm_plan_is_home_then_every_listing_then_top_rated_entries_and_pages(shop):
     top = [shop["aero"], shop["studio"], shop["x1"]]
-    assert calls(services.catalog_warm_plan(3)) == [
+    plan = services.catalog_warm_plan(3)
+    assert calls(plan) == [
         ("catalog.home", selectors.home_page, (), {}),
         *(
             ("catalog.listing", selectors.category_page, (slug, "", 1), {})
@@ -411,6 +412,9 @@ def test_warm_plan_is_home_then_every_listing_then_top_rated_entries_and_pages(s
         ("catalog.product", selectors.product_cards, ([p.pk for p in top],), {}),
         *(("catalog.page", selectors.product_page, (p.slug,), {"record": False}) for p in top),
     ]
+    # The pages are the tail, skipped while on the shelf; home and listings always run.
+    assert [e.key for e in plan if e.key] == [cache.PAGE.key(p.slug) for p in top]
+    assert [e.label for e in plan if e.tail] == ["catalog.product"] + ["catalog.page"] * 3
 
 
 def test_warm_plan_puts_the_most_viewed_products_first(shop, flush_views):
@@ -439,8 +443,8 @@ def test_warm_plan_of_more_products_than_the_catalog_has_takes_every_active_one(
 def test_running_the_warm_plan_leaves_home_listings_and_pages_as_hits(
     shop, django_assert_num_queries
 ):
-    for _label, load in services.catalog_warm_plan(2):
-        load()
+    for entry in services.catalog_warm_plan(2):
+        entry.load()
     with django_assert_num_queries(0):
         assert "Altura Aero Laptop" in home_page().html
         for slug in ("computers", "laptops", "tablets", "audio", "headphones"):
@@ -453,8 +457,8 @@ def test_running_the_warm_plan_leaves_home_listings_and_pages_as_hits(
 
 
 def test_running_the_warm_plan_counts_no_product_views(shop, flush_views):
-    for _label, load in services.catalog_warm_plan(3):
-        load()
+    for entry in services.catalog_warm_plan(3):
+        entry.load()
     flush_views()
     assert services.popular_rank() == 0  # warming is not shoppers looking
 

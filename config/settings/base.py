@@ -91,6 +91,9 @@ SHELF_BREAKER_RESET = env.int("SHELF_BREAKER_RESET", default=5)
 SHELF_COUNTERS = env.bool("SHELF_COUNTERS", default=True)
 # A loader slower than this many seconds is logged as a slow load.
 SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
+# warm_cache and the beat task fill the cache Redis up to this share of its maxmemory, so that
+# warming never makes it evict (shelf/warming.py).
+SHELF_WARM_BUDGET = env.float("SHELF_WARM_BUDGET", default=0.8)
 
 # The per-process L1 in front of the cache Redis (shelf/l1.py): its size in bytes (0: off),
 # how long a key may stay in it at most, and how recently the invalidation channel must have
@@ -383,6 +386,13 @@ CELERY_BEAT_SCHEDULE = {
     "order-reservations-sweep": {
         "task": "orders.tasks.order_reservations_sweep",
         "schedule": 60.0,
+    },
+    # Fills the shelf up to SHELF_WARM_BUDGET in popularity order, skipping what is on it; it
+    # stops within the task time limit and the next run goes on from there.
+    "shelf-warm": {
+        "task": "shelf.tasks.shelf_warm",
+        "schedule": 3600.0,
+        "kwargs": {"products": None, "seconds": 200.0},
     },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},

@@ -37,14 +37,20 @@ def test_visitor_slots_are_filled_per_response_and_unknown_ones_left_alone(regis
 def test_warm_plan_joins_the_registered_plans_in_order(registries):
     loaded = []
     warming.register_warm_plan(
-        "first", lambda products, **_: [("a", lambda: loaded.append(("a", products)))]
+        "first",
+        lambda products, **_: [
+            warming.Warm("a", lambda: loaded.append(("a", products))),
+            warming.Warm("a-tail", lambda: loaded.append("a-tail"), tail=True),
+        ],
     )
-    warming.register_warm_plan("second", lambda queries, **_: [("b", lambda: loaded.append("b"))])
+    warming.register_warm_plan(
+        "second", lambda queries, **_: [warming.Warm("b", lambda: loaded.append("b"))]
+    )
     plan = warming.warm_plan(products=3, queries=None)
-    assert [label for label, _ in plan] == ["a", "b"]
-    for _label, load in plan:
-        load()
-    assert loaded == [("a", 3), "b"]
+    assert [e.label for e in plan] == ["a", "b", "a-tail"]  # every head before the tails
+    for entry in plan:
+        entry.load()
+    assert loaded == [("a", 3), "b", "a-tail"]
 
 
 @pytest.mark.django_db
