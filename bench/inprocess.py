@@ -150,6 +150,32 @@ def profile(run: Callable[[], int]) -> dict:
     }
 
 
+def decompression(keys: list[str]) -> dict:
+    """Microseconds to turn a stored page entry into its value, compressed as stored against
+    the same entry stored plain (what an L1 miss pays once per process and page)."""
+    from django_redis import get_redis_connection
+
+    from shelf.core import entry_bytes, entry_envelope
+
+    raws = [raw for raw in get_redis_connection("default").mget(keys) if raw]
+    plain = [entry_bytes(entry_envelope(raw)) for raw in raws]
+
+    def per_entry(entries: list[bytes]) -> float:
+        started = time.perf_counter()
+        for _ in range(5):
+            for raw in entries:
+                entry_envelope(raw)
+        return (time.perf_counter() - started) / max(1, 5 * len(entries)) * 1e6
+
+    return {
+        "pages": len(raws),
+        "stored_bytes": statistics.median(map(len, raws)) if raws else None,
+        "plain_bytes": statistics.median(map(len, plain)) if plain else None,
+        "compressed_us": per_entry(raws),
+        "plain_us": per_entry(plain),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", type=Path, required=True, help="bench/prepare.py's file")
@@ -181,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     draws = [rng.choice(products) for _ in range(n)]
     results["profile"] = profile(lambda: timed(draws, args.seconds)["requests"])
+    results["decompression"] = decompression(
+        [catalog.keys["page"].format(slug) for _, slug in catalog.products[:WARMED_PRODUCTS]]
+    )
     results["seconds"] = round(time.monotonic() - began, 1)
     args.out.write_text(json.dumps(results, indent=1))
     sent = ", ".join(f"{kind} {results[kind]['requests']}" for kind in kinds)

@@ -46,6 +46,7 @@ from bench.workload import (  # noqa: E402
 from cart.models import Cart  # noqa: E402
 from catalog import cache  # noqa: E402
 from catalog.models import Category, Product  # noqa: E402
+from inventory.cache import STOCK  # noqa: E402
 from shelf.core import tag_key  # noqa: E402
 from shop.sessions import SessionStore  # noqa: E402
 
@@ -113,6 +114,8 @@ def catalog_export(seed: int, sessions: list[str]) -> Catalog:
             "product": cache.PRODUCT.key("{}"),
             "page": cache.PAGE.key("{}"),
             "version": tag_key(cache.product_tag("{}")),
+            "stock": STOCK.key("{}"),
+            "stock_version": tag_key("stock:{}"),
         },
     )
 

@@ -273,6 +273,12 @@ def summarize(results: dict) -> dict:
     memory = results["memory"]
     entry, tag = _median(memory["entry_bytes"]), _median(memory["tag_bytes"])
     per_product = entry + tag if entry is not None and tag is not None else None
+    # Everything a product page view reads: page, card entry, stock entry and their tags.
+    parts = [
+        _median(memory.get(k) or [])
+        for k in ("page_bytes", "entry_bytes", "tag_bytes", "stock_bytes", "stock_tag_bytes")
+    ]
+    whole = sum(parts) if None not in parts else None
     summary = {
         "command": results["command"],
         "finished": results["finished"],
@@ -291,6 +297,9 @@ def summarize(results: dict) -> dict:
             "per_product_bytes": per_product,
             "json_value_bytes_median": _median(memory["value_bytes"]),
             "page_bytes_median": _median(memory["page_bytes"]),
+            "stock_bytes_median": _median(memory.get("stock_bytes") or []),
+            "stock_tag_bytes_median": _median(memory.get("stock_tag_bytes") or []),
+            "whole_product_bytes": whole,
             "budget_bytes": BUDGET_BYTES,
             "cache_used_memory": memory["used_memory"],
             "cache_maxmemory": memory["maxmemory"],
@@ -669,6 +678,15 @@ def markdown(s: dict, chart: str | None) -> str:
             ],
             ["JSON value of the entry", fmt(memory["json_value_bytes_median"], "bytes")],
             ["`catalog.page` (rendered product page)", fmt(memory["page_bytes_median"], "bytes")],
+            ["`inventory.stock` entry", fmt(memory.get("stock_bytes_median"), "bytes")],
+            [
+                "its version key `shelf:tag:stock:<id>`",
+                fmt(memory.get("stock_tag_bytes_median"), "bytes"),
+            ],
+            [
+                "**a whole product** (page, entry, stock and their version keys)",
+                fmt(memory.get("whole_product_bytes"), "bytes") + " (target <= 3,000 B)",
+            ],
         ],
     )
     lines += [
@@ -840,6 +858,15 @@ def inprocess_section(d: dict) -> list[str]:
         ],
     )  # fmt: skip
     prof = d["profile"]
+    z = d.get("decompression")
+    if z and z["pages"]:
+        lines += [
+            "",
+            f"**Decompression:** a stored product page ({fmt(z['stored_bytes'], 'bytes')} "
+            f"compressed, {fmt(z['plain_bytes'], 'bytes')} plain; median of {z['pages']}) "
+            f"decodes in {fmt(z['compressed_us'])} µs against {fmt(z['plain_us'])} µs for the "
+            "same entry stored plain: paid when a page enters a process's L1, not per hit.",
+        ]
     lines += [
         "",
         "One process, Django's WSGI handler called as gunicorn calls it (every middleware, the "

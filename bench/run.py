@@ -45,7 +45,8 @@ defaults in brackets):
     BENCH_PORTS               gunicorn with, without the shelf [8201,8202]
     BENCH_PRODUCTS [100000]  BENCH_SEED [42]  BENCH_USERS (locust users) [12]
     BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
-    BENCH_SHELF_WARMUP [60]  BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+    BENCH_SHELF_WARMUP [60]  BENCH_WARM_PRODUCTS [all the budget allows]
+    BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
     BENCH_INPROCESS_REQUESTS (per kind of hit) [3000]  BENCH_STALENESS_ROUNDS [200]
 """
 
@@ -122,6 +123,7 @@ class Config:
     warmup: int
     rounds: int
     shelf_warmup: int
+    warm_products: int | None
     ceiling_seconds: int
     inprocess_requests: int
     staleness_rounds: int
@@ -148,6 +150,7 @@ class Config:
             warmup=int(e("BENCH_WARMUP", "10")),
             rounds=int(e("BENCH_ROUNDS", "2")),
             shelf_warmup=int(e("BENCH_SHELF_WARMUP", "60")),
+            warm_products=int(e("BENCH_WARM_PRODUCTS")) if e("BENCH_WARM_PRODUCTS") else None,
             ceiling_seconds=int(e("BENCH_CEILING_SECONDS", "25")),
             inprocess_requests=int(e("BENCH_INPROCESS_REQUESTS", "3000")),
             staleness_rounds=int(e("BENCH_STALENESS_ROUNDS", "200")),
@@ -540,7 +543,7 @@ class Bench:
                 pipe.execute_command("MEMORY", "USAGE", key, "SAMPLES", "0")
             return pipe.execute()
 
-        entries, tags, pages, values = [], [], [], []
+        entries, tags, pages, values, stock, stock_tags = [], [], [], [], [], []
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             keys = [key["product"].format(pid) for pid in chunk]
@@ -551,6 +554,12 @@ class Bench:
             values += [len(v or b"") for v in r.mget([key["product"].format(p) for p, _ in found])]
             page_keys = [key["page"].format(slugs[pid]) for pid, _ in found]
             pages += [n for n in usage(page_keys) if n]
+            # What else a product page view reads: its stock entry and that entry's tag.
+            if "stock" in key:
+                stock += [n for n in usage([key["stock"].format(p) for p, _ in found]) if n]
+                stock_tags += [
+                    n for n in usage([key["stock_version"].format(p) for p, _ in found]) if n
+                ]
             if len(entries) >= size:
                 break
         info = r.info("memory")
@@ -559,6 +568,8 @@ class Bench:
             "tag_bytes": [n for n in tags if n],
             "value_bytes": values,
             "page_bytes": pages,
+            "stock_bytes": stock,
+            "stock_tag_bytes": stock_tags,
             "used_memory": int(info["used_memory"]),
             "maxmemory": int(r.config_get("maxmemory").get("maxmemory", 0)),
             "keys": int(r.dbsize()),
@@ -594,7 +605,12 @@ class Bench:
         catalog = json.loads((WORK / "workload.json").read_text())
         self.start()
         self.check_login()
-        out = self.manage("warm_cache")
+        # As an operator would before opening: the whole plan up to the memory budget, in
+        # two processes (BENCH_WARM_PRODUCTS caps it for short runs).
+        warm = ["warm_cache", "--jobs", "2"]
+        if c.warm_products is not None:
+            warm += ["--products", str(c.warm_products)]
+        out = self.manage(*warm)
         say(out.strip().splitlines()[-1])
         page_size = self.store_prerendered(catalog)
         w, s, cs = c.warmup, c.seconds, c.ceiling_seconds
