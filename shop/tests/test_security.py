@@ -19,6 +19,7 @@ from cart import services as cart_services
 from catalog.tests.factories import ProductFactory
 from orders.tests.factories import DETAILS
 from shelf import backend
+from shelf.core import entry_envelope
 from shelf.tests.servers import redis_server
 from shop import security
 
@@ -317,6 +318,8 @@ def _unsafe(value: bytes) -> bool:
     """Whether a stored value could be a pickle (protocol 2+ starts with PROTO, 0x80)."""
     if value[:1] == b"\x80":
         return True
+    if entry_envelope(value) is not None:
+        return False  # a shelf entry: a JSON header, and a JSON value (zstd-compressed or not)
     try:
         json.loads(value)
         return False
