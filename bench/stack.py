@@ -53,6 +53,7 @@ class Stack:
     one_app_port: int  # the second nginx (`run --compare`), app process 1 alone behind it
     app_ports: list[int]
     cache_port: int  # the stack's cache Redis
+    redis_password: str  # its requirepass (scripts/stack.py's redis_password())
     workers: int  # gunicorn workers per app process
     admin: tuple[str, str]  # username and password of the demo admin
     workdir: Path  # .local/stack: wrk's script and the stack's log go here
@@ -337,7 +338,7 @@ MEMORY_KINDS = {
 
 def shelf_memory(stack: Stack, sample: int = 2000) -> list[tuple[str, int, float]]:
     """(kind, keys sampled, mean MEMORY USAGE bytes) on the stack's own cache Redis."""
-    r = redis.Redis(host=stack.host, port=stack.cache_port)
+    r = redis.Redis(host=stack.host, port=stack.cache_port, password=stack.redis_password)
     rows = []
     for kind, pattern in MEMORY_KINDS.items():
         # SCAN is fine here: a private server of this run, not one shared with sessions.

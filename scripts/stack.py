@@ -29,6 +29,10 @@ that nginx and wrk are installed with apt-get when missing (as root, on Debian),
 Prometheus and its Redis and PostgreSQL exporters; the stack runs without any of those three it
 cannot get (saying so), and always without Grafana, which Debian does not package
 (docker/compose.yaml's profile `ops` has it).
+
+The three Redis roles require a password (requirepass), made at the first run and kept in
+.local/stack/redis-password (mode 0600); every process gets it in its URLs, the redis_exporter
+in REDIS_PASSWORD.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -80,15 +85,31 @@ PRODUCTS = int(os.environ.get("SHELF_STACK_PRODUCTS", "20000"))
 ADMIN = ("admin", "shelf-admin")
 
 
+def redis_password() -> str:
+    """The password of the stack's Redis roles: made at the first run, then kept, so that a
+    server left running by an earlier run (or its replacement) keeps matching the URLs."""
+    path = STACK / "redis-password"
+    if not path.exists():
+        STACK.mkdir(parents=True, exist_ok=True)
+        # Created readable by its owner only; token_urlsafe needs no quoting in a URL.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
 def stack_env() -> dict[str, str]:
-    """The environment of every process of the stack: its own database and Redis ports."""
+    """The environment of every process of the stack: its own database and Redis ports, and
+    the Redis password in the URLs (services.py starts each role with it as requirepass)."""
     env = dict(os.environ)
+    auth = f":{redis_password()}@"
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DATABASE_URL=DATABASE_URL,
-        REDIS_CACHE_URL=f"redis://{HOST}:{CACHE_PORT}/0",
-        REDIS_STATE_URL=f"redis://{HOST}:{STATE_PORT}/0",
-        CELERY_BROKER_URL=f"redis://{HOST}:{BROKER_PORT}/0",
+        REDIS_CACHE_URL=f"redis://{auth}{HOST}:{CACHE_PORT}/0",
+        REDIS_STATE_URL=f"redis://{auth}{HOST}:{STATE_PORT}/0",
+        CELERY_BROKER_URL=f"redis://{auth}{HOST}:{BROKER_PORT}/0",
+        # redis_exporter's password for every role it scrapes (kept out of the Procfile).
+        REDIS_PASSWORD=redis_password(),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
@@ -232,7 +253,8 @@ def ops_processes() -> dict[str, str]:
         )
     redis_exporter = optional_package("prometheus-redis-exporter", "prometheus-redis-exporter")
     if redis_exporter:
-        # No -redis.addr: Prometheus names the role's server in each scrape (/scrape?target=).
+        # No -redis.addr: Prometheus names the role's server in each scrape (/scrape?target=);
+        # the roles' one password is REDIS_PASSWORD in stack_env().
         lines["redis_exporter"] = (
             f"{redis_exporter} -web.listen-address {HOST}:{REDIS_EXPORTER_PORT}"
         )
@@ -387,6 +409,7 @@ def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
         one_app_port=NGINX_PORT + 1,  # where `run --compare` puts it
         app_ports=APP_PORTS,
         cache_port=CACHE_PORT,
+        redis_password=redis_password(),
         workers=WORKERS,
         admin=ADMIN,
         workdir=STACK,

@@ -29,7 +29,8 @@ Transfer/sec:    158.90KB
 
 STACK = stack.Stack(
     host="127.0.0.1", port=8080, one_app_port=8081, app_ports=[8101, 8102, 8103],
-    cache_port=6380, workers=2, admin=("admin", "pw"), workdir=Path("/nonexistent"),
+    cache_port=6380, redis_password="pw", workers=2, admin=("admin", "pw"),
+    workdir=Path("/nonexistent"),
     access_log=Path("/nonexistent/access.log"), command=[],
 )  # fmt: skip
 

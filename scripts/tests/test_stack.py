@@ -1,7 +1,7 @@
 """scripts/stack.py's topology, without starting it: the nginx site it derives from
 docker/nginx/shelf.conf. The load test on top is tested in bench/tests/test_stack.py."""
 
-from scripts import stack
+from scripts import services, stack
 
 
 def test_the_site_keeps_the_upstream_options_with_local_servers_and_port():
@@ -27,3 +27,17 @@ def test_prometheus_scrapes_this_machines_processes_with_the_same_jobs_and_rules
     assert f"  - {stack.PROMETHEUS_CONF.with_name('alerts.yml')}" in conf
     assert conf.count("job_name:") == original.count("job_name:")
     assert conf.count("role: state") == 1
+
+
+def test_every_redis_role_gets_the_run_folders_password_in_its_url(tmp_path, monkeypatch):
+    monkeypatch.setattr(stack, "STACK", tmp_path / "stack")
+    env = stack.stack_env()
+    password = (tmp_path / "stack" / "redis-password").read_text().strip()
+    assert len(password) >= 32
+    assert (tmp_path / "stack" / "redis-password").stat().st_mode & 0o777 == 0o600
+    urls = {name: env[name] for name in ("REDIS_CACHE_URL", "REDIS_STATE_URL", "CELERY_BROKER_URL")}
+    # services.py starts each role's redis-server with the URL's password as requirepass.
+    servers = services.plan(urls)
+    assert len(servers) == 3 and {s.password for s in servers} == {password}
+    assert env["REDIS_PASSWORD"] == password  # redis_exporter's
+    assert stack.stack_env()["REDIS_CACHE_URL"] == urls["REDIS_CACHE_URL"]  # kept, not remade

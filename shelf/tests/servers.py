@@ -40,14 +40,19 @@ def stop_all(processes: Iterable[subprocess.Popen]) -> None:
 class RedisServer:
     """A redis-server process the test owns: it can kill, pause and resume it."""
 
-    def __init__(self, port: int, workdir: str) -> None:
+    def __init__(self, port: int, workdir: str, password: str = "") -> None:
         self.port = port
         self.workdir = workdir
+        self.password = password  # requirepass: every client must AUTH with it
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
+
+    def url_for(self, db: int) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
@@ -55,11 +60,12 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir],
+             "--appendonly", "no", "--dir", self.workdir,
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        ping = redis.Redis(port=self.port, socket_timeout=0.2).ping
+        ping = redis.Redis(port=self.port, password=self.password or None, socket_timeout=0.2).ping
         if not wait_until(ping, 10, 0.05, process=self.process, ignore=(redis.RedisError,)):
             raise RuntimeError(f"redis-server did not start on port {self.port}")
 
@@ -81,9 +87,10 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
+def redis_server(password: str = "") -> Iterator[RedisServer]:
+    """A redis-server on a spare port (with `password`: it requires it); stopped on exit."""
     workdir = tempfile.mkdtemp(prefix="shelf-redis-")
-    server = RedisServer(spare_port(), workdir)
+    server = RedisServer(spare_port(), workdir, password)
     server.start()
     try:
         yield server
@@ -282,8 +289,11 @@ class RedisSentinelSet:
 
     MASTER_NAME = "shelfstate"
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, password: str = "") -> None:
         self.workdir = Path(workdir)
+        # requirepass on master and replica (masterauth: the replica, and a promoted master's
+        # replicas, authenticate to their master); the Sentinel is told it with auth-pass.
+        self.password = password
         self.master_port, self.replica_port, self.sentinel_port = (
             spare_port(),
             spare_port(),
@@ -298,7 +308,8 @@ class RedisSentinelSet:
     @property
     def url(self) -> str:
         """The state URL in Sentinel form: the master's name instead of a host."""
-        return f"redis://{self.MASTER_NAME}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.MASTER_NAME}/0"
 
     def _start(self, name: str, args: list[str]) -> None:
         binary = shutil.which("redis-server")
@@ -318,18 +329,22 @@ class RedisSentinelSet:
         conf = self.workdir / "state.conf"
         shutil.copyfile(STATE_CONF, conf)
         shutil.copyfile(STATE_CONF, self.workdir / "state-replica.conf")
-        self._start("master", [str(conf), "--port", str(self.master_port)])
+        auth = ["--requirepass", self.password, "--masterauth", self.password]
+        auth = auth if self.password else []
+        self._start("master", [str(conf), "--port", str(self.master_port), *auth])
         self._start("replica", [str(self.workdir / "state-replica.conf"),
-                                "--port", str(self.replica_port),
+                                "--port", str(self.replica_port), *auth,
                                 "--replicaof", "127.0.0.1", str(self.master_port)])  # fmt: skip
         conf = self.workdir / "sentinel.conf"  # rewritten by the Sentinel as it learns
         conf.write_text(
             f"sentinel monitor {self.MASTER_NAME} 127.0.0.1 {self.master_port} 1\n"
             f"sentinel down-after-milliseconds {self.MASTER_NAME} 1000\n"
             f"sentinel failover-timeout {self.MASTER_NAME} 5000\n"
+            + (f"sentinel auth-pass {self.MASTER_NAME} {self.password}\n" if self.password else "")
         )
         self._start("sentinel", [str(conf), "--sentinel", "--port", str(self.sentinel_port)])
-        replica = redis.Redis(port=self.replica_port, socket_timeout=0.5)
+        password = self.password or None
+        replica = redis.Redis(port=self.replica_port, password=password, socket_timeout=0.5)
         sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=0.5)
         RedisClusterNodes._wait(
             lambda: replica.info("replication").get("master_link_status") == "up",
@@ -352,7 +367,8 @@ class RedisSentinelSet:
         sentinel = Sentinel([("127.0.0.1", self.sentinel_port)], socket_timeout=0.5)
         try:
             _, port = sentinel.discover_master(self.MASTER_NAME)
-            role = redis.Redis(port=port, socket_timeout=0.5).info("replication")["role"]
+            server = redis.Redis(port=port, password=self.password or None, socket_timeout=0.5)
+            role = server.info("replication")["role"]
         except (MasterNotFoundError, redis.RedisError):
             return None
         return int(port) if role == "master" else None
@@ -366,10 +382,11 @@ class RedisSentinelSet:
 
 
 @contextmanager
-def redis_sentinel_set() -> Iterator[RedisSentinelSet]:
-    """A master, a replica and a Sentinel on loopback, with the state configuration; stopped."""
+def redis_sentinel_set(password: str = "") -> Iterator[RedisSentinelSet]:
+    """A master, a replica and a Sentinel on loopback, with the state configuration (and
+    `password` required by master and replica); stopped on exit."""
     workdir = tempfile.mkdtemp(prefix="shelf-sentinel-")
-    servers = RedisSentinelSet(workdir)
+    servers = RedisSentinelSet(workdir, password)
     try:
         servers.start()
         yield servers

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from celery import current_app as app
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +19,7 @@ from django_redis import get_redis_connection
 from cart import services as cart_services
 from catalog.tests.factories import ProductFactory
 from orders.tests.factories import DETAILS
-from shelf import backend
+from shelf import backend, core
 from shelf.core import entry_envelope
 from shelf.tests.servers import redis_server
 from shop import security
@@ -81,6 +82,67 @@ def test_check_deploy_warns_about_servers_without_credentials():
     out = done.stdout + done.stderr
     assert done.returncode != 0 and out.count("shop.W001") == 2, out
     assert "REDIS_STATE_URL has no password" in out and "DATABASE_URL has no password" in out
+
+
+def _caches_on(cache_url: str, state_url: str) -> dict:
+    caches = {alias: dict(conf) for alias, conf in settings.CACHES.items()}
+    caches["default"] = {**caches["default"], "LOCATION": cache_url}
+    caches["state"] = {**caches["state"], "LOCATION": state_url}
+    return caches
+
+
+def test_cache_and_state_roles_that_require_a_password_are_used_with_the_urls_password():
+    """requirepass on the server, the password in REDIS_CACHE_URL and REDIS_STATE_URL: pages
+    come from the shelf, L1's own invalidation connection authenticates too (a hit costs no
+    round trip, a save is seen at the next read), sessions and carts live in the state role."""
+    alice = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    product = ProductFactory(price="10.00")
+    url = f"/p/{product.slug}/"
+    with redis_server(password="roles-pass-8c1f") as server:
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=server.port).get("anything")  # the server does require it
+        with override_settings(CACHES=_caches_on(server.url_for(0), server.url_for(1))):
+            backend.reset()
+            shopper = Client()
+            shopper.force_login(alice)
+            for _ in range(3):
+                page = shopper.get(url).content.decode()
+                assert "Hi, alice" in page and "$10.00" in page
+            anonymous = Client()
+            for _ in range(3):
+                assert anonymous.get(url).status_code == 200
+            assert backend.calls_in_request() == 0, "an L1 hit went to Redis"
+            channel = core._l1 and core._l1._conn
+            assert channel is not None, "L1's invalidation channel did not connect"
+            product.price = "12.00"
+            product.save()  # invalidated through the password-protected server
+            assert "$12.00" in anonymous.get(url).content.decode()
+            added = shopper.post("/cart/add/", {"product": product.pk, "quantity": 2})
+            assert added.status_code == 302
+            state = redis.Redis(port=server.port, password=server.password, db=1)
+            assert state.hget(f"cart:u:{alice.pk}", f"p:{product.pk}") == b"2"
+            assert redis.Redis(port=server.port, password=server.password, db=0).dbsize() > 0
+        backend.reset()
+
+
+def test_the_state_role_behind_sentinel_with_a_password_in_the_url():
+    """REDIS_STATE_URL=redis://:<password>@<master name>/0 with REDIS_STATE_SENTINELS: the
+    master that the Sentinel names is used with the password (sessions and carts work)."""
+    from shelf.tests.servers import redis_sentinel_set
+    from shop.tests.sentinels import sentinel_caches
+
+    alice = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    product = ProductFactory()
+    with redis_sentinel_set(password="state-pass-41d2") as servers:
+        assert servers.url == "redis://:state-pass-41d2@shelfstate/0"
+        with override_settings(CACHES=sentinel_caches(servers)):
+            shopper = Client()
+            shopper.force_login(alice)
+            added = shopper.post("/cart/add/", {"product": product.pk, "quantity": 3})
+            assert added.status_code == 302
+            assert "Hi, alice" in shopper.get("/").content.decode()
+            master = redis.Redis(port=servers.master_port, password=servers.password)
+            assert master.hget(f"cart:u:{alice.pk}", f"p:{product.pk}") == b"3"
 
 
 def test_check_deploy_can_fail():
