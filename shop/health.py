@@ -2,8 +2,8 @@
 
 /livez says "ok" if the process answers, and nothing more: anyone may ask.
 /healthz answers 200 while the shop can serve: PostgreSQL is the only hard dependency. A cache,
-state or broker Redis that does not answer, or a worker heartbeat older than
-CELERY_HEARTBEAT_MAX_AGE (no worker, or no beat to schedule it), makes the status "degraded"
+state or broker Redis that does not answer, or a heartbeat of the Celery worker or of beat
+older than CELERY_HEARTBEAT_MAX_AGE (shop/heartbeats.py), makes the status "degraded"
 (pages come from PostgreSQL, sessions from their database copy, cart syncs and emails wait),
 still 200, so a load balancer keeps sending traffic to a shop that works.
 /healthz and /metrics name our servers' timings and errors and 700-odd series: they answer only
@@ -22,9 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_redis import get_redis_connection
 
-from . import metrics
+from . import heartbeats, metrics
 from .db import base as db
-from .ops import HEARTBEAT_KEY
 from .security import client_ip
 
 CHECK_TIMEOUT = 0.5
@@ -65,22 +64,15 @@ def _redis(url: str):
     return ping
 
 
-def _worker() -> dict:
-    """The age of the worker's last heartbeat (shop.tasks.worker_heartbeat)."""
+def _heartbeat(key: str) -> dict:
+    """The age of the worker's or beat's last heartbeat (shop/heartbeats.py)."""
     try:
-        raw = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL,
-            socket_timeout=CHECK_TIMEOUT,
-            socket_connect_timeout=CHECK_TIMEOUT,
-        ).get(HEARTBEAT_KEY)
+        at = heartbeats.last(key)
     except (redis.RedisError, OSError) as exc:
         return {"ok": False, "error": exc.__class__.__name__}
-    if raw is None:
+    if at is None:
         return {"ok": False, "error": "no heartbeat"}
-    try:
-        age = max(0.0, time.time() - float(raw))
-    except ValueError:  # not what the task writes: no heartbeat of ours
-        return {"ok": False, "error": "unreadable heartbeat"}
+    age = max(0.0, time.time() - at)
     return {"ok": age <= settings.CELERY_HEARTBEAT_MAX_AGE, "age_s": round(age, 1)}
 
 
@@ -112,7 +104,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "cache_redis": _timed(_redis(settings.REDIS_CACHE_URL)),
         "state_redis": _timed(lambda: get_redis_connection("state").ping()),
         "broker": _timed(_redis(settings.CELERY_BROKER_URL)),
-        "celery_worker": _worker(),
+        "celery_worker": _heartbeat(heartbeats.WORKER_KEY),
+        "celery_beat": _heartbeat(heartbeats.BEAT_KEY),
     }
     if not checks["postgresql"]["ok"]:
         status, code = "failed", 503

@@ -26,6 +26,8 @@ from prometheus_client.core import GaugeMetricFamily
 import shelf.metrics  # noqa: F401
 from shelf import outbox
 
+from . import heartbeats
+
 REQUEST_SECONDS = Histogram(
     "shelf_request_seconds", "Request latency by view.", ["view"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
@@ -37,9 +39,9 @@ REQUEST_QUERIES = Histogram(
 
 
 class RedisGauges:
-    """Gauges read at scrape time: dirty carts, sync lag, Celery queue length and heartbeat
-    (Redis), bumps waiting in the outbox (one COUNT of a table that is empty while the cache
-    Redis answers)."""
+    """Gauges read at scrape time: dirty carts, sync lag, Celery queue length, the worker's and
+    beat's heartbeats (Redis), bumps waiting in the outbox (one COUNT of a table that is empty
+    while the cache Redis answers)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from . import ops
@@ -56,13 +58,15 @@ class RedisGauges:
         queue = ops.celery_queue_length()
         if queue is not None:
             yield GaugeMetricFamily("shelf_celery_queue_length", "Tasks waiting.", queue)
-        beat = ops.worker_heartbeat()
-        if beat is not None:
-            yield GaugeMetricFamily(
-                "shelf_celery_worker_heartbeat_timestamp_seconds",
-                "When a Celery worker last ran the heartbeat task (Unix time).",
-                beat,
-            )
+        for key, name, help_text in (
+            (heartbeats.WORKER_KEY, "shelf_celery_worker_heartbeat_timestamp_seconds",
+             "When a Celery worker last wrote its heartbeat (Unix time)."),
+            (heartbeats.BEAT_KEY, "shelf_celery_beat_heartbeat_timestamp_seconds",
+             "When Celery beat last looked for due tasks (Unix time)."),
+        ):  # fmt: skip
+            at = ops.heartbeat(key)
+            if at is not None:
+                yield GaugeMetricFamily(name, help_text, at)
         yield GaugeMetricFamily(
             "shelf_outbox_pending", "Shelf bumps waiting in the outbox.", outbox.pending()
         )

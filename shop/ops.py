@@ -23,6 +23,8 @@ from shelf import NAMESPACES, backend, bump, stats
 from shelf.percentiles import percentile
 from shelf.tasks import shelf_warm
 
+from . import heartbeats
+
 logger = logging.getLogger("shelf.ops")
 
 # A namespace under this hit rate, with at least MIN_REQUESTS lookups in the window, is flagged.
@@ -125,24 +127,15 @@ def write_behind() -> dict:
     }  # fmt: skip
 
 
-# On the broker Redis: it never evicts, and a worker that can reach it is one that takes tasks.
-HEARTBEAT_KEY = "shelf:worker:heartbeat"
-
-
 def _broker() -> redis.Redis:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=0.5)
 
 
-def record_worker_heartbeat(now: float) -> None:
-    _broker().set(HEARTBEAT_KEY, now)
-
-
-def worker_heartbeat() -> float | None:
-    """When a Celery worker last ran the heartbeat task (Unix time), or None if unknown."""
+def heartbeat(key: str) -> float | None:
+    """When the worker or beat last wrote its heartbeat (shop/heartbeats.py), or None."""
     try:
-        value = _broker().get(HEARTBEAT_KEY)
-        return float(value) if value is not None else None
-    except (RedisError, OSError, ValueError):  # ValueError: not what the task writes
+        return heartbeats.last(key)
+    except (RedisError, OSError):
         return None
 
 

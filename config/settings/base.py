@@ -216,7 +216,11 @@ RATELIMIT_VIEW = "shop.security.rate_limited"
 # client_ip() finds it, so nginx's own address opens nothing). /livez is public.
 OPS_TOKEN = env("OPS_TOKEN", default="")
 OPS_ALLOWED_ADDRESSES = env.list("OPS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
-# A worker heartbeat older than this many seconds makes /healthz "degraded".
+# Seconds between the worker's heartbeats (beat writes its own at every tick, at least this
+# often); shop/heartbeats.py.
+CELERY_HEARTBEAT_INTERVAL = env.float("CELERY_HEARTBEAT_INTERVAL", default=15.0)
+# A worker or beat heartbeat older than this many seconds makes /healthz "degraded" (the alerts,
+# too, wait 60 s: four missed heartbeats, not one slow one).
 CELERY_HEARTBEAT_MAX_AGE = env.int("CELERY_HEARTBEAT_MAX_AGE", default=60)
 SILENCED_SYSTEM_CHECKS = [
     # "cache backend ... is not officially supported": ShelfRateLimitCache is ours, on purpose.
@@ -396,9 +400,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
-    # The alert on a missing heartbeat waits 60 s: four missed beats, not one slow one.
-    "worker-heartbeat": {"task": "shop.tasks.worker_heartbeat", "schedule": 15.0},
 }
+# Celery's default scheduler, writing beat's heartbeat at every tick (shop/heartbeats.py).
+CELERY_BEAT_SCHEDULER = "shop.heartbeats:HeartbeatScheduler"
 
 # SEARCH
 # ------------------------------------------------------------------------------

@@ -107,6 +107,27 @@ def celery_worker(
 
     `beat` embeds Celery beat (-B); `env_overrides` replace variables of its environment.
     """
+    with _celery(
+        database_name,
+        ["worker", "--pool", "solo", "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        beat,
+        env_overrides,
+    ) as worker:  # fmt: skip
+        yield worker
+
+
+@contextmanager
+def celery_beat(database_name: str, **env_overrides: str) -> Iterator[subprocess.Popen]:
+    """A real `celery beat` alone (no worker) on the test broker; killed on exit."""
+    with _celery(database_name, ["beat", "--loglevel", "WARNING"], True, env_overrides) as beat:
+        yield beat
+
+
+@contextmanager
+def _celery(
+    database_name: str, args: list[str], beat: bool, env_overrides: dict[str, str]
+) -> Iterator[subprocess.Popen]:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -120,11 +141,13 @@ def celery_worker(
         "CELERY_TASK_ALWAYS_EAGER": "false",
         **env_overrides,
     }
-    with tempfile.NamedTemporaryFile(prefix="shelf-worker-", suffix=".log") as log:
-        worker = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "config", "worker",
-             "--pool", "solo", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", *(["-B", "--schedule", f"{log.name}.beat"] if beat else [])],
+    with tempfile.NamedTemporaryFile(prefix="shelf-celery-", suffix=".log") as log:
+        schedule = ["--schedule", f"{log.name}.beat"]
+        if beat and args[0] == "worker":
+            schedule.insert(0, "-B")
+        process = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "celery"), "-A", "config", *args,
+             *(schedule if beat else [])],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -133,14 +156,16 @@ def celery_worker(
             start_new_session=True,
         )  # fmt: skip
         try:
-            yield worker
+            yield process
         except BaseException:
-            print("celery worker log:\n" + Path(log.name).read_text()[-5000:])
+            print(f"celery {args[0]} log:\n" + Path(log.name).read_text()[-5000:])
             raise
         finally:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+            for stale in Path(log.name).parent.glob(f"{Path(log.name).name}.beat*"):
+                stale.unlink(missing_ok=True)  # beat's schedule (shelve adds its own suffixes)
 
 
 CLUSTER_CONF = Path(__file__).resolve().parents[2] / "docker" / "redis" / "cluster.conf"

@@ -16,7 +16,7 @@ import shelf
 from catalog.tests.factories import ProductFactory
 from shelf import backend, outbox, stats
 from shelf.tests.servers import database_url_for, gunicorn_server, spare_port
-from shop import tasks
+from shop import heartbeats
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def _gauges(client) -> dict[str, float]:
     }
 
 
-def test_metrics_show_the_breaker_the_outbox_and_the_worker_heartbeat(client):
+def test_metrics_show_the_breaker_the_outbox_and_the_heartbeats(client):
     """The series the alert rules need (docker/prometheus/alerts.yml)."""
     gauges = _gauges(client)
     assert gauges["shelf_breaker_open"] == 0
@@ -95,11 +95,13 @@ def test_metrics_show_the_breaker_the_outbox_and_the_worker_heartbeat(client):
     backend.breaker.open()
     outbox.record(["test.ops:1"])
     before = time.time()
-    tasks.worker_heartbeat.delay()  # eager in tests: run here, as a worker would
+    heartbeats.record(heartbeats.WORKER_KEY)  # what a worker's timer writes
+    heartbeats.record(heartbeats.BEAT_KEY)  # and beat's ticks
     gauges = _gauges(client)
     assert gauges["shelf_breaker_open"] == 1
     assert gauges["shelf_outbox_pending"] == 1
     assert before <= gauges["shelf_celery_worker_heartbeat_timestamp_seconds"] <= time.time()
+    assert before <= gauges["shelf_celery_beat_heartbeat_timestamp_seconds"] <= time.time()
 
     backend.reset()
     assert _gauges(client)["shelf_breaker_open"] == 0
@@ -109,7 +111,8 @@ def test_every_shelf_series_the_alerts_and_the_dashboard_use_is_exported(client)
     """A renamed series would silence its alert or empty its panel: they name only what
     /metrics exports."""
     outbox.record(["test.ops:1"])
-    tasks.worker_heartbeat.delay()
+    heartbeats.record(heartbeats.WORKER_KEY)
+    heartbeats.record(heartbeats.BEAT_KEY)
     exported = set()
     for family in text_string_to_metric_families(client.get("/metrics").content.decode()):
         # A family is declared even before it has samples (no lookups, no cart synced yet).
@@ -163,9 +166,9 @@ def test_invalidate_namespace_action_bumps_its_generation_and_is_logged(staff_cl
 
 
 def test_healthz_is_ok_then_degraded_not_failed_without_the_cache_redis(client, settings):
-    from shop.tasks import worker_heartbeat
-
-    worker_heartbeat.delay()  # eager: the worker's heartbeat, so only the cache Redis is missing
+    # The worker's and beat's heartbeats, so that only the cache Redis is missing.
+    heartbeats.record(heartbeats.WORKER_KEY)
+    heartbeats.record(heartbeats.BEAT_KEY)
     assert client.get("/healthz").json()["status"] == "ok"
     settings.REDIS_CACHE_URL = f"redis://127.0.0.1:{spare_port()}/0"
     response = client.get("/healthz")
