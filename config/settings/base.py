@@ -3,12 +3,14 @@
 See .env.example for the full list with defaults.
 """
 
+import ipaddress
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -185,9 +187,25 @@ LOGOUT_REDIRECT_URL = "/"
 
 # CLIENTS, LOGIN THROTTLING AND RATE LIMITS (see shop/security.py and the README's "Security")
 # ------------------------------------------------------------------------------
+def trusted_proxies(default: list[str]) -> list[str]:
+    """TRUSTED_PROXIES from the environment, each value checked now: a typo must stop the
+    process at its start with this message, not fail the first request that reads an address."""
+    proxies = env.list("TRUSTED_PROXIES", default=default)
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {proxy!r} is not an IP address or network; give addresses "
+                "or CIDR networks, comma-separated (e.g. 127.0.0.1,::1,172.16.0.0/12), "
+                "never host names"
+            ) from None
+    return proxies
+
+
 # Addresses or networks of our proxies (nginx) that append to X-Forwarded-For; the header is
 # read only from these peers. Empty: the header is ignored and REMOTE_ADDR is the client.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXIES = trusted_proxies(default=[])
 # django-axes: https://django-axes.readthedocs.io/en/latest/4_configuration.html
 # Failed logins are recorded in PostgreSQL (the database handler): logging in needs PostgreSQL
 # anyway, so throttling works exactly as well as logging in does, whatever Redis does.

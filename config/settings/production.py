@@ -1,7 +1,7 @@
 """Settings for production: secrets and hosts must come from the environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, trusted_proxies
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
@@ -34,6 +34,6 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Production runs behind nginx (docker/nginx/shelf.conf), which appends the client's address
 # to X-Forwarded-For; the header is believed only from these peers (nginx on the same host by
 # default), so a client reaching the app directly cannot choose its own address.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
+TRUSTED_PROXIES = trusted_proxies(default=["127.0.0.1", "::1"])
 
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

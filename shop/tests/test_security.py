@@ -63,6 +63,20 @@ def _production_settings() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.parametrize("bad", ["nginx.internal", "10.0.0.0/33", "127.0.0.1 ::1"])
+def test_a_bad_trusted_proxies_value_stops_the_process_at_startup(bad):
+    """Not at the first request that reads a client address: settings refuse it, so gunicorn,
+    Celery and manage.py all stop at once, naming the value."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    env = {**env, **PRODUCTION_ENV, "TRUSTED_PROXIES": f"127.0.0.1,{bad}"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"TRUSTED_PROXIES: {bad!r} is not an IP address or network" in done.stderr
+
+
 def test_check_deploy_passes_with_production_settings():
     done = _production(
         "import sys; from django.core.management import execute_from_command_line;"
