@@ -225,6 +225,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 SEARCH_RATE_LIMIT = env("SEARCH_RATE_LIMIT", default="60/m")
 # Sign-ups (POSTs) per client address: each creates a row and sends mail.
 SIGNUP_RATE_LIMIT = env("SIGNUP_RATE_LIMIT", default="10/h")
+# Days after which a sign-up never confirmed is deleted (hourly, shop.tasks), counted from the
+# last sign-up with its address. Keep it longer than a link is valid (PASSWORD_RESET_TIMEOUT,
+# 3 days), so that no live link ever names a deleted account.
+SIGNUP_CONFIRM_DAYS = env.int("SIGNUP_CONFIRM_DAYS", default=7)
 RATELIMIT_USE_CACHE = "ratelimit"
 # With the cache Redis unavailable the counts are unknown: serve the search (see security.py).
 RATELIMIT_FAIL_OPEN = True
@@ -418,6 +422,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Keeps the top queries' first pages warm: their TTL is 10 minutes, so no shopper waits.
     "search-warm": {"task": "search.tasks.search_warm", "schedule": 300.0},
+    # Sign-ups never confirmed within SIGNUP_CONFIRM_DAYS (shop/services.py says which stay).
+    "unconfirmed-signups-sweep": {
+        "task": "shop.tasks.unconfirmed_signups_sweep",
+        "schedule": 3600.0,
+    },
 }
 # Celery's default scheduler, writing beat's heartbeat at every tick (shop/heartbeats.py).
 CELERY_BEAT_SCHEDULER = "shop.heartbeats:HeartbeatScheduler"
