@@ -51,8 +51,9 @@ def _clean_redis():
     """Empty the test Redis databases: the cache survives the database rollback between tests.
 
     Test settings point every role at its own database number, so FLUSHDB here never touches
-    a running shop's data. The circuit breakers and counters are per process: reset them too
-    (the state's first, or the flush below would be refused after a test that broke it).
+    a running shop's data. Reset the circuit breakers (shared with this checkout's other
+    processes) and the per-process counters too (the state's breaker first, or the flush
+    below would be refused after a test that broke it).
     """
     state.breaker.reset()
     db.breaker.reset()

@@ -1,9 +1,12 @@
 """The cache Redis connection, guarded so that Redis trouble never breaks a page.
 
 Every command the toolkit sends goes through `call()`. A failure (refused, reset, timed out) is
-counted by a per-process circuit breaker; once it opens, calls fail at once without touching the
-network, so a hung Redis costs each request at most one short timeout (SHELF_REDIS_TIMEOUT) and
-the shop serves from PostgreSQL. A failure also marks the current request, so the rest of that
+counted by a circuit breaker; once it opens, calls fail at once without touching the network,
+so a hung Redis costs each request at most one short timeout (SHELF_REDIS_TIMEOUT) and the
+shop serves from PostgreSQL. The breaker counts per process, but its opening is shared with
+every process of the host (shelf/hostflag.py): they skip Redis too, without paying timeouts of
+their own, until a call of any of them succeeds; one that fails while the host's breaker was
+open opens its own at once. A failure also marks the current request, so the rest of that
 request skips Redis instead of paying the timeout again.
 """
 
@@ -23,7 +26,7 @@ from redis import Redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from . import metrics
+from . import hostflag, metrics
 
 logger = logging.getLogger("shelf")
 T = TypeVar("T")
@@ -64,11 +67,14 @@ class _OpenedAt(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
         if getattr(new_state, "name", None) == pybreaker.STATE_OPEN:
             self.at = time.monotonic()
+            _host.open(self.at)
             recovery_needed()
 
 
 _opened = _OpenedAt()
 breaker.add_listener(_opened)
+# When this host's cache-Redis breaker last opened, in whichever process (0.0: closed).
+_host = hostflag.HostFlag("cache-redis", lambda: str(settings.CACHES["default"]["LOCATION"]))
 
 # True once a Redis call failed during the current request (reset by ShelfMiddleware).
 _failed_in_request: ContextVar[bool] = ContextVar("shelf_failed_in_request", default=False)
@@ -128,15 +134,19 @@ def mget(r: Redis, keys: list[str]) -> list:
 
 
 def available() -> bool:
-    """Tell whether Redis may be tried now: shelf enabled, breaker closed, no failure yet."""
-    return (
-        settings.SHELF_ENABLED
-        and not _failed_in_request.get()
-        and not (
-            breaker.current_state == pybreaker.STATE_OPEN
-            and time.monotonic() - _opened.at < breaker.reset_timeout
-        )
-    )
+    """Tell whether Redis may be tried now: shelf enabled, no failure yet in this request, and
+    the breaker closed, in this process and in the host's other processes."""
+    if not settings.SHELF_ENABLED or _failed_in_request.get():
+        return False
+    reset = breaker.reset_timeout
+    if breaker.current_state == pybreaker.STATE_OPEN and time.monotonic() - _opened.at < reset:
+        return False
+    host = _host.opened_at()
+    if host and time.monotonic() - host < reset:
+        # Another process lost Redis: bumps may be waiting in the outbox; drain them first.
+        recovery_needed()
+        return False
+    return True
 
 
 def _raise(exc: BaseException) -> None:
@@ -153,9 +163,13 @@ def _guarded(fn: Callable[[Redis], T], r: Redis) -> T:
     try:
         result = fn(r)
     except (RedisError, RedisClusterException, OSError) as exc:
+        if _host.opened_at():
+            breaker.open()  # the host's breaker was open: the same outage, not a first failure
+            raise
         breaker.call(_raise, exc)  # counts the failure (and may open), then re-raises it
         raise
     breaker.call(bool)  # counts the success (closes a half-open breaker)
+    _host.close()  # and the host's, for every process
     return result
 
 
@@ -195,5 +209,6 @@ def reset() -> None:
     with Redis answering (for tests: an earlier test's outage owes the next one nothing)."""
     global _recovery_due
     breaker.close()
+    _host.close()
     _recovery_due = False
     request_started()

@@ -9,7 +9,8 @@ from prometheus_client import Counter, Gauge, Histogram
 CACHE_REQUESTS = Counter(
     "shelf_cache_requests", "Shelf lookups by namespace and result.", ["namespace", "result"]
 )
-# Each process has its own breaker (shelf/backend.py); livemax: 1 while any live worker's is open.
+# Each process counts failures in its own breaker (shelf/backend.py; its opening is shared with
+# the host's other processes, shelf/hostflag.py); livemax: 1 while any live worker's is open.
 BREAKER_OPEN = Gauge(
     "shelf_breaker_open",
     "1 while a process's circuit breaker to the cache Redis is open.",

@@ -2,11 +2,11 @@
 
 django-redis builds it (REDIS_CLIENT_CLASS of the "state" alias). A connect or read that fails
 (refused, reset, timed out after REDIS_STATE_TIMEOUT) opens the breaker; for
-REDIS_STATE_BREAKER_RESET seconds every command, script and pipeline of the process then
-fails at once with StateUnavailable, a redis-py ConnectionError, which the session store and
-the cart already handle: sessions come from PostgreSQL, the header's cart count is left out,
-and cart changes answer with a message. So a hung state Redis costs each process one timeout
-per interval, not up to three per request.
+REDIS_STATE_BREAKER_RESET seconds every command, script and pipeline of the process, and of
+every other process of the host (shop/breaker.py), then fails at once with StateUnavailable, a
+redis-py ConnectionError, which the session store and the cart already handle: sessions come
+from PostgreSQL, the header's cart count is left out, and cart changes answer with a message.
+So a hung state Redis costs the host one timeout per interval, not up to three per request.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from redis.client import Pipeline
 
 from .breaker import Breaker
 
-breaker = Breaker("state-redis", lambda: settings.REDIS_STATE_BREAKER_RESET)
+breaker = Breaker(
+    "state-redis",
+    lambda: settings.REDIS_STATE_BREAKER_RESET,
+    lambda: str(settings.CACHES["state"]["LOCATION"]),
+)
 
 
 class StateUnavailable(redis.ConnectionError):

@@ -105,6 +105,9 @@ SHELF_L1_MAX_BYTES = env.int("SHELF_L1_MAX_BYTES", default=64 * 1024 * 1024)
 SHELF_L1_TTL = env.float("SHELF_L1_TTL", default=60.0)
 SHELF_L1_LEASE = env.float("SHELF_L1_LEASE", default=0.2)
 
+# Where the circuit breakers (cache Redis, state Redis, PostgreSQL) share their state with the
+# host's other processes (shelf/hostflag.py): one small file each. Empty: each process alone.
+SHELF_BREAKER_DIR = env("SHELF_BREAKER_DIR", default=str(BASE_DIR / ".local" / "run" / "breakers"))
 # Seconds the state Redis is not tried after a failure (then one request probes it).
 REDIS_STATE_BREAKER_RESET = env.float("REDIS_STATE_BREAKER_RESET", default=2.0)
 

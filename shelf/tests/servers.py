@@ -1,9 +1,12 @@
 """Throwaway servers for fault tests, each on a spare loopback port: a redis-server, a Celery
-worker, a Redis Cluster, a gunicorn, and a TCP proxy that can cut PostgreSQL off."""
+worker, a Redis Cluster, a gunicorn, and a TCP proxy that can cut PostgreSQL off; and another
+Django process of the host for a test to drive."""
 
 import contextlib
 import http.client
+import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -166,6 +169,75 @@ def _celery(
             process.wait(10)
             for stale in Path(log.name).parent.glob(f"{Path(log.name).name}.beat*"):
                 stale.unlink(missing_ok=True)  # beat's schedule (shelve adds its own suffixes)
+
+
+class DjangoProcess:
+    """Another process of this host with the test settings, driven by the test: `ask(expr)`
+    evaluates one Python expression there (after its set-up code) and returns the JSON result."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+
+    def ask(self, expression: str, timeout: float = 30):
+        self.process.stdin.write(expression.replace("\n", " ") + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError(f"the other process did not answer {expression!r}")
+        answer = json.loads(line)
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(f"{expression!r} failed there: {answer['error']}")
+        return answer
+
+
+_DJANGO_PROCESS = """
+import json, sys
+import django
+django.setup()
+exec(sys.argv[1])
+for line in sys.stdin:
+    try:
+        answer = eval(line)
+    except Exception as exc:
+        answer = {"error": repr(exc)}
+    print(json.dumps(answer), flush=True)
+"""
+
+
+@contextmanager
+def django_process(setup: str, database_name: str, **env_overrides: str) -> Iterator[DjangoProcess]:
+    """A Python process with Django set up on the test database and test Redis (as a Celery
+    worker gets them, `env_overrides` replacing variables), that first runs `setup`."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
+        "TEST_REDIS_CACHE_URL": settings.REDIS_CACHE_URL,
+        "TEST_REDIS_STATE_URL": settings.REDIS_STATE_URL,
+        "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **env_overrides,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", _DJANGO_PROCESS, setup],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield DjangoProcess(process)
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 CLUSTER_CONF = Path(__file__).resolve().parents[2] / "docker" / "redis" / "cluster.conf"
@@ -481,6 +553,10 @@ class TcpProxy:
 
     def cut(self) -> None:
         if self._listener is not None:
+            # shutdown() first: close() alone leaves the thread blocked in accept() holding the
+            # socket, which then goes on accepting (and relaying) new connections.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

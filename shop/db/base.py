@@ -12,8 +12,9 @@ things bound what such a server costs a web request:
   Management commands and Celery tasks get no read deadline (a migration may legitimately run
   for minutes); `statement_timeout` and the TCP settings in config/settings/base.py bound them.
 - The breaker (DATABASE_BREAKER_RESET): after a connect or a read that failed, every new
-  connection in this process fails at once for that many seconds, so a hung server costs each
-  worker one timeout per interval instead of one per request; then the next connect tries again.
+  connection in this process, and in every other process of the host (shop/breaker.py), fails
+  at once for that many seconds, so a hung server costs the host one timeout per interval
+  instead of one per request and worker; then one connect tries again.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from ..breaker import Breaker
 _read_deadline: ContextVar[float | None] = ContextVar("database_read_deadline", default=None)
 
 
-breaker = Breaker("database", lambda: settings.DATABASE_BREAKER_RESET)
+def _server() -> tuple:
+    """The server (not the database: a hung server hangs every database on it)."""
+    db = settings.DATABASES["default"]
+    return (db["HOST"], db["PORT"])
+
+
+breaker = Breaker("database", lambda: settings.DATABASE_BREAKER_RESET, _server)
 
 
 def request_started(**kwargs: Any) -> None:

@@ -38,6 +38,7 @@ from shelf.models import PendingBump
 from shelf.tests.servers import (
     celery_worker,
     database_url_for,
+    django_process,
     gunicorn_server,
     hammer,
     redis_server,
@@ -187,25 +188,112 @@ def test_a_bump_that_misses_a_hung_cache_redis_is_applied_before_the_shelf_is_re
         assert PendingBump.objects.count() == 0
 
 
-def test_a_bump_deferred_by_one_process_is_drained_for_the_others_by_the_beat_task(shop_data):
+# Set-up of the other process of the host in the tests below: its own tries at the cache and
+# state Redis, and a price saved as the admin does.
+OTHER_PROCESS = """
+from decimal import Decimal
+from django_redis import get_redis_connection
+from catalog.models import Product
+from shelf import backend
+
+def cache_call():
+    backend.request_started()
+    try:
+        backend.call(lambda r: r.ping())
+        answer = "ok"
+    except backend.ShelfUnavailable:
+        answer = "unavailable"
+    return [answer, backend.calls_in_request()]
+
+def state_get():
+    try:
+        get_redis_connection("state").get("anything")
+    except Exception as exc:
+        return type(exc).__name__
+    return "ok"
+
+def save_price(pk, price):
+    backend.request_started()
+    product = Product.objects.get(pk=pk)
+    product.price = Decimal(price)
+    product.save()
+    return str(product.price)
+"""
+
+
+def test_a_bump_one_process_could_not_make_is_drained_for_the_others_by_the_beat_task(shop_data):
+    """Two real processes: the other one reaches the cache Redis through a proxy that is cut
+    (a partial outage), so its price save leaves its bump in the outbox. This one never lost
+    Redis and its breaker never opened: it finds the old entry valid until beat drains."""
     product = shop_data["aero"]
     url = f"/p/{product.slug}/"
     client = Client()
     assert "$1299.00" in _warm_page(client, url)
-    backend._failed_in_request.set(True)  # this request already met a Redis failure
-    product.price = Decimal("1111.00")
-    product.save()
+    cache = settings.CACHES["default"]["LOCATION"].rsplit("/", 1)
+    host, port = cache[0].rsplit(":", 1)
+    with (
+        tcp_proxy(host.rsplit("/", 1)[-1], int(port)) as proxy,
+        django_process(
+            OTHER_PROCESS,
+            connection.settings_dict["NAME"],
+            TEST_REDIS_CACHE_URL=f"redis://127.0.0.1:{proxy.port}/{cache[1]}",
+        ) as other,
+    ):
+        assert other.ask("cache_call()") == ["ok", 1]
+        proxy.cut()
+        assert other.ask(f"save_price({product.pk}, '1111.00')") == "1111.00"
     assert PendingBump.objects.count() >= 1  # the catalog's tags and search's
-    # Another process, which never saw Redis fail, still finds the old entry valid...
-    backend.request_started()
-    backend._recovery_due = False
+    assert backend.breaker.current_state == "closed"
     assert "$1299.00" in client.get(url).content.decode()
-    # ...until the beat task drains the outbox (every SHELF_OUTBOX_DRAIN seconds).
     from shelf.tasks import shelf_outbox_drain
 
     assert shelf_outbox_drain() >= 1
     assert "$1111.00" in client.get(url).content.decode()
     assert shelf_outbox_drain() == 0 and PendingBump.objects.count() == 0
+
+
+def test_a_breaker_that_opens_in_one_process_opens_in_the_hosts_others(monkeypatch):
+    """Two real processes on the same cache and state Redis, which hangs: once this process's
+    breakers open, the other skips both servers without trying them (no timeout of its own),
+    though its own breakers never saw a failure; this process's successful probe after the
+    resume closes the cache breaker for the other too, long before the other's own reset."""
+    with redis_server() as server:
+        caches = _caches_with("default", server.url_for(0), 0.2)
+        caches["state"] = {**caches["state"], "LOCATION": server.url_for(1)}
+        with (
+            override_settings(CACHES=caches),
+            django_process(
+                OTHER_PROCESS,
+                connection.settings_dict["NAME"],
+                TEST_REDIS_CACHE_URL=server.url_for(0),
+                TEST_REDIS_STATE_URL=server.url_for(1),
+                SHELF_BREAKER_RESET="60",  # the other's own breaker would wait a minute
+                REDIS_STATE_BREAKER_RESET="60",
+            ) as other,
+        ):
+            backend.reset()
+            monkeypatch.setattr(backend.breaker, "reset_timeout", 1)
+            assert other.ask("cache_call()") == ["ok", 1]
+            assert other.ask("state_get()") == "ok"
+            server.pause()
+            try:
+                for _ in range(settings.SHELF_BREAKER_FAILURES):
+                    backend.request_started()
+                    with pytest.raises(backend.ShelfUnavailable):
+                        backend.call(lambda r: r.ping())
+                with pytest.raises(redis.RedisError):
+                    get_redis_connection("state").get("anything")
+                assert backend.breaker.current_state == "open"
+                # Refused before any round trip: no call counted, the breaker's own error.
+                assert other.ask("cache_call()") == ["unavailable", 0]
+                assert other.ask("state_get()") == "StateUnavailable"
+            finally:
+                server.resume()
+            time.sleep(1.1)  # this process's reset (1 s); the other's is 60 s
+            backend.request_started()
+            assert backend.call(lambda r: r.ping())  # the probe succeeds: closed everywhere
+            assert other.ask("cache_call()") == ["ok", 1]
+            backend.reset()
 
 
 # --- State Redis ------------------------------------------------------------------------------
