@@ -9,5 +9,10 @@ class CartConfig(AppConfig):
 
         from . import receivers, selectors
 
+        def count_slot(request) -> str:
+            # Left out (the header says "Cart" alone) while the state Redis cannot say.
+            count = selectors.cart_count(request)
+            return "" if count is None else str(count)
+
         receivers.connect()
-        register_visitor_slot("cart", lambda request: str(selectors.cart_count(request)))
+        register_visitor_slot("cart", count_slot)

@@ -81,15 +81,16 @@ def cart_get(owner: str | None) -> CartView:
     )
 
 
-def cart_count(request: HttpRequest) -> int:
-    """Items in the visitor's cart, for the header; 0 without a cart or with Redis away."""
+def cart_count(request: HttpRequest) -> int | None:
+    """Items in the visitor's cart, for the header: 0 without a cart, None while the state
+    Redis cannot say (a count of 0 would tell the shopper their cart is empty)."""
     owner = cart_owner(getattr(request, "user", None), request.session)
     if owner is None:
         return 0
     try:
         return sum(cart_lines(owner).values())
     except RedisError:
-        return 0
+        return None
 
 
 def cart_dirty_count() -> int:

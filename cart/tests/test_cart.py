@@ -4,13 +4,15 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
 from cart import services, store
 from cart.models import Cart
 from catalog.tests.factories import ProductFactory
+from shelf.tests.servers import redis_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -237,3 +239,22 @@ def test_logged_in_product_page_on_a_warm_shelf_runs_no_sql(
     with django_assert_num_queries(0):
         body = client.get(url).content.decode()
     assert "Hi, alice" in body and 'id="cart-count">1<' in body
+
+
+def test_the_header_leaves_the_count_out_while_the_state_redis_is_down(products):
+    """Not "0": the shopper's cart is not empty, its count is just unknown for now."""
+    user = get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob-12345")
+    with redis_server() as state_server:
+        caches = {alias: dict(conf) for alias, conf in settings.CACHES.items()}
+        caches["state"] = {**caches["state"], "LOCATION": state_server.url}
+        with override_settings(CACHES=caches):
+            client = Client()
+            client.force_login(user)
+            add(client, products[0], 2)
+            assert 'id="cart-count">2<' in client.get("/").content.decode()
+            state_server.kill()
+            body = client.get("/").content.decode()
+            assert "Hi, bob" in body  # the session came from PostgreSQL
+            assert 'id="cart-count"></span>' in body and 'id="cart-count">0<' not in body
+            assert client.get("/cart/badge/").content.decode().count('id="cart-count"></span>') == 1
+    assert 'id="cart-count">0<' in Client().get("/").content.decode()  # no cart: a known 0
