@@ -9,11 +9,13 @@
 #   make services-status     say which services answer
 #   make stop                stop every project-local server under .local/ (after a crash)
 #   make stack               the production topology here: nginx, 3 app processes, worker, beat
-#   make stack-bench         3 app processes against 1 through nginx; writes docs/stack.md
+#   make stack-bench         3 app processes against 1 through nginx: make bench's stack phase
+#                            alone; writes docs/stack.md
 #   make compose-config      validate docker/compose.yaml offline (every profile)
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #   make bench               the shop with and without the shelf under a shopper-like load;
-#                            writes docs/benchmarks.md (about 13 minutes; see README)
+#                            writes docs/benchmarks.md, with the stack phase (about 13 minutes
+#                            and that phase's few; see README)
 #
 # PYTHON=/path/to/python3.11 picks the interpreter for .venv.
 

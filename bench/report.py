@@ -318,6 +318,7 @@ def summarize(results: dict) -> dict:
     summary["hits"] = hit_ceiling(ceiling)
     summary["inprocess"] = results.get("inprocess")
     summary["staleness"] = staleness(results["staleness"]) if "staleness" in results else None
+    summary["stack"] = results.get("stack")  # runs before the stack phase existed have none
     summary["targets"] = targets(summary)
     return summary
 
@@ -765,6 +766,8 @@ def markdown(s: dict, chart: str | None) -> str:
         lines += inprocess_section(s["inprocess"])
     if s.get("staleness"):
         lines += staleness_section(s["staleness"])
+    if s.get("stack"):
+        lines += stack_section(s["stack"])
     preload = s["machine"].get("postgres_preload") or "empty"
     lines += [line.replace("@PRELOAD@", preload) for line in METHOD]
     return "\n".join(lines) + "\n"
@@ -962,6 +965,51 @@ METHOD = [
     "is that of the whole stack on these cores, not of the application alone; the ratios are "
     "the meaningful part.",
 ]
+
+
+def stack_section(d: dict) -> list[str]:
+    """The stack phase: `make stack`'s topology, 3 app processes against 1 through nginx."""
+    lines = ["## make stack: nginx in front of 3 app processes against 1", ""]
+    if "skipped" in d:
+        return [*lines, f"Not measured in this run: {d['skipped']}", ""]
+    lines += [
+        f"The production topology on this machine (`make stack`, scripts/stack.py): nginx in "
+        f"front of {d['app_processes']} gunicorn processes of {d['workers']} workers each, a "
+        "second nginx in front of app process 1 alone, a Celery worker and beat, PostgreSQL, "
+        "the three Redis roles on their own ports. The same load through both nginx in "
+        f"alternation (`wrk -c {d['connections']}`, {d['paths']} paths, all on the shelf): "
+        f"{d['rounds']} rounds of {d['seconds']} s, the order swapped every round (load "
+        f"average {d['load']:.1f} before the first). bench/stack.py, as `make stack-bench`, "
+        "which writes the same figures, and every earlier run's, to docs/stack.md.",
+        "",
+    ]
+    rows = []
+    for name, runs in d["results"].items():
+        rows.append([
+            name, f"{d['medians'][name]:.0f}", ", ".join(f"{r['rps']:.0f}" for r in runs),
+            f"{runs[0]['p50']} / {runs[0]['p99']}", str(sum(r["requests"] for r in runs)),
+            str(sum(r["non2xx"] for r in runs)),
+        ])  # fmt: skip
+    lines += _table(
+        ["Upstream", "Median req/s", "Each round", "p50 / p99 (round 1)", "Requests", "Non-2xx"],
+        rows,
+    )
+    total = sum(d["spread"].values()) or 1
+    spread = ", ".join(f"{a} {n / total:.0%}" for a, n in d["spread"].items()) or "unknown"
+    lines += [
+        "",
+        f"**Ratio 3 apps / 1 app: {d['ratio']:.2f}** (2 shared cores: more processes overlap "
+        "their Redis waits, they do not add CPU). nginx spread the 3-app requests: "
+        f"{spread}.",
+        "",
+        *d["fresh"],
+        "",
+    ]
+    lines += _table(
+        ["Shelf entry (MEMORY USAGE)", "Keys sampled", "Mean bytes"],
+        [[kind, str(n), f"{mean:.0f}"] for kind, n, mean in d["memory"]],
+    )
+    return [*lines, ""]
 
 
 def chart(s: dict, path: Path) -> Path:

@@ -33,7 +33,13 @@
 6. bench/staleness.py against the shelf-on gunicorn: BENCH_STALENESS_ROUNDS price changes
    saved as the admin does, each followed by reads until every worker shows the new price (ms
    from the commit, and any read started after the commit that still showed the old one).
-7. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
+7. The stack phase, once everything above is stopped: `make stack`'s topology (nginx in front
+   of 3 app processes, with a second nginx in front of app process 1 alone; scripts/stack.py)
+   under wrk, 3 apps against 1 in alternation (bench/stack.py, the same load test as
+   `make stack-bench`), an admin save read back from every app process, and the bytes per
+   shelf entry. Its ports, database and catalog are the stack's (SHELF_STACK_*). Where nginx
+   or wrk cannot be had the report says the phase was skipped, and why.
+8. bench/report.py writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png.
 
 Everything it starts is stopped at the end, also on Ctrl-C or an error. Settings (environment;
 defaults in brackets):
@@ -48,6 +54,8 @@ defaults in brackets):
     BENCH_SHELF_WARMUP [60]  BENCH_WARM_PRODUCTS [all the budget allows]
     BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
     BENCH_INPROCESS_REQUESTS (per kind of hit) [3000]  BENCH_STALENESS_ROUNDS [200]
+    BENCH_STACK (0 skips the stack phase) [1]  BENCH_STACK_SECONDS [10]  BENCH_STACK_ROUNDS [5]
+    BENCH_STACK_CONNECTIONS (wrk's) [16]
 """
 
 from __future__ import annotations
@@ -128,6 +136,11 @@ class Config:
     inprocess_requests: int
     staleness_rounds: int
     output: str
+    # The stack phase (bench/stack.py through scripts/stack.py): 3 app processes against 1.
+    stack: bool = True
+    stack_seconds: int = 10
+    stack_rounds: int = 5
+    stack_connections: int = 16
     command: str = "make bench"
 
     @classmethod
@@ -155,6 +168,10 @@ class Config:
             inprocess_requests=int(e("BENCH_INPROCESS_REQUESTS", "3000")),
             staleness_rounds=int(e("BENCH_STALENESS_ROUNDS", "200")),
             output=e("BENCH_OUTPUT", "docs/benchmarks"),
+            stack=e("BENCH_STACK", "1") != "0",
+            stack_seconds=int(e("BENCH_STACK_SECONDS", "10")),
+            stack_rounds=int(e("BENCH_STACK_ROUNDS", "5")),
+            stack_connections=int(e("BENCH_STACK_CONNECTIONS", "16")),
         )
         changed = [k for k in sorted(os.environ) if k.startswith("BENCH_")]
         if changed:
@@ -679,6 +696,20 @@ class Bench:
         )  # fmt: skip
 
 
+def stack_phase(config: Config) -> dict:
+    """The stack's load test (scripts/stack.py, bench/stack.py), or why it was skipped."""
+    from scripts import stack
+
+    say("phase stack: nginx in front of 3 app processes against 1 (make stack's topology)")
+    try:
+        return stack.bench_measure(
+            config.stack_seconds, config.stack_rounds, config.stack_connections
+        )
+    except (stack.StackError, subprocess.CalledProcessError) as error:
+        say(f"phase stack skipped: {error}")
+        return {"skipped": str(error)}
+
+
 def main() -> int:
     try:
         config = Config.from_env()
@@ -698,7 +729,14 @@ def main() -> int:
     finally:
         bench.close()
     raw = WORK / "results.json"
-    raw.write_text(json.dumps(results, indent=1))
+    raw.write_text(json.dumps(results, indent=1))  # kept if the stack phase is interrupted
+    if config.stack:
+        try:
+            results["stack"] = stack_phase(config)
+        except KeyboardInterrupt:
+            print(f"bench: interrupted; the other phases' numbers are in {raw}", file=sys.stderr)
+            return 130
+        raw.write_text(json.dumps(results, indent=1))
     from bench import report
 
     written = report.write(results, ROOT / config.output)

@@ -250,7 +250,18 @@ def sample_paths(stack: Stack, limit: int = 300) -> list[str]:
 def run(
     stack: Stack, wrk_binary: str, seconds: int, rounds: int, connections: int, output: Path
 ) -> int:
-    """The whole benchmark, from starting the stack to writing `output`; 0 when done."""
+    """`make stack-bench`: measure(), then the report `output` (docs/stack.md); 0 when done."""
+    measured = measure(stack, wrk_binary, seconds, rounds, connections)
+    write_report(stack, output, measured)
+    say(f"wrote {output.relative_to(ROOT)}")
+    return 0
+
+
+def measure(
+    stack: Stack, wrk_binary: str, seconds: int, rounds: int, connections: int
+) -> dict:
+    """The whole load test, from starting the stack to stopping it: plain data (JSON), which
+    docs/stack.md and `make bench`'s report (bench/report.py's stack section) are written from."""
     stack.workdir.mkdir(parents=True, exist_ok=True)
     processes = Processes(stack.workdir)
     log = stack.workdir / "bench-stack.log"
@@ -294,26 +305,35 @@ def run(
         memory = shelf_memory(stack)
         time.sleep(1.5)  # nginx flushes its access log buffer every second
         spread = upstream_spread(stack.access_log)
-        write_report(
-            stack,
-            output,
-            results,
-            fresh_lines,
-            seconds,
-            rounds,
-            connections,
-            len(paths),
-            load,
-            memory,
-            spread,
-        )
-        say(f"wrote {output.relative_to(ROOT)}")
-        return 0
+        return summary(
+            stack, results, fresh_lines, memory, spread,
+            seconds=seconds, rounds=rounds, connections=connections, paths=len(paths), load=load,
+        )  # fmt: skip
     finally:
         say("stopping the stack")
         # SIGINT to the group, as Ctrl-C in a terminal: honcho stops its processes, then
         # scripts/stack.py stops the servers it started. SIGTERM if that hangs, SIGKILL last.
         processes.stop("bench-stack", timeout=120, signals=(signal.SIGINT, signal.SIGTERM))
+
+
+def summary(
+    stack: Stack, results: dict, fresh: list[str], memory: list, spread: dict, **run: float
+) -> dict:
+    """What measure() found, as plain data: `run` holds seconds, rounds, connections, paths
+    and load (the 1-minute load average before the first round)."""
+    medians = {name: statistics.median(r["rps"] for r in rs) for name, rs in results.items()}
+    return {
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "app_processes": len(stack.app_ports),
+        "workers": stack.workers,
+        **run,
+        "results": results,
+        "medians": medians,
+        "ratio": medians["3 app processes"] / medians["1 app process"],
+        "fresh": fresh,
+        "memory": [list(row) for row in memory],
+        "spread": spread,
+    }
 
 
 def upstream_spread(log: Path) -> dict[str, int]:
@@ -348,10 +368,14 @@ def shelf_memory(stack: Stack, sample: int = 2000) -> list[tuple[str, int, float
     return rows
 
 
-def write_report(
-    stack, output, results, fresh_lines, seconds, rounds, connections, paths, load, memory, spread
-) -> None:
-    medians = {name: statistics.median(r["rps"] for r in runs) for name, runs in results.items()}
+def write_report(stack: Stack, output: Path, measured: dict) -> None:
+    m = measured
+    results, medians, fresh_lines, memory, spread = (
+        m["results"], m["medians"], m["fresh"], m["memory"], m["spread"]
+    )
+    seconds, rounds, connections, paths, load = (
+        m["seconds"], m["rounds"], m["connections"], m["paths"], m["load"]
+    )
     three, one = medians["3 app processes"], medians["1 app process"]
     rows = []
     for name, runs in results.items():

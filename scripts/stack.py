@@ -395,11 +395,10 @@ def run(compare: bool) -> int:
 
 # BENCH
 # ------------------------------------------------------------------------------------------------
-def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
-    """`make stack-bench`: bench/stack.py's load test against this topology."""
+def _bench_stack():
+    """bench/stack.py, this topology described for it, and wrk (installed if missing)."""
     # Imported here: bench/ loads psycopg and redis, which `run` and `compose-config` never use.
     from bench import stack as stack_bench
-    from bench.run import BenchError
 
     wrk = debian_package("wrk", "wrk")
     python = str(ROOT / ".venv" / "bin" / "python")
@@ -416,8 +415,29 @@ def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
         access_log=STACK / "nginx" / "access.log",  # write_nginx("nginx", ...)
         command=[python, "-m", "scripts.stack", "run", "--compare"],
     )
+    return stack_bench, stack, wrk
+
+
+def bench(seconds: int, rounds: int, connections: int, output: Path) -> int:
+    """`make stack-bench`: bench/stack.py's load test against this topology; writes `output`."""
+    from bench.run import BenchError
+
+    stack_bench, stack, wrk = _bench_stack()
     try:
         return stack_bench.run(stack, wrk, seconds, rounds, connections, output)
+    except BenchError as error:
+        raise StackError(str(error)) from None
+
+
+def bench_measure(seconds: int, rounds: int, connections: int) -> dict:
+    """The same load test for `make bench`'s stack phase: what it measured, as plain data.
+
+    Raises StackError when something is missing (nginx, wrk) or the load test fails."""
+    from bench.run import BenchError
+
+    stack_bench, stack, wrk = _bench_stack()
+    try:
+        return stack_bench.measure(stack, wrk, seconds, rounds, connections)
     except BenchError as error:
         raise StackError(str(error)) from None
 

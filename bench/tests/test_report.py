@@ -119,3 +119,25 @@ def test_the_hit_table_says_met_or_not_met_and_dashes_what_was_not_measured():
     assert "| 95.0% | >= 90.0% | met |" in row["Home page"]
     assert "**not met**" in row["Search results (the 30 most frequent queries)"]
     assert "| - | >= 80.0% | - |" in row["Product page, signed in"]
+
+
+def test_the_stack_phase_is_a_section_of_the_one_report():
+    from bench import stack
+    from bench.tests.test_stack import STACK, _runs
+
+    measured = stack.summary(
+        STACK,
+        {"3 app processes": _runs(300, 330, 310), "1 app process": _runs(200, 220, 100)},
+        ["app 1: $12.00", "app 2: $12.00"],
+        [("catalog.page (a rendered product page)", 40, 13700.2)],
+        {"127.0.0.1:8101": 2, "127.0.0.1:8102": 1, "127.0.0.1:8103": 1},
+        seconds=10, rounds=3, connections=16, paths=349, load=1.5,
+    )  # fmt: skip
+    text = "\n".join(report.stack_section(measured))
+    assert text.startswith("## make stack: nginx in front of 3 app processes against 1")
+    assert "| 3 app processes | 310 | 300, 330, 310 | 6.15ms / 31.46ms | 3270 | 0 |" in text
+    assert "**Ratio 3 apps / 1 app: 1.55**" in text and "127.0.0.1:8101 50%" in text
+    assert "app 2: $12.00" in text
+    assert "| catalog.page (a rendered product page) | 40 | 13700 |" in text
+    skipped = report.stack_section({"skipped": "wrk is not installed"})
+    assert "Not measured in this run: wrk is not installed" in skipped

@@ -72,8 +72,12 @@ def test_the_report_adds_a_row_to_the_runs_so_far(tmp_path):
     results = {"3 app processes": _runs(300, 330, 310), "1 app process": _runs(200, 220, 100)}
     memory = [("catalog.product (a product's card fields)", 10, 470.4)]
     spread = {"127.0.0.1:8101": 1, "127.0.0.1:8102": 1, "127.0.0.1:8103": 2}
+    measured = stack.summary(
+        STACK, results, ["fresh"], memory, spread,
+        seconds=10, rounds=3, connections=16, paths=349, load=1.5,
+    )  # fmt: skip
     for _ in range(2):
-        stack.write_report(STACK, output, results, ["fresh"], 10, 3, 16, 349, 1.5, memory, spread)
+        stack.write_report(STACK, output, measured)
     text = output.read_text()
     assert text.startswith("# `make stack`: throughput through nginx, 3 app processes against 1")
     assert "| 3 app processes | 310 | 300, 330, 310 | 6.15ms / 31.46ms | 3270 | 0 |" in text
