@@ -279,3 +279,9 @@ def test_a_filtered_search_is_corrected_only_when_its_words_match_nothing(catalo
     assert set(ids(found)) == {catalog["budget"].pk, catalog["studio"].pk, catalog["usbc"].pk}
     nothing = search("laptop", max_price=Decimal("1"))
     assert (nothing.total, nothing.facets, nothing.corrected) == (0, [], None)
+
+
+def test_the_rendered_results_are_stored_with_the_shipped_dictionary():
+    page = cache.PAGE
+    assert page.dictionary is not None and page.dictionary.id
+    assert f"v{page.schema}z{page.dictionary.id}:" in page.key("x")
