@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from inventory.admin import StockInline
 
 from . import services
-from .models import Category, Product, ProductImage
+from .models import Category, Product, ProductImage, Review
 
 
 @admin.register(Category)
@@ -85,3 +85,27 @@ class ProductAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/catalog/product/change_price.html", context)
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Moderation: a review shows on the storefront once approved; approving, rejecting,
+    editing or deleting an approved one updates the product's rating after the commit."""
+
+    list_display = ["title", "product", "author", "rating", "status", "created_at"]
+    list_filter = ["status", "rating"]
+    list_select_related = ["product"]
+    search_fields = ["title", "text", "author", "product__name"]
+    raw_id_fields = ["product", "user"]
+    readonly_fields = ["created_at"]
+    actions = ["approve", "reject"]
+
+    @admin.action(description="Approve the selected reviews")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.reviews_moderate(queryset.values_list("pk", flat=True), "approved")
+        self.message_user(request, f"Approved {count} review{'s' if count != 1 else ''}.")
+
+    @admin.action(description="Reject the selected reviews")
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.reviews_moderate(queryset.values_list("pk", flat=True), "rejected")
+        self.message_user(request, f"Rejected {count} review{'s' if count != 1 else ''}.")

@@ -2,12 +2,17 @@
 
 Entries
 - `catalog.product` per id: the fields a card or the API needs (about 300 bytes of JSON).
+- `catalog.reviews` per product id and page (2 and up; the first is on the product page):
+  the rendered page of approved reviews, asked for only up to the product's last review page
+  (catalog.selectors), so the number of entries is bounded by the reviews there are.
 - `catalog.page` per slug, `catalog.listing` per category/sort/page and `catalog.home`: whole
   rendered pages with visitor slots (see shelf.pages), so a hit renders no template.
 
 Tags (bumped after commit by catalog.services)
 - `product:<id>`: the product, its images, or its category's name changed.
 - `listing:<category id>`: a product in the category or below it changed, came or went.
+- `reviews:<id>`: a review of the product was approved, edited, rejected or deleted (the
+  product page and its further review pages depend on it).
 - `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
 
 Staleness: none after a commit that bumps the tags; a bump that cannot reach Redis waits in the
@@ -49,6 +54,10 @@ def listing_tag(category_id: int) -> str:
     return f"listing:{category_id}"
 
 
+def reviews_tag(product_id: int) -> str:
+    return f"reviews:{product_id}"
+
+
 HOME_TAG = "catalog:home"
 SLUGS_TAG = "catalog:slugs"
 CATEGORIES_TAG = "catalog:categories"
@@ -60,15 +69,18 @@ PRODUCT = shelf.Namespace(
 # (`manage.py train_dictionaries`): a product page takes about a seventeenth of its size.
 PAGES = Dictionary(Path(__file__).with_name("pages.zdict"))
 PAGE = shelf.Namespace(
-    "catalog.page", schema=1, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+    "catalog.page", schema=2, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 LISTING = shelf.Namespace(
-    "catalog.listing", schema=1, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+    "catalog.listing", schema=2, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 HOME = shelf.Namespace(
     "catalog.home", schema=1, ttl=HOME_TTL, prepare=prepare_page, dictionary=PAGES
 )
-NAMESPACES = (PRODUCT, PAGE, LISTING, HOME)
+REVIEWS = shelf.Namespace(
+    "catalog.reviews", schema=1, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+)
+NAMESPACES = (PRODUCT, PAGE, LISTING, HOME, REVIEWS)
 
 
 def record_view(product_id: int) -> None:
@@ -104,6 +116,10 @@ def listing_get(part: str, loader, follow):
     return shelf.fetch_with(LISTING, part, loader, follow)
 
 
+def reviews_get(product_id: int, page: int, loader):
+    return shelf.fetch(REVIEWS, f"{product_id}:{page}", loader)
+
+
 def home_get(loader, follow):
     return shelf.fetch_with(HOME, "home", loader, follow)
 
@@ -114,10 +130,12 @@ def page_versions(*tags: str) -> dict[str, str]:
 
 
 def invalidate(
-    product_ids=(), category_ids=(), *, slugs=False, categories=False, then=None
+    product_ids=(), category_ids=(), *, slugs=False, categories=False, reviews=(), then=None
 ) -> None:
-    """Bump the tags of changed products and categories once the transaction commits."""
+    """Bump the tags of changed products, categories and review lists once the transaction
+    commits."""
     tags = [product_tag(i) for i in product_ids] + [listing_tag(i) for i in category_ids]
+    tags += [reviews_tag(i) for i in reviews]
     tags.append(HOME_TAG)
     if slugs:
         tags.append(SLUGS_TAG)

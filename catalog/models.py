@@ -1,10 +1,12 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Category(models.Model):
@@ -100,3 +102,47 @@ class ProductImage(models.Model):
 def image_url(image_id: int, hue: int) -> str:
     """The placeholder picture's URL; the view draws it from these two numbers alone."""
     return reverse("catalog:image", kwargs={"image_id": image_id, "hue": hue})
+
+
+class Review(models.Model):
+    """A buyer's review of a product: shown once staff approve it, and only approved reviews
+    count towards the product's `rating` and `review_count` (catalog.services keeps them)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for moderation"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    product = models.ForeignKey(Product, related_name="reviews", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="reviews", on_delete=models.CASCADE
+    )
+    # The name shown with the review, taken when it was written: the page never reads the user.
+    author = models.CharField(max_length=150)
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    title = models.CharField(max_length=120)
+    text = models.TextField(max_length=4000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "user"], name="review_one_per_buyer"),
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"
+            ),
+        ]
+        indexes = [
+            # The product page's list: approved reviews of one product, newest first.
+            models.Index(
+                fields=["product", "-created_at", "-id"],
+                condition=models.Q(status="approved"),
+                name="review_approved_recent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.title}"

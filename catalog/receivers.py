@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from . import services
-from .models import Category, Product, ProductImage
+from .models import Category, Product, ProductImage, Review
 
 # What search results depend on: a save that changes none of these changes only prices.
 SEARCHED_FIELDS = ("category_id", "name", "brand", "description", "is_active")
@@ -49,6 +49,21 @@ def category_changed(sender, instance: Category, raw: bool = False, **kwargs) ->
         services.category_changed(instance, getattr(instance, "_old_parent_id", None))
 
 
+def review_pre_save(sender, instance: Review, raw: bool = False, **kwargs) -> None:
+    instance._old_status = (
+        Review.objects.filter(pk=instance.pk).values_list("status", flat=True).first()
+        if instance.pk and not raw
+        else None
+    )
+
+
+def review_changed(sender, instance: Review, raw: bool = False, **kwargs) -> None:
+    # A review waiting for moderation changes nothing shoppers see until it is approved.
+    shown = Review.Status.APPROVED
+    if not raw and shown in (instance.status, getattr(instance, "_old_status", None)):
+        services.product_ratings_refresh([instance.product_id])
+
+
 def connect() -> None:
     pre_save.connect(product_pre_save, sender=Product, dispatch_uid="catalog.product_pre_save")
     post_save.connect(product_changed, sender=Product, dispatch_uid="catalog.product_saved")
@@ -58,3 +73,6 @@ def connect() -> None:
     pre_save.connect(category_pre_save, sender=Category, dispatch_uid="catalog.category_pre_save")
     post_save.connect(category_changed, sender=Category, dispatch_uid="catalog.category_saved")
     post_delete.connect(category_changed, sender=Category, dispatch_uid="catalog.category_deleted")
+    pre_save.connect(review_pre_save, sender=Review, dispatch_uid="catalog.review_pre_save")
+    post_save.connect(review_changed, sender=Review, dispatch_uid="catalog.review_saved")
+    post_delete.connect(review_changed, sender=Review, dispatch_uid="catalog.review_deleted")

@@ -1,8 +1,10 @@
 """Reads for the catalog's pages and API, through catalog.cache."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import OuterRef, Subquery
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory.selectors import stock_request
@@ -10,7 +12,8 @@ from shelf import Loaded
 from shelf.pages import Page, render_shared
 
 from . import cache
-from .models import Category, Product, ProductImage, image_url
+from .models import Category, Product, ProductImage, Review, image_url
+from .structured_data import breadcrumb_jsonld, product_jsonld
 
 PAGE_SIZE = 24
 RELATED_COUNT = 8
@@ -23,6 +26,7 @@ SORTS = {
     "new": ("-created_at", "id"),
 }
 MAX_PAGE = 10_000
+REVIEWS_PAGE_SIZE = 10
 
 
 def _first_image():
@@ -97,7 +101,39 @@ def _follow_stock(data: dict) -> list:
 def _page(value, follows) -> Page | None:
     if value is None:
         return None
-    return Page(value["html"], {"stock": follows[0] if follows else {}})
+    stock = follows[0] if follows else {}
+    # The JSON-LD offer's availability comes from the same stock read as the badges.
+    return Page(value["html"], {"stock": stock, "availability": stock})
+
+
+@dataclass(frozen=True)
+class ProductPage(Page):
+    """A product page and the product it shows."""
+
+    product_id: int = 0
+
+
+def _breadcrumb_jsonld(category: Category) -> str:
+    trail = [("Home", reverse("catalog:home"))]
+    trail += [(c.name, c.get_absolute_url()) for c in (category.parent, category) if c]
+    return breadcrumb_jsonld(trail)
+
+
+def _approved_reviews(product_id: int):
+    return Review.objects.filter(product_id=product_id, status=Review.Status.APPROVED)
+
+
+def _review_pages(count: int) -> int:
+    return max(1, -(-count // REVIEWS_PAGE_SIZE))
+
+
+def _reviews_of(product_id: int, page: int) -> list[dict]:
+    """One page of a product's approved reviews, newest first, as plain data."""
+    offset = (page - 1) * REVIEWS_PAGE_SIZE
+    rows = _approved_reviews(product_id).order_by("-created_at", "-id").values(
+        "id", "author", "rating", "title", "text", "created_at"
+    )[offset : offset + REVIEWS_PAGE_SIZE]
+    return list(rows)
 
 
 def _load_product_page(slug: str) -> Loaded:
@@ -105,10 +141,11 @@ def _load_product_page(slug: str) -> Loaded:
     found = Product.objects.filter(slug=slug, is_active=True).values_list("id", flat=True).first()
     if found is None:
         return Loaded(None, deps)
-    deps |= cache.page_versions(cache.product_tag(found))
+    deps |= cache.page_versions(cache.product_tag(found), cache.reviews_tag(found))
     product = (
         Product.objects.select_related("category__parent").prefetch_related("images").get(pk=found)
     )
+    review_count = _approved_reviews(found).count()
     related = list(
         Product.objects.filter(category_id=product.category_id, is_active=True)
         .exclude(pk=product.pk)
@@ -117,25 +154,79 @@ def _load_product_page(slug: str) -> Loaded:
     )
     deps |= cache.page_versions(*(cache.product_tag(i) for i in related))
     category = product.category
+    images = [i.url for i in product.images.all()]
     html = render_shared(
         "catalog/product.html",
         {
             "product": product,
-            "images": [i.url for i in product.images.all()],
+            "images": images,
             "breadcrumb": [c for c in (category.parent, category) if c is not None],
             "related": product_cards(related),
+            "reviews": _reviews_of(found, 1),
+            "review_total": review_count,
+            "review_page": 1,
+            "review_pages": _review_pages(review_count),
+            "jsonld": product_jsonld(
+                product_id=product.pk, name=product.name, sku=product.sku,
+                brand=product.brand, description=product.description,
+                url=product.get_absolute_url(), images=images, price=str(product.price),
+                rating=float(product.rating), review_count=product.review_count,
+            ),
         },
-    )
-    return Loaded({"html": html, "stock": [product.pk, *related]}, deps)
+    )  # fmt: skip
+    pages = _review_pages(review_count)
+    return Loaded({"html": html, "stock": [product.pk, *related], "review_pages": pages}, deps)
 
 
-def product_page(slug: str, *, record: bool = True) -> Page | None:
+def product_page(slug: str, *, record: bool = True) -> ProductPage | None:
     """The product page for `slug`, or None for an unknown or inactive product. `record`
     counts the view towards popularity (a shopper's view, not a warm-up)."""
     value, follows = cache.page_get(slug, _load_product_page, _follow_stock)
-    if value is not None and record:
+    if value is None:
+        return None
+    if record:
         cache.record_view(value["stock"][0])
-    return _page(value, follows)
+    page = _page(value, follows)
+    return ProductPage(page.body, page.values, product_id=value["stock"][0])
+
+
+def _load_reviews(part: str) -> Loaded:
+    product_id, page = map(int, part.split(":"))
+    deps = cache.page_versions(cache.product_tag(product_id), cache.reviews_tag(product_id))
+    product = (
+        Product.objects.filter(pk=product_id, is_active=True)
+        .select_related("category__parent")
+        .first()
+    )
+    if product is None:
+        return Loaded(None, deps)
+    total = _approved_reviews(product_id).count()
+    pages = _review_pages(total)
+    if page > pages:
+        return Loaded(None, deps)
+    category = product.category
+    html = render_shared(
+        "catalog/reviews.html",
+        {
+            "product": product,
+            "breadcrumb": [c for c in (category.parent, category) if c is not None],
+            "reviews": _reviews_of(product_id, page),
+            "review_total": total,
+            "review_page": page,
+            "review_pages": pages,
+        },
+    )
+    return Loaded({"html": html}, deps)
+
+
+def review_page(slug: str, page: int) -> Page | None:
+    """Page `page` of a product's approved reviews, or None for an unknown product or a page
+    past the last. The product page's entry says how many pages there are, so a page number
+    beyond them is refused before any entry is made for it (their number stays bounded)."""
+    value, _follows = cache.page_get(slug, _load_product_page, _follow_stock)
+    if value is None or not 1 <= page <= value["review_pages"]:
+        return None
+    return _page(cache.reviews_get(value["stock"][0], page, _load_reviews), [])
 
 
 def _category_tree() -> list[Category]:
@@ -166,6 +257,7 @@ def _load_listing(part: str) -> Loaded:
             "category": category,
             "children": children,
             "breadcrumb": [c for c in (category.parent, category) if c is not None],
+            "jsonld": _breadcrumb_jsonld(category),
             "products": product_cards(ids),
             "total": total,
             "page": page,
@@ -212,3 +304,9 @@ def _load_home(_part: str) -> Loaded:
 def home_page() -> Page:
     value, follows = cache.home_get(_load_home, _follow_stock)
     return _page(value, follows)
+
+
+def product_by_slug(slug: str) -> dict | None:
+    """The id, name and slug of an active product, from PostgreSQL (for per-visitor forms
+    such as writing a review, which are never cached)."""
+    return Product.objects.filter(slug=slug, is_active=True).values("id", "name", "slug").first()

@@ -4,13 +4,14 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from shelf.warming import Warm
 
 from . import cache, signals
-from .models import Category, Product
+from .models import Category, Product, Review
 
 # Cards loaded per step of the warm plan, before the pages of those products.
 CARDS_PER_WARM = 100
@@ -145,3 +146,85 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
             page = partial(selectors.product_page, slugs[pid], record=False)
             plan.append(Warm("catalog.page", page, cache.PAGE.key(slugs[pid]), tail=True))
     return plan
+
+
+class ReviewError(Exception):
+    """A review the shop refuses, with the reason for the shopper."""
+
+
+ALREADY_REVIEWED = "You have already reviewed this product."
+
+
+def review_submit(
+    *, product_id: int, user_id: int, author: str, rating: int, title: str, text: str
+) -> Review:
+    """Record a buyer's review, waiting for moderation. Whether the user bought the product is
+    the caller's check (orders are above the catalog); one review per buyer and product, and a
+    rating of 1 to 5, are enforced here and by PostgreSQL's constraints."""
+    if not 1 <= rating <= 5:
+        raise ReviewError("Choose a rating from 1 to 5 stars.")
+    if not Product.objects.filter(pk=product_id, is_active=True).exists():
+        raise ReviewError("Sorry, that product is not available.")
+    if Review.objects.filter(product_id=product_id, user_id=user_id).exists():
+        raise ReviewError(ALREADY_REVIEWED)
+    try:
+        with transaction.atomic():
+            return Review.objects.create(
+                product_id=product_id, user_id=user_id, author=author[:150],
+                rating=rating, title=title, text=text,
+            )  # fmt: skip
+    except IntegrityError as exc:  # a second submit that raced the first
+        raise ReviewError(ALREADY_REVIEWED) from exc
+
+
+def product_ratings_refresh(product_ids: Iterable[int]) -> None:
+    """Recompute `rating` and `review_count` of these products from their approved reviews and
+    expire every page showing them (the product, its cards, listings, home) and their review
+    pages after the commit.
+
+    Each product row is locked first, so that two moderations of the same product in
+    concurrent transactions compute one after the other: the second sees the first's review.
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return
+    with transaction.atomic():
+        locked = list(
+            Product.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        approved = Q(reviews__status=Review.Status.APPROVED)
+        totals = (
+            Product.objects.filter(pk__in=locked)
+            .annotate(average=Avg("reviews__rating", filter=approved),
+                      count=Count("reviews", filter=approved))
+            .values_list("pk", "average", "count")
+        )  # fmt: skip
+        for pk, average, count in totals:
+            rating = Decimal(average or 0).quantize(Decimal("0.1"), ROUND_HALF_UP)
+            # update(): the rating is derived data, not an edit of the product (no signal).
+            Product.objects.filter(pk=pk).update(rating=rating, review_count=count)
+        category_ids = set(
+            Product.objects.filter(pk__in=locked).values_list("category_id", flat=True)
+        )
+        cache.invalidate(
+            locked, _with_ancestors(category_ids), reviews=locked,
+            then=lambda: _products_write_through(locked),
+        )  # fmt: skip
+
+
+def _products_write_through(product_ids: list[int]) -> None:
+    from .selectors import product_cards
+
+    product_cards(product_ids)
+
+
+@transaction.atomic
+def reviews_moderate(review_ids: Iterable[int], status: str) -> int:
+    """Approve or reject reviews (the admin's actions); return how many changed."""
+    if status not in Review.Status.values:
+        raise ValueError(f"unknown review status {status!r}")
+    reviews = Review.objects.filter(pk__in=list(review_ids)).exclude(status=status)
+    product_ids = list(reviews.values_list("product_id", flat=True))
+    changed = reviews.update(status=status)
+    product_ratings_refresh(product_ids)
+    return changed

@@ -27,6 +27,16 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.product_page(slug)
     if page is None:
         raise Http404("No such product.")
+    # For the visitor slots filled below (the shop's recently viewed list records it).
+    request.viewed_product_id = page.product_id
+    return respond(request, page.body, page.values)
+
+
+@require_safe
+def product_reviews(request: HttpRequest, slug: str) -> HttpResponse:
+    page = selectors.review_page(slug, page_number(request.GET.get("page")))
+    if page is None:
+        raise Http404("No such page of reviews.")
     return respond(request, page.body, page.values)
 
 

@@ -58,3 +58,20 @@ class PlaceOrderForm(forms.Form):
         if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
             raise forms.ValidationError("Enter the 12 to 19 digits of the card number.")
         return digits
+
+
+class ReviewForm(forms.Form):
+    """A buyer's review of a product: 1 to 5 stars, a title and what they think."""
+
+    RATINGS = [(n, f"{n} star{'s' if n > 1 else ''}") for n in range(5, 0, -1)]
+
+    rating = forms.TypedChoiceField(
+        choices=RATINGS,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose a rating from 1 to 5 stars."},
+    )
+    title = OneLineField(max_length=120, help_text="Sum it up in a few words.")
+    text = forms.CharField(
+        label="Your review", max_length=4000, widget=forms.Textarea(attrs={"rows": 6})
+    )

@@ -136,3 +136,12 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
         .annotate(line_count=Count("lines"))
         .order_by("-created_at", "-pk")
     )
+
+
+def has_bought(user_id: int, product_id: int) -> bool:
+    """Whether the user has a paid (or shipped) order with this product: who may review it."""
+    return (
+        Order.objects.filter(user_id=user_id, lines__product_id=product_id)
+        .exclude(status__in=(*UNPLACED, Order.Status.CANCELLED))
+        .exists()
+    )

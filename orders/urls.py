@@ -10,4 +10,5 @@ urlpatterns = [
     path("checkout/place/", views.checkout_place, name="checkout-place"),
     path("orders/", views.order_list, name="orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
+    path("p/<slug:slug>/review/", views.review_write, name="review-write"),
 ]

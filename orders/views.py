@@ -11,10 +11,12 @@ from redis.exceptions import RedisError
 
 from cart.selectors import cart_get
 from cart.services import cart_owner
+from catalog.selectors import product_by_slug
+from catalog.services import ReviewError, review_submit
 from shelf.pages import page_number
 
 from . import selectors, services
-from .forms import CheckoutForm, PlaceOrderForm
+from .forms import CheckoutForm, PlaceOrderForm, ReviewForm
 
 SESSION_DETAILS = "checkout_details"
 SESSION_SEEN = "checkout_seen"
@@ -153,3 +155,35 @@ def order_list(request: HttpRequest) -> HttpResponse:
         raise Http404("No such page.")
     page = paginator.page(number)
     return render(request, "orders/order_list.html", {"page": page})
+
+
+NOT_A_BUYER = "Only shoppers who bought this product can review it."
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def review_write(request: HttpRequest, slug: str) -> HttpResponse:
+    """A buyer's review of a product they ordered; it shows once staff approve it."""
+    product = product_by_slug(slug)
+    if product is None:
+        raise Http404("No such product.")
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not selectors.has_bought(request.user.pk, product["id"]):
+            form.add_error(None, NOT_A_BUYER)
+        else:
+            try:
+                review_submit(
+                    product_id=product["id"],
+                    user_id=request.user.pk,
+                    author=request.user.get_short_name() or request.user.get_username(),
+                    **form.cleaned_data,
+                )
+            except ReviewError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request, "Thank you! Your review will appear once we have checked it."
+                )
+                return redirect("catalog:product", slug=slug)
+    return render(request, "orders/write_review.html", {"form": form, "product": product})

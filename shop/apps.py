@@ -9,10 +9,11 @@ class ShopConfig(AppConfig):
 
         from shelf.pages import register_visitor_slot
 
-        from . import accounts, checks, receivers  # noqa: F401  (checks registers itself)
+        from . import accounts, checks, history, receivers  # noqa: F401  (checks registers itself)
         from .db import base as db
 
         receivers.connect()
         request_started.connect(db.request_started, dispatch_uid="shop.db.request_started")
         request_finished.connect(db.request_finished, dispatch_uid="shop.db.request_finished")
         register_visitor_slot("nav", accounts.nav_slot)
+        register_visitor_slot("recent", history.recent_slot)

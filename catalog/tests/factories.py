@@ -1,4 +1,5 @@
-"""factory-boy factories for the catalog: categories, products (with stock) and images."""
+"""factory-boy factories for the catalog: categories, products (with stock), images and
+reviews."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -7,7 +8,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from catalog.models import Category, Product, ProductImage
+from catalog.models import Category, Product, ProductImage, Review
 
 
 def days_ago(days: float) -> datetime:
@@ -124,3 +125,21 @@ def small_shop() -> dict:
             "Sonora Studio Headphones", "sonora-studio", headphones, "199.00", "4.6", 60
         ),
     }
+
+
+class ReviewFactory(DjangoModelFactory):
+    """An approved 4-star review by a new user; ``status=Review.Status.PENDING`` for one
+    waiting for moderation. Created with ``Review.objects.create``, so the receivers update
+    the product's rating as an admin's save would."""
+
+    class Meta:
+        model = Review
+
+    product = factory.SubFactory(ProductFactory)
+    user = factory.SubFactory("shop.tests.factories.UserFactory")
+    author = factory.LazyAttribute(lambda o: o.user.username)
+    rating = 4
+    title = factory.Sequence(lambda n: f"Review number {n}")
+    text = "Does what it says."
+    status = Review.Status.APPROVED
+    created_at = factory.LazyFunction(timezone.now)

@@ -337,6 +337,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Writes the anonymous recently viewed cookie once the page's slots are filled (below).
+    "shop.history.RecentCookieMiddleware",
     # Near the end, so it sees the final HTML: fills each visitor's header and CSRF slots.
     "shelf.pages.VisitorSlotsMiddleware",
     # Inside the slots middleware, so that its lockout page gets the visitor's header too.

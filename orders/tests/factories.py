@@ -36,3 +36,19 @@ def order_for(owner: str, token: str | None = None, **kwargs) -> Order:
         card_number=kwargs.pop("card_number", APPROVED_CARD),
         **kwargs,
     )
+
+
+def paid_order(user, *products, status: str = Order.Status.PAID) -> Order:
+    """An order of one of each product by `user`, recorded as paid (no cart, no charge)."""
+    order = Order.objects.create(
+        number=f"T{Order.objects.count() + 1:07d}",
+        checkout_token=services.checkout_token_new(),
+        user=user, status=status,
+        **{k: v for k, v in DETAILS.items() if k != "address_line2"},
+    )  # fmt: skip
+    for product in products:
+        order.lines.create(
+            product=product, name=product.name, sku=product.sku,
+            unit_price=product.price, quantity=1,
+        )  # fmt: skip
+    return order
