@@ -1,4 +1,5 @@
-"""A deterministic demo catalog: category tree, products, stock and placeholder images.
+"""A deterministic demo catalog: category tree, products, stock, placeholder images and the
+approved reviews of a few hundred demo buyers.
 
 The generator half (``build_categories``, ``generate_products``) is pure Python: the same seed
 always yields the same rows, whatever the database holds. The loader half (``seed_catalog``)
@@ -22,17 +23,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import Category, Product, ProductImage
+from catalog.models import Category, Product, ProductImage, Review
 from inventory.models import Stock
 
 DEFAULT_SEED = 42
@@ -48,6 +51,33 @@ NEW_TODAY_SHARE = 0.005
 LOW_STOCK_MAX = 9
 STOCK_RANGE = (10, 500)
 IMAGE_COUNT_WEIGHTS = (15, 30, 30, 25)  # 1, 2, 3 or 4 images
+# Every star on a card comes from seeded reviews: at most REVIEWS_MAX per product (about five
+# on average, so 98,000 products get about 500,000 short rows, written with COPY), by distinct
+# buyers among DEMO_BUYERS accounts that cannot sign in.
+REVIEWS_MAX = 12
+DEMO_BUYERS = 400
+DEMO_BUYER_PREFIX = "demo-buyer-"
+REVIEW_TITLES = {
+    5: ("Excellent", "Love it", "Exactly what I wanted", "Worth every penny", "Superb"),
+    4: ("Very good", "Happy with it", "Does the job well", "Good value", "Solid choice"),
+    3: ("It's fine", "Decent", "Does the job", "Mixed feelings", "Average"),
+    2: ("Disappointing", "Not great", "Expected more", "Only just works"),
+    1: ("Poor", "Would not buy again", "Sent it back", "Not for me"),
+}
+REVIEW_TEXTS = {
+    5: ("Arrived quickly and works perfectly. I would buy this {noun} again.",
+        "Better than I hoped: well made and easy to use every day.",
+        "Great quality for the price. Recommended to friends already."),
+    4: ("Does what it says. One or two small niggles, but I am happy with this {noun}.",
+        "Good quality and quick delivery. Not perfect, still a good buy.",
+        "Works well; the instructions could be clearer."),
+    3: ("It is okay. Nothing special, nothing wrong either.",
+        "Fine for the price, though I expected a little more from this {noun}.",
+        "Average quality. It does the job."),
+    2: ("Not as good as the description suggests.",
+        "Works, but feels cheaper than I expected for a {noun}."),
+    1: ("Stopped working within a week.", "Not what I expected at all. Returned it."),
+}  # fmt: skip
 
 # ---------------------------------------------------------------------------------------------
 # Static data: departments, leaf categories, brands and the words descriptions are built from.
@@ -178,6 +208,14 @@ class DemoImage(NamedTuple):
     alt: str
 
 
+class DemoReview(NamedTuple):
+    buyer: int  # index among the demo buyers, 0..DEMO_BUYERS - 1
+    rating: int
+    title: str
+    text: str
+    seconds_ago: int
+
+
 class DemoProduct(NamedTuple):
     """One generated product with its stock and images; times are offsets before 'now'."""
 
@@ -198,6 +236,7 @@ class DemoProduct(NamedTuple):
     updated_seconds_ago: int
     stock: int
     images: tuple[DemoImage, ...]
+    reviews: tuple[DemoReview, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +251,7 @@ class SeedSummary:
     low_stock: int
     seconds: float
     replaced_products: int = 0  # products deleted by ``replace=True``
+    reviews: int = 0
 
 
 class CatalogNotEmptyError(Exception):
@@ -277,6 +317,32 @@ def _rating(rng: random.Random) -> tuple[Decimal, int]:
     spread = 1.0 if reviews < 5 else 0.45
     stars = min(5.0, max(1.0, rng.gauss(4.25, spread)))
     return Decimal(round(stars * 10)).scaleb(-1), reviews
+
+
+def _review_stars(rng: random.Random, rating: Decimal, count: int) -> tuple[Decimal, list[int]]:
+    """The stars of a product's seeded reviews, around the rating `_rating` drew, and the
+    rating they average to: a few reviews stand for many (1 for 1, 5 for about 24, at most
+    REVIEWS_MAX), so the catalog stays quick to seed and every number has reviews behind it."""
+    if not count:
+        return Decimal("0.0"), []
+    kept = min(REVIEWS_MAX, 1 + int(math.log2(count)))
+    stars = [min(5, max(1, round(rng.gauss(float(rating), 0.7)))) for _ in range(kept)]
+    average = Decimal(sum(stars)) / len(stars)
+    return average.quantize(Decimal("0.1"), ROUND_HALF_UP), stars
+
+
+def _reviews(
+    rng: random.Random, stars: list[int], noun: str, created: int
+) -> tuple[DemoReview, ...]:
+    buyers = rng.sample(range(DEMO_BUYERS), len(stars))
+    noun = noun.lower() if not noun[:2].isupper() else noun
+    return tuple(
+        DemoReview(
+            buyer, n, rng.choice(REVIEW_TITLES[n]), rng.choice(REVIEW_TEXTS[n]).format(noun=noun),
+            rng.randrange(30, max(31, created)),
+        )
+        for buyer, n in zip(buyers, stars, strict=True)
+    )  # fmt: skip
 
 
 def _model_name(rng: random.Random, dept: DepartmentSpec) -> str:
@@ -388,6 +454,9 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
     products are exact quotas (5 %, 10 %, 2 %, 0.5 %) spread at random over the catalog.
     """
     rng = random.Random(seed)
+    # Reviews draw from their own generator, so the rest of the catalog is what it was before
+    # reviews were seeded.
+    review_rng = random.Random(f"{seed}:reviews")
     categories = build_categories()
     leaf_rows = [row for row in categories if row.parent_id is not None]
     leaves: list[tuple[DepartmentSpec, LeafSpec, int]] = []
@@ -433,7 +502,8 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
         slug_counts[base_slug] = duplicates + 1
         slug = base_slug if not duplicates else f"{base_slug}-{duplicates + 1}"
 
-        rating, reviews = _rating(rng)
+        rating, stars = _review_stars(review_rng, *_rating(rng))
+        reviews = len(stars)
         price = _log_price(rng, *leaf.price)
         if dept.books:
             author = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
@@ -475,6 +545,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
             updated_seconds_ago=updated,
             stock=stock,
             images=_images(rng, name, attributes, dept.books),
+            reviews=_reviews(review_rng, stars, noun, created),
         )
 
 
@@ -482,7 +553,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
 # Loading
 # ---------------------------------------------------------------------------------------------
 
-CATALOG_MODELS: tuple[type[Model], ...] = (ProductImage, Stock, Product, Category)
+CATALOG_MODELS: tuple[type[Model], ...] = (Review, ProductImage, Stock, Product, Category)
 
 
 def _table(model: type[Model]) -> str:
@@ -540,6 +611,29 @@ def _notify_catalog_changed() -> None:
         changed()
 
 
+def demo_buyers() -> list[tuple[int, str]]:
+    """(user id, name shown) of the demo buyers, created the first time (accounts that cannot
+    sign in: their password is unusable)."""
+    users = get_user_model()
+    names = [f"{DEMO_BUYER_PREFIX}{n:03d}" for n in range(DEMO_BUYERS)]
+    unusable = make_password(None)
+    users.objects.bulk_create(
+        [
+            users(username=name, first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
+                  last_name=LAST_NAMES[(n * 7) % len(LAST_NAMES)], password=unusable)
+            for n, name in enumerate(names)
+        ],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    found = {
+        u: (pk, f"{first} {last[:1]}.")
+        for pk, u, first, last in users.objects.filter(username__in=names).values_list(
+            "pk", "username", "first_name", "last_name"
+        )
+    }
+    return [found[name] for name in names]
+
+
 def seed_catalog(
     products: int,
     seed: int = DEFAULT_SEED,
@@ -562,7 +656,9 @@ def seed_catalog(
     image_rows: list[tuple[int, int, int, int, str]] = []
     stock_rows: list[tuple[int, int, datetime]] = []
     out_of_stock = low_stock = 0
+    review_rows: list[tuple] = []
     with transaction.atomic():
+        buyers = demo_buyers()
         with connection.cursor() as cursor:
             tables = ", ".join(_table(model) for model in CATALOG_MODELS)
             # Writers wait, readers keep reading the old catalog until the commit; a second
@@ -631,6 +727,12 @@ def seed_catalog(
                     image_rows.append(
                         (len(image_rows) + 1, row.id, image.position, image.hue, image.alt)
                     )
+                for review in row.reviews:
+                    user_id, author = buyers[review.buyer]
+                    review_rows.append(
+                        (row.id, user_id, author, review.rating, review.title, review.text,
+                         Review.Status.APPROVED.value, now - timedelta(seconds=review.seconds_ago))
+                    )  # fmt: skip
                 pending += 1
                 if progress is not None and pending == 1000:
                     progress(pending)
@@ -641,6 +743,9 @@ def seed_catalog(
         _write_rows(
             _copy_sql(ProductImage, ("id", "product", "position", "hue", "alt")), image_rows
         )
+        review_fields = ("product", "user", "author", "rating", "title", "text", "status",
+                         "created_at")  # fmt: skip
+        _write_rows(_copy_sql(Review, review_fields), review_rows)
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(
                 no_style(), [Category, Product, ProductImage]
@@ -658,6 +763,7 @@ def seed_catalog(
         low_stock=low_stock,
         seconds=time.perf_counter() - started,
         replaced_products=existing_products if replaced else 0,
+        reviews=len(review_rows),
     )
 
 

@@ -8,19 +8,20 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import Count, Max, Min
+from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 from tqdm import tqdm
 
 from catalog import cache as catalog_cache
 from catalog import demo
-from catalog.models import Category, Product, ProductImage
+from catalog.models import Category, Product, ProductImage, Review
 from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from inventory.models import Stock
 from shelf import backend
@@ -303,3 +304,26 @@ def test_progress_reaches_the_total_on_a_non_tty_stream():
     assert summary.images == ProductImage.objects.count()
     assert summary.out_of_stock == 125 and summary.low_stock == 250
     assert "2500/2500" in stream.getvalue()
+
+
+@pytest.mark.django_db
+def test_every_rating_comes_from_approved_reviews_by_distinct_demo_buyers():
+    summary = demo.seed_catalog(600)
+    assert summary.reviews == Review.objects.count() > 600
+    approved = Q(reviews__status=Review.Status.APPROVED)
+    rows = Product.objects.annotate(
+        average=Avg("reviews__rating", filter=approved), count=Count("reviews", filter=approved)
+    ).values_list("rating", "review_count", "average", "count")
+    for rating, review_count, average, count in rows:
+        assert review_count == count <= demo.REVIEWS_MAX
+        expected = Decimal(average or 0).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        assert rating == expected, (rating, average)
+    assert Product.objects.filter(review_count=0, rating=0).exists()
+    assert not Review.objects.exclude(status=Review.Status.APPROVED).exists()
+    assert not Review.objects.exclude(user__username__startswith=demo.DEMO_BUYER_PREFIX).exists()
+    assert get_user_model().objects.filter(username__startswith="demo-buyer-").count() == 400
+    assert not any(u.has_usable_password() for u in get_user_model().objects.all())
+    # Reseeding keeps the buyers and replaces the reviews with the products.
+    again = demo.seed_catalog(600, replace=True)
+    assert again.reviews == summary.reviews == Review.objects.count()
+    assert get_user_model().objects.count() == 400

@@ -66,8 +66,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Replaced {summary.replaced_products:,} existing products.")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {summary.products:,} products, {summary.images:,} images and "
-                f"{summary.categories} categories ({summary.departments} departments) "
+                f"Seeded {summary.products:,} products, {summary.images:,} images, "
+                f"{summary.reviews:,} reviews and {summary.categories} categories "
+                f"({summary.departments} departments) "
                 f"in {summary.seconds:.1f} s "
                 f"(seed {options['seed']}; {summary.out_of_stock:,} out of stock, "
                 f"{summary.low_stock:,} low)."
