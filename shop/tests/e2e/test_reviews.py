@@ -82,4 +82,5 @@ def test_a_buyer_reviews_a_product_and_shoppers_see_it_once_approved(demo_catalo
     expect(shopper.locator(".buy .rating")).to_contain_text(f"{product.rating:.1f}")
     # The other shopper has a history of their own, not Ada's.
     expect(shopper.get_by_role("region", name="Recently viewed")).to_have_count(0)
-    screenshot(shopper, "product-reviews-1280")
+    shopper.locator("#reviews").scroll_into_view_if_needed()
+    screenshot(shopper, "product-reviews")
