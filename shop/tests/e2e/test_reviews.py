@@ -11,7 +11,7 @@ from catalog.models import Product
 from orders.tests.factories import paid_order
 from shop.tests.factories import PASSWORD, UserFactory
 
-from .browser import screenshot
+from .browser import axe_violations, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,8 +45,10 @@ def test_a_buyer_reviews_a_product_and_shoppers_see_it_once_approved(demo_catalo
     # No rating chosen: the form says so, beside the field and in the summary.
     page.get_by_label("Title").fill("Sturdy <b>and</b> light")
     page.get_by_label("Your review").fill("I carry it every day. <script>alert(1)</script>")
+    assert axe_violations(page) == [], "the review form"
     page.get_by_role("button", name="Submit review").click()
     expect(page.locator("#error-summary")).to_contain_text("This field is required.")
+    assert axe_violations(page) == [], "the review form with errors"
     page.get_by_label("4 stars").check()
     page.get_by_role("button", name="Submit review").click()
     expect(page.locator("#messages")).to_contain_text("once we have checked it")
@@ -82,5 +84,9 @@ def test_a_buyer_reviews_a_product_and_shoppers_see_it_once_approved(demo_catalo
     expect(shopper.locator(".buy .rating")).to_contain_text(f"{product.rating:.1f}")
     # The other shopper has a history of their own, not Ada's.
     expect(shopper.get_by_role("region", name="Recently viewed")).to_have_count(0)
-    shopper.locator("#reviews").scroll_into_view_if_needed()
+    assert axe_violations(shopper) == [], "a product page with reviews"
+    shopper.locator("#reviews").evaluate("section => section.scrollIntoView()")
     screenshot(shopper, "product-reviews")
+    shopper.goto(f"/p/{product.slug}/reviews/")
+    expect(shopper.locator(".review").first).to_contain_text("Sturdy <b>and</b> light")
+    assert axe_violations(shopper) == [], "the review pages"
