@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from catalog.cache import REVIEWS
 from catalog.models import Product, Review
 from orders.tests.factories import paid_order
 from shop.tests.factories import UserFactory
@@ -117,9 +118,9 @@ def test_reviews_are_newest_first_and_paged_with_bounded_entries(
     r = get_redis_connection("default")
     for bad in ("4", "99999", "0", "x", "²"):
         assert client.get(f"/p/{product.slug}/reviews/?page={bad}").status_code == 404, bad
-    assert r.exists(f"catalog.reviews:v1:{product.pk}:3")
-    assert not r.exists(f"catalog.reviews:v1:{product.pk}:4")
-    assert not r.exists(f"catalog.reviews:v1:{product.pk}:99999")
+    assert r.exists(REVIEWS.key(f"{product.pk}:3"))
+    assert not r.exists(REVIEWS.key(f"{product.pk}:4"))
+    assert not r.exists(REVIEWS.key(f"{product.pk}:99999"))
     assert client.get("/p/no-such-product/reviews/").status_code == 404
 
 
