@@ -5,7 +5,7 @@ class CartConfig(AppConfig):
     name = "cart"
 
     def ready(self) -> None:
-        from shelf.pages import register_visitor_slot
+        from shelf.pages import register_entry_slot, register_visitor_slot
 
         from . import receivers, selectors
 
@@ -16,3 +16,4 @@ class CartConfig(AppConfig):
 
         receivers.connect()
         register_visitor_slot("cart", count_slot)
+        register_entry_slot("buy", selectors.buy_controls_html)

@@ -1,10 +1,12 @@
 """Reads of carts for the header badge and the cart page."""
 
+import functools
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.http import HttpRequest
+from django.utils.html import format_html
 from redis.exceptions import RedisError
 
 from catalog.selectors import product_get_many
@@ -78,6 +80,24 @@ def cart_get(owner: str | None) -> CartView:
     stock = stock_get_many(ids)
     return CartView(
         [Line(p, lines[p], products.get(p), stock.get(p) or 0) for p in ids], from_database
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def buy_controls_html(stock: int | None) -> str:
+    """A product page's quantity box and "Add to cart" button (its `buy` slot) for `stock`
+    units on hand: a disabled "Out of stock" button at 0, a box that stops at the stock
+    otherwise. None (the level could not be read) offers the cart's own limit; adding then
+    checks the stock anyway. A few distinct answers, filled many times a second: kept."""
+    if stock is not None and stock <= 0:
+        return '<button type="submit" class="button-big" disabled>Out of stock</button>'
+    limit = store.MAX_QUANTITY if stock is None else min(store.MAX_QUANTITY, stock)
+    return format_html(
+        '<div class="field"><label for="quantity">Quantity</label>'
+        '<input id="quantity" name="quantity" type="number" min="1" max="{}" value="1"'
+        ' inputmode="numeric"></div>'
+        '<button type="submit" class="button-big">Add to cart</button>',
+        limit,
     )
 
 

@@ -102,8 +102,10 @@ def _page(value, follows) -> Page | None:
     if value is None:
         return None
     stock = follows[0] if follows else {}
-    # The JSON-LD offer's availability comes from the same stock read as the badges.
-    return Page(value["html"], {"stock": stock, "availability": stock})
+    # The JSON-LD offer's availability and the `buy` slot (the cart's quantity box and
+    # button) come from the same stock read as the badges: one read, all exact at every
+    # response.
+    return Page(value["html"], {"stock": stock, "availability": stock, "buy": stock})
 
 
 @dataclass(frozen=True)

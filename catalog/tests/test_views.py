@@ -204,6 +204,35 @@ def test_stock_change_updates_the_badge_but_not_the_product_entry(catalog, clien
     assert entry is not None and r.get(PAGE.key(product.slug)) == entry
 
 
+def _buy_box(html: str) -> str:
+    return re.search(r'<form[^>]*class="add-to-cart".*?</form>', html, re.S).group(0)
+
+
+def test_sold_out_product_disables_add_to_cart_on_the_next_request_without_sql(
+    catalog, client, django_assert_num_queries
+):
+    product = catalog["products"][0]  # 3 on hand
+    warm(client, f"/p/{product.slug}/")
+    with django_assert_num_queries(0):
+        box = _buy_box(client.get(f"/p/{product.slug}/").content.decode())
+    assert '<button type="submit" class="button-big">Add to cart</button>' in box
+    assert 'max="3"' in box  # the quantity box stops at the stock
+    stock = Stock.objects.get(product=product)
+    stock.quantity = 0
+    stock.save()
+    with django_assert_num_queries(0):
+        html = client.get(f"/p/{product.slug}/").content.decode()
+    box = _buy_box(html)
+    assert '<button type="submit" class="button-big" disabled>Out of stock</button>' in box
+    assert 'name="quantity"' not in box and "Add to cart" not in box
+    # Back in stock: the same shared entry offers the button again at once.
+    stock.quantity = 40
+    stock.save()
+    with django_assert_num_queries(0):
+        box = _buy_box(client.get(f"/p/{product.slug}/").content.decode())
+    assert "disabled" not in box and 'max="40"' in box
+
+
 @pytest.mark.parametrize(
     "url",
     [
