@@ -14,7 +14,7 @@ from inventory.selectors import stock_get_many
 
 from . import store
 from .models import Cart
-from .services import cart_load, cart_owner
+from .services import cart_load, cart_owner, shipping_fee
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ class Line:
     @property
     def available(self) -> bool:
         return self.product is not None and self.stock >= self.quantity
+
+    @property
+    def limit(self) -> int:
+        """The most this line can hold now: the stock, and the cart's limit."""
+        return min(store.MAX_QUANTITY, self.stock)
 
     @property
     def unit_price(self) -> Decimal:
@@ -50,7 +55,24 @@ class CartView:
 
     @property
     def total(self) -> Decimal:
+        """The products' prices, before shipping."""
         return sum((line.subtotal for line in self.lines if line.product), Decimal(0))
+
+    @property
+    def shipping(self) -> Decimal:
+        """Shipping as checkout will charge it (the same rule)."""
+        return shipping_fee(sum(1 for line in self.lines if line.product))
+
+    @property
+    def grand_total(self) -> Decimal:
+        return self.total + self.shipping
+
+    @property
+    def orderable(self) -> bool:
+        """Whether checkout can start: a line that is gone, sold out or short must be fixed
+        first (checkout decides again from PostgreSQL; this only spares the shopper a form
+        filled in for nothing)."""
+        return bool(self.lines) and all(line.available for line in self.lines)
 
 
 def cart_lines(owner: str) -> dict[int, int]:

@@ -4,7 +4,9 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError, transaction
 
@@ -81,8 +83,15 @@ def cart_item_update(owner: str, product: int, quantity: int) -> None:
     """Set a line's quantity (1 to 99, and at most the stock)."""
     limit = _limit(product)
     if quantity > limit:
-        raise CartError(f"Only {limit} of this product can be ordered.")
+        left = f"Only {limit} left" if limit < store.MAX_QUANTITY else f"At most {limit}"
+        raise CartError(f"{left}: enter {limit} or fewer.")
     _loaded(owner, lambda: store.set_quantity(owner, product, quantity))
+
+
+def shipping_fee(line_count: int) -> Decimal:
+    """What shipping costs for an order of `line_count` lines: the flat ORDER_SHIPPING_FEE,
+    nothing for no lines. The one rule: the cart shows it, checkout charges it."""
+    return settings.ORDER_SHIPPING_FEE if line_count else Decimal(0)
 
 
 def cart_item_remove(owner: str, product: int) -> None:

@@ -21,27 +21,30 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
-def _change(request: HttpRequest, form, change, done: str) -> HttpResponseRedirect:
+def _change(request: HttpRequest, form, change, done: str) -> str | None:
+    """Apply a valid change, with a message for the next page; else the refusal, for the
+    shopper (nothing is changed)."""
     if not form.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
-        messages.error(request, f"That did not work ({errors}).")
-        return _back(request)
+        return form.problem()
     owner = services.cart_owner(request.user, request.session, create=True)
     try:
         change(owner, **form.cleaned_data)
     except services.CartError as exc:
-        messages.error(request, str(exc))
+        return str(exc)
     except RedisError:
         messages.error(request, UNAVAILABLE)
     else:
         messages.success(request, done)
-    return _back(request)
+    return None
+
+
+def _cart(request: HttpRequest) -> selectors.CartView:
+    return selectors.cart_get(services.cart_owner(request.user, request.session))
 
 
 @require_safe
 def cart_detail(request: HttpRequest) -> HttpResponse:
-    owner = services.cart_owner(request.user, request.session)
-    return render(request, "cart/cart.html", {"cart": selectors.cart_get(owner)})
+    return render(request, "cart/cart.html", {"cart": _cart(request)})
 
 
 @require_safe
@@ -53,14 +56,36 @@ def cart_badge(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
-    return _change(request, LineForm(request.POST), services.cart_item_add, "Added to your cart.")
+    form = LineForm(request.POST)
+    refused = _change(request, form, services.cart_item_add, "Added to your cart.")
+    if refused:
+        messages.error(request, refused)
+    return _back(request)
 
 
 @require_POST
 def cart_update(request: HttpRequest) -> HttpResponse:
-    return _change(request, LineForm(request.POST), services.cart_item_update, "Cart updated.")
+    """A line's new quantity. A refused one is shown beside its line, on the cart page
+    answered at once (400, with and without htmx), not as a message after a redirect: the
+    shopper sees which line, what they typed and what the cart still holds."""
+    form = LineForm(request.POST)
+    refused = _change(request, form, services.cart_item_update, "Cart updated.")
+    if refused is None:
+        return _back(request)
+    cart, product = _cart(request), form.cleaned_data.get("product")
+    if any(line.product_id == product and line.product for line in cart.lines):
+        entered = request.POST.get("quantity", "")[:8]
+        refused = {"product": product, "message": refused, "entered": entered}
+    else:
+        # Not a line of this cart (a stale or forged form): said at the top instead.
+        messages.error(request, refused)
+        refused = None
+    return render(request, "cart/cart.html", {"cart": cart, "refused": refused}, status=400)
 
 
 @require_POST
 def cart_remove(request: HttpRequest) -> HttpResponse:
-    return _change(request, RemoveForm(request.POST), services.cart_item_remove, "Removed.")
+    refused = _change(request, RemoveForm(request.POST), services.cart_item_remove, "Removed.")
+    if refused:
+        messages.error(request, refused)
+    return _back(request)

@@ -5,10 +5,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from cart.selectors import CartView, cart_lines
+from cart.services import shipping_fee
 from catalog.models import Product
 
 from .models import UNPLACED, Order
@@ -77,7 +77,7 @@ def lines_priced(lines: Mapping[int, int]) -> Priced:
         )
         for row in rows.order_by("pk")
     ]
-    return Priced(priced, settings.ORDER_SHIPPING_FEE if priced else Decimal(0))
+    return Priced(priced, shipping_fee(len(priced)))
 
 
 def checkout_review(owner: str | None) -> Priced:

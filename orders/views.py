@@ -46,6 +46,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
     cart = cart_get(_owner(request))
     if not cart.lines:
         return _empty_cart(request)
+    if not cart.orderable:
+        # Before the shopper fills in the form for an order that cannot be placed as it is.
+        messages.error(request, "Some products in your cart are sold out or short of stock.")
+        return redirect("cart:detail")
     if request.method == "POST":
         form = CheckoutForm(request.POST)
         if form.is_valid():

@@ -1,5 +1,6 @@
 """The cart in the state Redis: atomic changes, write-behind, rebuild from PostgreSQL, bad input."""
 
+import re
 import threading
 from decimal import Decimal
 
@@ -48,7 +49,7 @@ def test_add_update_remove_and_the_cart_page(products, shopper):
     client.post("/cart/remove/", {"product": products[0].pk})
     assert lines(user) == {products[1].pk: 4}
     body = client.get("/cart/").content.decode()
-    assert products[1].name in body and "$44.00" in body and "Total (4 items)" in body
+    assert products[1].name in body and "$44.00" in body and "Subtotal (4 items)" in body
     assert 'id="cart-count">4<' in client.get("/").content.decode()
 
 
@@ -83,7 +84,8 @@ def test_bad_quantities_get_a_message_and_store_nothing(products, shopper, quant
         "/cart/add/", {"product": products[0].pk, "quantity": quantity}, follow=True
     )
     assert response.status_code == 200
-    assert "That did not work" in response.content.decode()
+    body = response.content.decode()
+    assert "Enter a quantity from 1 to 99." in body and "quantity:" not in body
     assert lines(user) == {}
 
 
@@ -93,7 +95,7 @@ def test_unknown_or_malformed_products_are_refused(products, shopper, product):
     response = client.post("/cart/add/", {"product": product, "quantity": 1}, follow=True)
     assert response.status_code == 200
     body = response.content.decode()
-    assert "That did not work" in body or "not available" in body
+    assert "Sorry, that product is not available." in body and "product:" not in body
     assert lines(user) == {}
 
 
@@ -121,6 +123,115 @@ def test_inactive_and_out_of_stock_products_are_refused(shopper):
     body = add(client, sold_out, follow=True).content.decode()
     assert "out of stock" in body
     assert lines(user) == {}
+
+
+def _line(body: str, product) -> str:
+    """The cart page's <li> of this product."""
+    for item in re.findall(r'<li class="cart-line.*?</li>', body, re.S):
+        if f'name="product" value="{product.pk}"' in item:
+            return item
+    raise AssertionError(f"no line of product {product.pk}")
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "100", "", "abc", "2.5"])
+def test_a_rejected_quantity_is_shown_beside_its_line_and_changes_nothing(
+    products, shopper, quantity
+):
+    user, client = shopper
+    add(client, products[0], 2)
+    add(client, products[1], 1)
+    client.post("/cart/remove/", {"product": 999999})  # an earlier, unrelated error
+    response = client.post("/cart/update/", {"product": products[0].pk, "quantity": quantity})
+    assert response.status_code == 400
+    body = response.content.decode()
+    line = _line(body, products[0])
+    assert "Enter a quantity from 1 to 99. Your cart still has 2." in line
+    assert f'value="{quantity}" inputmode="numeric" aria-invalid="true"' in line
+    assert f'aria-describedby="qerr{products[0].pk}"' in line and "$20.00" in line
+    assert "Enter a quantity" not in _line(body, products[1])
+    assert "not available" not in body, "the earlier error is not shown again"
+    assert "<title>Error: Your cart" in body
+    assert lines(user) == {products[0].pk: 2, products[1].pk: 1}
+    # The next page shows the cart as it is, without the refusal.
+    assert "Enter a quantity" not in client.get("/cart/").content.decode()
+
+
+def test_more_than_the_stock_is_refused_beside_the_line(shopper):
+    user, client = shopper
+    scarce = ProductFactory(stock__quantity=3)
+    add(client, scarce, 2)
+    response = client.post("/cart/update/", {"product": scarce.pk, "quantity": 5})
+    assert response.status_code == 400
+    assert "Only 3 left: enter 3 or fewer. Your cart still has 2." in _line(
+        response.content.decode(), scarce
+    )
+    assert lines(user) == {scarce.pk: 2}
+
+
+def test_a_refused_change_to_a_product_not_in_the_cart_is_said_at_the_top(products, shopper):
+    user, client = shopper
+    add(client, products[0], 1)
+    response = client.post("/cart/update/", {"product": products[1].pk, "quantity": 0})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert '<li class="message error">Enter a quantity from 1 to 99.</li>' in body
+    assert 'class="line-error"' not in body and lines(user) == {products[0].pk: 1}
+
+
+def test_plus_is_disabled_at_the_stock_limit_and_at_99(shopper):
+    _, client = shopper
+    scarce = ProductFactory(stock__quantity=3)
+    plenty = ProductFactory(stock__quantity=500)
+    add(client, scarce, 2)
+    add(client, plenty, 99)
+    body = client.get("/cart/").content.decode()
+    assert re.search(rf'id="inc{scarce.pk}"[^>]*>\+', body), "enabled below the stock"
+    client.post("/cart/update/", {"product": scarce.pk, "quantity": 3})
+    body = client.get("/cart/").content.decode()
+    assert re.search(rf'id="inc{scarce.pk}"[^>]* disabled>\+', body)
+    assert re.search(rf'id="inc{plenty.pk}"[^>]* disabled>\+', body)
+
+
+def _checkout_button(body: str) -> str:
+    return re.search(r'<aside class="summary-box".*?</aside>', body, re.S).group(0)
+
+
+@pytest.mark.parametrize("left", [0, 1])
+def test_a_sold_out_or_short_line_disables_check_out_until_it_is_fixed(products, shopper, left):
+    _, client = shopper
+    add(client, products[0], 2)
+    add(client, products[1], 1)
+    stock = products[0].stock
+    stock.quantity = left
+    stock.save()  # as the admin (or another shopper's order) does: the shelf follows
+    body = client.get("/cart/").content.decode()
+    box = _checkout_button(body)
+    assert '<button type="button" class="button-big" disabled' in box
+    assert 'href="/checkout/"' not in box and "change the marked lines" in box
+    assert ("Out of stock" if left == 0 else "Only 1 left") in _line(body, products[0])
+    # Typed in by hand, checkout sends the shopper back before the address form.
+    response = client.get("/checkout/", follow=True)
+    assert response.redirect_chain == [("/cart/", 302)]
+    assert "sold out or short of stock" in response.content.decode()
+    if left:
+        client.post("/cart/update/", {"product": products[0].pk, "quantity": 1})
+    else:
+        client.post("/cart/remove/", {"product": products[0].pk})
+    box = _checkout_button(client.get("/cart/").content.decode())
+    assert 'href="/checkout/">Check out</a>' in box and "disabled" not in box
+    assert client.get("/checkout/").status_code == 200
+
+
+@pytest.mark.parametrize("fee", ["4.95", "7.00"])
+def test_the_cart_shows_shipping_as_checkout_will_charge_it(products, shopper, settings, fee):
+    settings.ORDER_SHIPPING_FEE = Decimal(fee)
+    _, client = shopper
+    assert "<dt>Shipping</dt>" not in client.get("/cart/").content.decode(), "empty: no summary"
+    add(client, products[0], 2)  # 2 x $10.00
+    box = _checkout_button(client.get("/cart/").content.decode())
+    total = Decimal("20.00") + Decimal(fee)
+    assert f"<dt>Shipping</dt><dd>${fee}</dd>" in box and f"${total}</dd>" in box
+    assert services.shipping_fee(1) == Decimal(fee) and services.shipping_fee(0) == 0
 
 
 def test_post_without_csrf_token_is_403(products):

@@ -316,6 +316,30 @@ def test_place_without_details_goes_back_to_the_details_form(lamp):
     assert place(client, form={"token": "t", "seen_total": "1.00"}).url == "/checkout/"
 
 
+def test_the_cart_shows_the_shipping_and_total_the_review_charges(lamp, kettle, settings):
+    settings.ORDER_SHIPPING_FEE = Decimal("6.40")
+    client = shop_as_guest((lamp, 1), (kettle, 2))
+    cart = client.get("/cart/").content.decode()
+    review = client.get("/checkout/review/").content.decode()
+    for page in (cart, review):
+        assert "<dt>Shipping</dt><dd>$6.40</dd>" in page and "$61.40</dd>" in page
+    place(client)
+    assert Order.objects.get().shipping == Decimal("6.40")
+
+
+def test_a_sold_out_line_sends_the_shopper_back_before_the_address_form(lamp, kettle):
+    client = Client()
+    add(client, lamp, 2)
+    add(client, kettle, 1)
+    stock = Stock.objects.get(product=lamp)
+    stock.quantity = 0
+    stock.save()
+    response = client.get("/checkout/")
+    assert response.status_code == 302 and response.url == "/cart/"
+    assert client.post("/checkout/", DETAILS).url == "/cart/"
+    assert "checkout_details" not in client.session
+
+
 def test_a_short_line_is_refused_with_what_is_left_and_nothing_taken(lamp, kettle):
     client = shop_as_guest((lamp, 3), (kettle, 1))
     form = review_form(client)

@@ -44,6 +44,15 @@
     });
   });
 
+  // A refused change is answered 400 with the page that says why (the cart, with the message
+  // beside the line): swap it in like any answer, as the browser shows it without htmx.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 400 && event.detail.serverResponse) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // After an htmx change (add to cart, quantity), show the message where the shopper is looking.
   var hideTimer = null;
   document.addEventListener("htmx:oobAfterSwap", function (event) {
