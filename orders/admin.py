@@ -25,7 +25,7 @@ class OrderLineInline(ReadOnlyInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ["provider", "amount", "status", "reference", "created_at"]
+    fields = ["provider", "amount", "status", "card", "reference", "created_at"]
     readonly_fields = fields
 
 

@@ -120,8 +120,11 @@ class Payment(models.Model):
     provider = models.CharField(max_length=40)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=12, choices=Status.choices)
-    # The provider's id for the charge; never card data.
+    # The provider's id for the charge; never card data. Staff use it, shoppers never see it.
     reference = models.CharField(max_length=80)
+    # As the provider reported the card charged, for the shopper's receipt; never the number.
+    card_brand = models.CharField(max_length=30, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -129,3 +132,11 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.reference} {self.amount}"
+
+    @property
+    def card(self) -> str:
+        """The card as a shopper knows it: "Visa ending 4242" (empty if the provider did not
+        say)."""
+        if not self.card_last4:
+            return self.card_brand
+        return f"{self.card_brand or 'Card'} ending {self.card_last4}"

@@ -24,6 +24,10 @@ class PaymentResult:
     approved: bool
     reference: str = ""
     message: str = ""  # for the shopper when declined
+    # What the provider says about the card charged, for the shopper's receipt ("Visa ending
+    # 4242"): its brand and last four digits only. The full number is never kept.
+    card_brand: str = ""
+    card_last4: str = ""
 
 
 class PaymentUnavailable(Exception):
@@ -58,6 +62,8 @@ class TestCardProvider:
     name = "test-cards"
     APPROVED = frozenset({"4242424242424242", "5555555555554444", "378282246310005"})
     DECLINED = frozenset({"4000000000000002"})
+    # The approved cards' brands, by their first two digits, as a real provider reports them.
+    BRANDS: ClassVar[dict[str, str]] = {"42": "Visa", "55": "Mastercard", "37": "American Express"}
     # Bounded so a long-running demo process does not grow without end; a key older than
     # the last 10,000 charges is far past the reservation sweep's age.
     REMEMBERED = 10_000
@@ -83,7 +89,12 @@ class TestCardProvider:
     def _decide(self, details: dict[str, str]) -> PaymentResult:
         number = "".join(ch for ch in details.get("card_number", "") if ch.isdigit())
         if number in self.APPROVED:
-            return PaymentResult(True, reference=f"test_{uuid4().hex[:24]}")
+            return PaymentResult(
+                True,
+                reference=f"test_{uuid4().hex[:24]}",
+                card_brand=self.BRANDS[number[:2]],
+                card_last4=number[-4:],
+            )
         if number in self.DECLINED:
             return PaymentResult(False, message="Your card was declined. Nothing was charged.")
         return PaymentResult(

@@ -251,6 +251,8 @@ def _payment_record(order: Order, provider_name: str, result: PaymentResult) -> 
             "provider": provider_name,
             "amount": order.total,
             "status": Payment.Status.APPROVED,
+            "card_brand": result.card_brand,
+            "card_last4": result.card_last4,
         },
     )
 

@@ -93,9 +93,14 @@ def test_a_guest_checks_out_and_gets_the_order_page_and_one_email(lamp, kettle):
         "test-cards", Decimal("77.45"), Payment.Status.APPROVED,
     )  # fmt: skip
     assert payment.reference.startswith("test_") and "4242" not in payment.reference
+    # Only what the provider answered about the card is kept: its brand and last four digits.
+    assert (payment.card_brand, payment.card_last4) == ("Visa", "4242")
+    stored = [str(v) for v in Payment.objects.filter(pk=payment.pk).values().get().values()]
+    assert not any("42424242" in v for v in stored)
     assert Stock.objects.get(product=lamp).quantity == 23
     page = client.get(response.url).content.decode()
     assert order.number in page and "Thank you!" in page and "$77.45" in page
+    assert "Paid $77.45 with Visa ending 4242." in page and payment.reference not in page
     # The cart is emptied, and the write-behind records the empty cart.
     assert store.lines_of(store.read(owner)) == {}
     cart_services.carts_sync_dirty()
@@ -104,6 +109,7 @@ def test_a_guest_checks_out_and_gets_the_order_page_and_one_email(lamp, kettle):
     email = mail.outbox[0]
     assert email.to == [DETAILS["email"]] and order.number in email.subject
     assert "2 x Brass Desk Lamp (LAMP-1) at $30.00: $60.00" in email.body
+    assert "Paid with Visa ending 4242." in email.body and payment.reference not in email.body
     order.refresh_from_db()
     assert order.confirmation_sent_at is not None
 
@@ -436,6 +442,23 @@ def test_test_card_provider_approves_test_cards_and_declines_the_decline_card():
     declined = provider.charge(Decimal("10.00"), "SH-1", decline, idempotency_key="k-no")
     assert not declined.approved and "declined" in declined.message
     assert not provider.charge(Decimal("1"), "SH-1", {}, idempotency_key="k-none").approved
+    assert (declined.card_brand, declined.card_last4) == ("", "")
+
+
+@pytest.mark.parametrize(
+    "card, shown",
+    [
+        ("4242 4242 4242 4242", "Visa ending 4242"),
+        ("5555 5555 5555 4444", "Mastercard ending 4444"),
+        ("3782 822463 10005", "American Express ending 0005"),
+    ],
+)
+def test_the_order_page_shows_the_card_the_provider_charged(lamp, card, shown):
+    client = shop_as_guest((lamp, 1))
+    url = place(client, card=card).url
+    assert f"with {shown}." in client.get(url).content.decode()
+    payment = Payment.objects.get()
+    assert payment.card == shown and len(payment.card_last4) == 4
 
 
 def test_test_card_provider_charges_an_idempotency_key_once():

@@ -230,7 +230,9 @@ def test_the_sweep_releases_unpaid_reservations_and_confirms_charged_ones():
         live.pk: Order.Status.PENDING,  # younger than ORDER_RESERVATION_TIMEOUT
     }
     assert Stock.objects.get(product=product).quantity == 8, "only the unpaid unit went back"
-    assert Payment.objects.get().order_id == paid.pk
+    payment = Payment.objects.get()
+    assert payment.order_id == paid.pk
+    assert payment.card == "Visa ending 4242", "the provider's first answer, card included"
     assert [m.to for m in mail.outbox] == [[paid.email]], "confirmed, so its email is sent"
     assert services.order_confirmations_send_due(older_than=0) == 0
     # Running it again changes nothing.
