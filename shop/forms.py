@@ -17,6 +17,19 @@ class SignupForm(BaseUserCreationForm):
         model = get_user_model()
         fields = ["username", "email"]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # In the shopper's words, in place of Django's ("Required. 150 characters or fewer.",
+        # the validators' list): what to type, not how it is checked.
+        self.fields["username"].help_text = (
+            "The name you sign in with: letters, digits and @ . + - _ only."
+        )
+        self.fields["password1"].help_text = (
+            "At least 8 characters, not only digits, not a common password and not like your"
+            " name or email."
+        )
+        self.fields["password2"].help_text = "The same password again, to be sure."
+
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
 

@@ -381,5 +381,5 @@ def test_home_page_hit_runs_no_sql_and_carries_the_stock_of_its_products(
 
 def test_home_page_of_an_empty_catalog_renders():
     page = home_page()
-    assert "Everyday things, on the shelf." in page.html
+    assert "Everyday things, delivered." in page.html
     assert card_names(page.html) == [] and page.values["stock"] == {}

@@ -46,7 +46,7 @@ def add_to_cart(page, quantity: int = 1) -> None:
 def test_anonymous_shopper_browses_searches_signs_up_and_orders(demo_catalog, new_page):
     page = new_page(1280)
     page.goto("/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Everyday things, on the shelf.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Everyday things, delivered.")
 
     # Home -> a department -> one of its categories -> a product.
     page.get_by_role("navigation", name="Departments").get_by_role("link", name="Audio").click()
