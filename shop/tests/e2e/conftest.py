@@ -29,8 +29,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The two widths every page is checked and photographed at: a laptop and a phone.
-VIEWPORTS = {1280: {"width": 1280, "height": 800}, 390: {"width": 390, "height": 844}}
+# The widths pages are checked at: a laptop, a phone and the narrowest phone still sold (320).
+VIEWPORTS = {
+    1280: {"width": 1280, "height": 800},
+    390: {"width": 390, "height": 844},
+    320: {"width": 320, "height": 640},
+}
 TIMEOUT_MS = 15_000
 
 

@@ -94,7 +94,7 @@ def test_anonymous_shopper_browses_searches_signs_up_and_orders(demo_catalog, ne
     for product in chosen:
         expect(lines).to_contain_text(product)
     expect(page.get_by_label(f"Quantity of {chosen[1]}")).to_have_value("2")
-    expect(page.locator(".summary-box")).to_contain_text("Total (3 items)")
+    expect(page.locator(".summary-box")).to_contain_text("Subtotal (3 items)")
 
     # Checkout: an empty name and a bad email are explained next to their fields.
     page.get_by_role("link", name="Check out").click()
@@ -238,7 +238,7 @@ def test_cart_works_without_javascript(demo_catalog, new_page):
     page.get_by_label(f"Quantity of {product.name}").fill("3")
     page.get_by_role("button", name="Update").click()
     expect(page.locator("#messages")).to_contain_text("Cart updated.")
-    expect(page.locator(".summary-box")).to_contain_text("Total (3 items)")
+    expect(page.locator(".summary-box")).to_contain_text("Subtotal (3 items)")
     page.get_by_role("button", name=f"One more {product.name}").click()
     expect(badge(page)).to_have_text("4")
     page.get_by_role("button", name=f"Remove {product.name}").click()
