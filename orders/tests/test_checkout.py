@@ -326,8 +326,9 @@ def test_the_cart_shows_the_shipping_and_total_the_review_charges(lamp, kettle, 
     settings.ORDER_SHIPPING_FEE = Decimal("6.40")
     client = shop_as_guest((lamp, 1), (kettle, 2))
     cart = client.get("/cart/").content.decode()
+    details = client.get("/checkout/").content.decode()
     review = client.get("/checkout/review/").content.decode()
-    for page in (cart, review):
+    for page in (cart, details, review):
         assert "<dt>Shipping</dt><dd>$6.40</dd>" in page and "$61.40</dd>" in page
     place(client)
     assert Order.objects.get().shipping == Decimal("6.40")

@@ -54,6 +54,11 @@ def test_a_rejected_quantity_says_why_beside_its_line(demo_catalog, new_page, ja
     product, other = stocked(demo_catalog)
     set_stock(product, 7)
     page = new_page(390, java_script_enabled=javascript)
+    page.goto(f"/p/{product.slug}/")
+    for quantity in ("0", "100"):  # the product page says so too, instead of doing nothing
+        page.get_by_label("Quantity").fill(quantity)
+        page.get_by_role("button", name="Add to cart").click()
+        expect(page.locator("#messages")).to_contain_text("Enter a quantity from 1 to 99.")
     for item in (product, other):
         page.goto(f"/p/{item.slug}/")
         page.get_by_role("button", name="Add to cart").click()
