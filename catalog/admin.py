@@ -14,8 +14,8 @@ from .models import Category, Product, ProductImage, Review
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "parent", "slug", "position"]
-    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["name", "parent", "slug", "position", "is_active"]
+    list_filter = ["is_active", ("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 

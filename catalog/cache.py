@@ -5,20 +5,31 @@ Entries
 - `catalog.reviews` per product id and page (2 and up; the first is on the product page):
   the rendered page of approved reviews, asked for only up to the product's last review page
   (catalog.selectors), so the number of entries is bounded by the reviews there are.
-- `catalog.page` per slug, `catalog.listing` per category/sort/page and `catalog.home`: whole
-  rendered pages with visitor slots (see shelf.pages), so a hit renders no template.
+- `catalog.page` per slug, `catalog.listing` per category/sort/page/filters and `catalog.home`:
+  whole rendered pages with visitor slots (see shelf.pages), so a hit renders no template. The
+  listing's filters are part of its key in one canonical order (catalog.selectors.Filters), from
+  bounded sets only: fixed price buckets and rating thresholds, "in stock", and the brands of the
+  category; a value outside them is a 404 that stores nothing.
+- `catalog.menu`: the header's department menu (the active categories), rendered once for every
+  page; shared pages embed it and record `catalog:categories`.
 
 Tags (bumped after commit by catalog.services)
 - `product:<id>`: the product, its images, or its category's name changed.
 - `listing:<category id>`: a product in the category or below it changed, came or went.
 - `reviews:<id>`: a review of the product was approved, edited, rejected or deleted (the
   product page and its further review pages depend on it).
-- `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`.
+- `catalog:home`, `catalog:slugs` (a product appeared or its slug changed), `catalog:categories`
+  (a category was added, renamed, moved or (de)activated: every page's header menu).
+- `instock:<category id>`: a product in the category or below it sold out or came back in stock.
+  Every listing records it: its "In stock" count and, when filtered, its products depend on
+  which products have stock. A sale that leaves units on hand changes neither, so it bumps
+  nothing here (the badge is a stock slot, live on every hit).
 
 Staleness: none after a commit that bumps the tags; a bump that cannot reach Redis waits in the
 outbox (shelf/outbox.py) and is applied before Redis is read again. Related products and
 "popular" lists are chosen when a page is built and may lag rating changes by up to the page's
-TTL; prices on them never lag.
+TTL; prices on them never lag. "Top rated" follows a product's own reviews at once and the
+catalog's mean rating (its prior) within the hour (catalog.tasks.rating_prior_refresh).
 """
 
 from pathlib import Path
@@ -58,6 +69,10 @@ def reviews_tag(product_id: int) -> str:
     return f"reviews:{product_id}"
 
 
+def in_stock_tag(category_id: int) -> str:
+    return f"instock:{category_id}"
+
+
 HOME_TAG = "catalog:home"
 SLUGS_TAG = "catalog:slugs"
 CATEGORIES_TAG = "catalog:categories"
@@ -80,7 +95,11 @@ HOME = shelf.Namespace(
 REVIEWS = shelf.Namespace(
     "catalog.reviews", schema=1, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
-NAMESPACES = (PRODUCT, PAGE, LISTING, HOME, REVIEWS)
+# Exact through its tag; the TTL only bounds a bump that was lost anyway.
+MENU = shelf.Namespace(
+    "catalog.menu", schema=1, ttl=PAGE_TTL, key_tags=lambda _part: (CATEGORIES_TAG,)
+)
+NAMESPACES = (PRODUCT, PAGE, LISTING, HOME, REVIEWS, MENU)
 
 
 def record_view(product_id: int) -> None:
@@ -124,6 +143,10 @@ def home_get(loader, follow):
     return shelf.fetch_with(HOME, "home", loader, follow)
 
 
+def menu_get(loader) -> str:
+    return shelf.fetch(MENU, "menu", loader)
+
+
 def page_versions(*tags: str) -> dict[str, str]:
     """Versions to record with a page, read before the data it shows."""
     return shelf.versions(tags)
@@ -142,6 +165,17 @@ def invalidate(
     if categories:
         tags.append(CATEGORIES_TAG)
     shelf.bump_on_commit(*tags, then=then)
+
+
+def invalidate_in_stock(category_ids) -> None:
+    """Expire the listings of these categories (whose products' stock ran out or came back)
+    once the transaction commits."""
+    shelf.bump_on_commit(*(in_stock_tag(i) for i in category_ids))
+
+
+def invalidate_listings() -> None:
+    """Expire every listing (their "Top rated" order changed) once the transaction commits."""
+    shelf.bump_on_commit(LISTING.generation, HOME_TAG)
 
 
 def invalidate_everything() -> None:

@@ -19,6 +19,10 @@ class Category(models.Model):
     )
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0)
+    # An inactive category leaves the department menu and its listing is a 404; its products
+    # keep their own pages.
+    # db_default: seed_catalog's COPY names only the columns it knows.
+    is_active = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -50,6 +54,13 @@ class Product(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(5)],
     )
     review_count = models.PositiveIntegerField(default=0)
+    # "Top rated" order: the Bayesian average (C*m + rating*n) / (C + n) with the catalog's
+    # prior (RatingPrior: m the mean rating of all reviews, C its weight), so one 5-star review
+    # does not outrank hundreds of 4.8s; 0 without reviews (ranked last). A PostgreSQL
+    # trigger writes it on INSERT and on UPDATE of rating or review_count (migration 0003),
+    # whatever path changes them; catalog.services.rating_prior_refresh renews the prior and
+    # every score.
+    rating_score = models.FloatField(default=0.0, db_default=0.0, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -64,6 +75,9 @@ class Product(models.Model):
             GinIndex(fields=["search_vector"], name="product_search_vector"),
             models.Index(fields=["category", "is_active", "price"], name="product_cat_price"),
             models.Index(fields=["category", "is_active", "rating"], name="product_cat_rating"),
+            models.Index(
+                fields=["category", "is_active", "-rating_score", "id"], name="product_cat_score"
+            ),
             models.Index(fields=["is_active", "created_at"], name="product_active_new"),
         ]
         constraints = [
@@ -75,6 +89,17 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product", kwargs={"slug": self.slug})
+
+
+class RatingPrior(models.Model):
+    """The one row (id 1) of the prior every product's `rating_score` is computed with."""
+
+    mean = models.FloatField(default=0.0)
+    weight = models.PositiveIntegerField(default=10)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} x {self.weight}"
 
 
 class ProductImage(models.Model):

@@ -2,6 +2,8 @@
 
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from inventory.signals import stock_availability_changed
+
 from . import services
 from .models import Category, Product, ProductImage, Review
 
@@ -64,6 +66,10 @@ def review_changed(sender, instance: Review, raw: bool = False, **kwargs) -> Non
         services.product_ratings_refresh([instance.product_id])
 
 
+def availability_changed(sender, product_ids: list[int], **kwargs) -> None:
+    services.products_availability_changed(product_ids)
+
+
 def connect() -> None:
     pre_save.connect(product_pre_save, sender=Product, dispatch_uid="catalog.product_pre_save")
     post_save.connect(product_changed, sender=Product, dispatch_uid="catalog.product_saved")
@@ -76,3 +82,6 @@ def connect() -> None:
     pre_save.connect(review_pre_save, sender=Review, dispatch_uid="catalog.review_pre_save")
     post_save.connect(review_changed, sender=Review, dispatch_uid="catalog.review_saved")
     post_delete.connect(review_changed, sender=Review, dispatch_uid="catalog.review_deleted")
+    stock_availability_changed.connect(
+        availability_changed, dispatch_uid="catalog.stock_availability_changed"
+    )

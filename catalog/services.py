@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
@@ -86,9 +87,55 @@ def category_changed(category: Category, old_parent_id: int | None = None) -> No
 
 
 def catalog_changed_everything() -> None:
-    """Expire every catalog entry: for bulk loads that bypass signals (seed_catalog)."""
+    """Expire every catalog entry: for bulk loads that bypass signals (seed_catalog), whose
+    rows also move the catalog's mean rating."""
+    rating_prior_refresh()
     cache.invalidate_everything()
     _tell(change="everything")
+
+
+def products_availability_changed(product_ids: Iterable[int]) -> None:
+    """These products sold out or came back in stock: the listings of their categories (and
+    of the departments above them) count and filter "in stock" anew after the commit."""
+    categories = Product.objects.filter(pk__in=list(product_ids)).values_list(
+        "category_id", flat=True
+    )
+    cache.invalidate_in_stock(sorted(_with_ancestors(categories)))
+
+
+_PRIOR_SQL = """
+INSERT INTO catalog_ratingprior (id, mean, weight, updated_at)
+SELECT 1, coalesce(sum(rating * review_count) / nullif(sum(review_count), 0), 0), %s, now()
+FROM catalog_product WHERE is_active
+ON CONFLICT (id) DO UPDATE
+SET mean = EXCLUDED.mean, weight = EXCLUDED.weight, updated_at = EXCLUDED.updated_at
+"""
+_SCORES_SQL = """
+UPDATE catalog_product p SET rating_score = s.score
+FROM (
+    SELECT p.id, catalog_rating_score(p.rating, p.review_count, r.mean, r.weight) AS score
+    FROM catalog_product p, catalog_ratingprior r WHERE r.id = 1
+) s
+WHERE p.id = s.id AND p.rating_score IS DISTINCT FROM s.score
+"""
+
+
+@transaction.atomic
+def rating_prior_refresh() -> int:
+    """Renew the "Top rated" prior (the mean rating of every review in the catalog, weighted
+    CATALOG_RATING_PRIOR_WEIGHT) and every product's score; return how many scores changed.
+
+    Between two runs a product's score follows its own rating and review count at once (the
+    trigger of migration 0003) with the prior of the last run. Rows whose score is unchanged
+    are not written; if any changed, every listing's order may have, so all are expired.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_PRIOR_SQL, [settings.CATALOG_RATING_PRIOR_WEIGHT])
+        cursor.execute(_SCORES_SQL)
+        changed = cursor.rowcount
+    if changed:
+        cache.invalidate_listings()
+    return changed
 
 
 @transaction.atomic
@@ -128,7 +175,7 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
     limit = products if products is not None else Product.objects.count()
     popular = cache.popular_ids(limit)
     if len(popular) < limit:
-        top = Product.objects.filter(is_active=True).order_by("-rating", "-review_count", "id")
+        top = Product.objects.filter(is_active=True).order_by("-rating_score", "id")
         seen = set(popular)
         popular += [i for i in top.values_list("id", flat=True)[:limit] if i not in seen]
         popular = popular[:limit]
@@ -136,7 +183,8 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
     # Home and listings are few and always loaded (a hit costs a read); pages are skipped
     # while on the shelf.
     plan = [Warm("catalog.home", selectors.home_page)]
-    for slug in Category.objects.order_by("pk").values_list("slug", flat=True):
+    active = Category.objects.filter(is_active=True).order_by("pk")
+    for slug in active.values_list("slug", flat=True):
         plan.append(Warm("catalog.listing", partial(selectors.category_page, slug, "", 1)))
     ids = [pid for pid in popular if pid in slugs]
     for start in range(0, len(ids), CARDS_PER_WARM):

@@ -2,12 +2,15 @@ from django.db.models.signals import post_delete, post_save
 
 from .cache import stock_refresh
 from .models import Stock
+from .signals import availability_changed
 
 
 def stock_saved(sender, instance: Stock, raw: bool = False, **kwargs) -> None:
     if not raw:
         # An admin's edit: written through after the commit, like a reservation.
         stock_refresh([instance.product_id])
+        # The level before the edit is not known here: the product may have sold out or come back.
+        availability_changed([instance.product_id])
 
 
 def connect() -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .cache import stock_refresh
 from .models import Stock
+from .signals import availability_changed
 
 
 class OutOfStock(Exception):
@@ -55,8 +56,11 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
             raise OutOfStock(
                 {pid: v for pid, v in short.items() if pid == product_id or v[1] < v[0]}
             )
-    # update() sends no signals: write the new levels through to the shelf after the commit.
+    # update() sends no signals: write the new levels through to the shelf after the commit,
+    # and name the products this order sold out (one primary-key read of the rows just locked).
     stock_refresh(ids)
+    sold_out = Stock.objects.filter(product_id__in=ids, quantity=0).values_list("product_id")
+    availability_changed([pid for (pid,) in sold_out])
 
 
 def stock_release(lines: Mapping[int, int]) -> None:
@@ -77,3 +81,6 @@ def stock_release(lines: Mapping[int, int]) -> None:
             quantity=F("quantity") + lines[product_id], updated_at=now
         )
     stock_refresh(ids)
+    # A row that now holds exactly what came back was at zero: back in stock.
+    levels = Stock.objects.filter(product_id__in=ids).values_list("product_id", "quantity")
+    availability_changed([pid for pid, quantity in levels if quantity == lines[pid]])

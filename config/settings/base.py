@@ -359,6 +359,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.site",
+                "shop.context_processors.menu",
             ],
         },
     },
@@ -399,6 +400,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "catalog-popular-rank": {"task": "catalog.tasks.popular_rank", "schedule": 300.0},
+    # The catalog's mean rating moves slowly; a product's own score follows its reviews at once
+    # (a trigger), only the prior waits for this.
+    "catalog-rating-prior": {"task": "catalog.tasks.rating_prior_refresh", "schedule": 3600.0},
     # Write-behind of carts: the sync lag is at most this interval plus the sync itself.
     "cart-sync": {"task": "cart.tasks.carts_sync", "schedule": 2.0},
     "cart-evict-idle": {"task": "cart.tasks.carts_evict_idle", "schedule": 300.0},
@@ -435,6 +439,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Celery's default scheduler, writing beat's heartbeat at every tick (shop/heartbeats.py).
 CELERY_BEAT_SCHEDULER = "shop.heartbeats:HeartbeatScheduler"
+
+# CATALOG
+# ------------------------------------------------------------------------------
+# "Top rated" ranks by a Bayesian average: each product's reviews plus this many imaginary
+# reviews at the catalog's mean rating (catalog.services.rating_prior_refresh).
+CATALOG_RATING_PRIOR_WEIGHT = env.int("CATALOG_RATING_PRIOR_WEIGHT", default=10)
 
 # SEARCH
 # ------------------------------------------------------------------------------

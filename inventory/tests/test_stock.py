@@ -116,7 +116,8 @@ def test_badges_on_product_page_and_listing_come_from_the_stock_entry():
     assert "Only 3 left" in client.get(f"/p/{few.slug}/").content.decode()
     assert "Out of stock" in client.get(f"/p/{none.slug}/").content.decode()
     listing = client.get("/c/kettles/").content.decode()
-    assert listing.count("In stock") == 1 and "Only 3 left" in listing
+    # One "In stock" badge (the filter panel's "In stock only" is not a badge).
+    assert listing.count("badge-in") == 1 and "Only 3 left" in listing
     assert "Out of stock" in listing
 
 
