@@ -1,11 +1,20 @@
 """Reads for the catalog's pages and API, through catalog.cache."""
 
+from __future__ import annotations
+
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
 
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.http import QueryDict
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from inventory.selectors import stock_request
 from shelf import Loaded
@@ -18,15 +27,86 @@ from .structured_data import breadcrumb_jsonld, product_jsonld
 PAGE_SIZE = 24
 RELATED_COUNT = 8
 HOME_COUNT = 8
+# "Top rated" is the Bayesian score (models.Product.rating_score), not the raw average: a
+# single 5-star review does not outrank hundreds of 4.8s (index product_cat_score).
 SORTS = {
-    "": ("-rating", "id"),
+    "": ("-rating_score", "id"),
     "price": ("price", "id"),
     "-price": ("-price", "id"),
-    "rating": ("-rating", "id"),
+    "rating": ("-rating_score", "id"),
     "new": ("-created_at", "id"),
 }
+SORT_LABELS = [
+    ("", "Top rated"), ("price", "Price: low to high"), ("-price", "Price: high to low"),
+    ("new", "Newest"),
+]  # fmt: skip
 MAX_PAGE = 10_000
 REVIEWS_PAGE_SIZE = 10
+# Listing filters take values from fixed sets only, so the listings a category can have are
+# bounded (brands: those of the category), and equivalent URLs share one entry.
+PRICE_EDGES = (25, 50, 100, 250, 500)
+PRICE_BUCKETS = {  # value: (label, lowest price, price it stays under), in width_bucket order
+    "0-25": ("Under $25", None, 25),
+    "25-50": ("$25 to $50", 25, 50),
+    "50-100": ("$50 to $100", 50, 100),
+    "100-250": ("$100 to $250", 100, 250),
+    "250-500": ("$250 to $500", 250, 500),
+    "500-": ("$500 and over", 500, None),
+}
+RATINGS = {"4": "4 and up", "3": "3 and up", "2": "2 and up"}
+MAX_BRAND = 80  # Product.brand's max_length
+
+
+class NoSuchListing(Exception):
+    """A filtered listing that does not exist (unknown category or brand, a page past the end):
+    raised from its loader, so that the shelf stores nothing for it and junk filter values add
+    no entries. Unfiltered, these are stored as brief negatives as before (one per slug and
+    page number, at most MAX_PAGE per category)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A listing's filters, each one value at most (a bounded key space)."""
+
+    brand: str | None = None
+    price: str | None = None
+    rating: str | None = None
+    in_stock: bool = False
+
+    @classmethod
+    def parse(cls, data: QueryDict) -> Filters | None:
+        """The filters a query string asks for; None if a value is not one we offer (whether
+        a brand exists in the category is known only to the loader). Other parameters are
+        ignored, so they cannot make new entries either."""
+        values = {}
+        for name in ("brand", "price", "rating", "in_stock"):
+            given = [v for v in data.getlist(name) if v != ""]
+            if len(given) > 1:
+                return None
+            values[name] = given[0] if given else None
+        brand, price, rating, in_stock = values.values()
+        if brand is not None and (
+            len(brand) > MAX_BRAND or any(unicodedata.category(c)[0] == "C" for c in brand)
+        ):
+            return None
+        if (price is not None and price not in PRICE_BUCKETS) or (
+            rating is not None and rating not in RATINGS
+        ) or in_stock not in (None, "1"):
+            return None
+        return cls(brand, price, rating, in_stock == "1")
+
+    def query(self, **changes) -> str:
+        """The canonical query string of these filters (with `changes`): fixed order, no empty
+        values. It is also the filters' part of the listing's key."""
+        fields = {"brand": self.brand, "price": self.price, "rating": self.rating,
+                  "in_stock": "1" if self.in_stock else None} | changes  # fmt: skip
+        return urlencode({k: v for k, v in fields.items() if v not in (None, "", False)})
+
+    def __bool__(self) -> bool:
+        return any((self.brand, self.price, self.rating, self.in_stock))
+
+
+NO_FILTERS = Filters()
 
 
 def _first_image():
@@ -139,7 +219,7 @@ def _reviews_of(product_id: int, page: int) -> list[dict]:
 
 
 def _load_product_page(slug: str) -> Loaded:
-    deps = cache.page_versions(cache.SLUGS_TAG)
+    deps = cache.page_versions(cache.SLUGS_TAG, cache.CATEGORIES_TAG)
     found = Product.objects.filter(slug=slug, is_active=True).values_list("id", flat=True).first()
     if found is None:
         return Loaded(None, deps)
@@ -151,7 +231,7 @@ def _load_product_page(slug: str) -> Loaded:
     related = list(
         Product.objects.filter(category_id=product.category_id, is_active=True)
         .exclude(pk=product.pk)
-        .order_by("-rating", "-review_count", "id")
+        .order_by("-rating_score", "id")
         .values_list("id", flat=True)[:RELATED_COUNT]
     )
     deps |= cache.page_versions(*(cache.product_tag(i) for i in related))
@@ -174,6 +254,7 @@ def _load_product_page(slug: str) -> Loaded:
                 url=product.get_absolute_url(), images=images, price=str(product.price),
                 rating=float(product.rating), review_count=product.review_count,
             ),
+            "menu": department_menu(),
         },
     )  # fmt: skip
     pages = _review_pages(review_count)
@@ -232,27 +313,152 @@ def review_page(slug: str, page: int) -> Page | None:
 
 
 def _category_tree() -> list[Category]:
-    return list(Category.objects.filter(parent=None).prefetch_related("children"))
-
-
-def _load_listing(part: str) -> Loaded:
-    slug, sort, page = part.rsplit(":", 2)
-    page = int(page)
-    deps = cache.page_versions(cache.CATEGORIES_TAG)
-    category = Category.objects.select_related("parent").filter(slug=slug).first()
-    if category is None:
-        return Loaded(None, deps)
-    deps |= cache.page_versions(cache.listing_tag(category.pk))
-    children = list(category.children.all())
-    products = Product.objects.filter(
-        category_id__in=[category.pk, *(c.pk for c in children)], is_active=True
+    return list(
+        Category.objects.filter(parent=None, is_active=True).prefetch_related(
+            Prefetch("children", queryset=Category.objects.filter(is_active=True))
+        )
     )
-    total = products.count()
+
+
+def _load_menu(_part: str) -> str:
+    # The menu namespace's key tag (catalog:categories) was read before this runs.
+    return render_to_string("includes/department_menu.html", {"departments": _category_tree()})
+
+
+def department_menu() -> SafeString:
+    """The header's department menu, the same for every visitor (a cached fragment). A shared
+    page that embeds it records `menu_versions()` before rendering."""
+    return mark_safe(cache.menu_get(_load_menu))
+
+
+def menu_versions() -> dict[str, str]:
+    """The version of the tag the department menu depends on, for a shared page of another app
+    to record before it renders the menu (see `department_menu`)."""
+    return cache.page_versions(cache.CATEGORIES_TAG)
+
+
+# Facet counts of a listing in one statement. Each facet counts what the *other* filters keep,
+# so a shopper sees what choosing a value would give; every value present in the category is
+# listed (brands with no match count 0). The CTE reads the category's active products once.
+_FACETS_SQL = """
+WITH f AS MATERIALIZED (
+    SELECT p.brand, width_bucket(p.price, %(edges)s::numeric[]) AS bucket, p.rating,
+           coalesce(s.quantity, 0) > 0 AS stocked,
+           (%(brand)s::text IS NULL OR p.brand = %(brand)s::text) AS b,
+           (%(bucket)s::int IS NULL
+            OR width_bucket(p.price, %(edges)s::numeric[]) = %(bucket)s::int) AS pr,
+           (%(rating)s::numeric IS NULL OR p.rating >= %(rating)s::numeric) AS r,
+           (NOT %(in_stock)s OR coalesce(s.quantity, 0) > 0) AS s
+    FROM catalog_product p LEFT JOIN inventory_stock s ON s.product_id = p.id
+    WHERE p.category_id = ANY(%(categories)s) AND p.is_active
+)
+SELECT 'brand', brand, count(*) FILTER (WHERE pr AND r AND s) FROM f GROUP BY brand
+UNION ALL
+SELECT 'price', bucket::text, count(*) FILTER (WHERE b AND r AND s) FROM f GROUP BY bucket
+UNION ALL
+SELECT 'rating', t::text, count(*) FILTER (WHERE rating >= t AND b AND pr AND s)
+FROM f, unnest(%(thresholds)s::numeric[]) t GROUP BY t
+UNION ALL
+SELECT 'stock', '', count(*) FILTER (WHERE stocked AND b AND pr AND r) FROM f
+UNION ALL
+SELECT 'total', '', count(*) FILTER (WHERE b AND pr AND r AND s) FROM f
+"""
+_BUCKET_INDEX = {value: i for i, value in enumerate(PRICE_BUCKETS)}
+
+
+def _facet_counts(category_ids: list[int], filters: Filters) -> dict[str, dict[str, int]]:
+    """{"brand": {name: n}, "price": {bucket: n}, "rating": {threshold: n}, "stock": {"": n},
+    "total": {"": n}} for the category's active products under `filters`."""
+    params = {
+        "categories": category_ids,
+        "edges": list(PRICE_EDGES),
+        "thresholds": [int(t) for t in RATINGS],
+        "brand": filters.brand,
+        "bucket": _BUCKET_INDEX[filters.price] if filters.price else None,
+        "rating": int(filters.rating) if filters.rating else None,
+        "in_stock": filters.in_stock,
+    }
+    counts: dict[str, dict[str, int]] = {"brand": {}, "price": {}, "rating": {}}
+    with connection.cursor() as cursor:
+        cursor.execute(_FACETS_SQL, params)
+        for facet, value, count in cursor.fetchall():
+            counts.setdefault(facet, {})[value] = count
+    buckets = list(PRICE_BUCKETS)
+    counts["price"] = {buckets[int(i)]: n for i, n in counts["price"].items()}
+    return counts
+
+
+def _filtered(products, filters: Filters):
+    if filters.brand:
+        products = products.filter(brand=filters.brand)
+    if filters.price:
+        _label, low, high = PRICE_BUCKETS[filters.price]
+        if low is not None:
+            products = products.filter(price__gte=low)
+        if high is not None:
+            products = products.filter(price__lt=high)
+    if filters.rating:
+        products = products.filter(rating__gte=Decimal(filters.rating))
+    if filters.in_stock:
+        products = products.filter(stock__quantity__gt=0)
+    return products
+
+
+def _facets(counts: dict, sort: str) -> dict:
+    """What the filter panel shows: each facet's values with their counts."""
+    return {
+        "brands": [
+            {"value": name, "count": n}
+            for name, n in sorted(counts["brand"].items(), key=lambda item: item[0].casefold())
+        ],
+        "prices": [
+            {"value": value, "label": label, "count": counts["price"][value]}
+            for value, (label, _low, _high) in PRICE_BUCKETS.items()
+            if value in counts["price"]
+        ],
+        "ratings": [
+            {"value": value, "label": label, "count": counts["rating"].get(value, 0)}
+            for value, label in RATINGS.items()
+        ],
+        "in_stock": counts["stock"][""],
+        "clear": f"?sort={sort}" if sort else "?",
+    }
+
+
+def _missing(filters: Filters, deps: dict[str, str]) -> Loaded:
+    if filters:
+        raise NoSuchListing
+    return Loaded(None, deps)
+
+
+def _load_listing(slug: str, sort: str, page: int, filters: Filters) -> Loaded:
+    # Tags before what they protect: the category tree, then the category's products and which
+    # of them have stock. A listing counts "in stock" (and may filter by it) from PostgreSQL's
+    # stock rows; `instock:<category>` is bumped after the commit of any change that sells a
+    # product out or brings it back, so the next request rebuilds it, while sales that leave
+    # units on hand cost it nothing (the badges are stock slots, read live on every hit).
+    deps = cache.page_versions(cache.CATEGORIES_TAG)
+    category = (
+        Category.objects.select_related("parent").filter(slug=slug, is_active=True).first()
+    )
+    if category is None or (category.parent is not None and not category.parent.is_active):
+        return _missing(filters, deps)
+    deps |= cache.page_versions(
+        cache.listing_tag(category.pk), cache.in_stock_tag(category.pk)
+    )
+    children = list(category.children.filter(is_active=True))
+    tree = [category.pk, *(c.pk for c in children)]
+    counts = _facet_counts(tree, filters)
+    if filters.brand is not None and filters.brand not in counts["brand"]:
+        raise NoSuchListing(filters.brand)
+    total = counts["total"][""]
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
-        return Loaded(None, deps)
+        return _missing(filters, deps)
+    products = _filtered(Product.objects.filter(category_id__in=tree, is_active=True), filters)
     offset = (page - 1) * PAGE_SIZE
     ids = list(products.order_by(*SORTS[sort]).values_list("id", flat=True)[offset:][:PAGE_SIZE])
+    query = filters.query(sort=sort or None)
     html = render_shared(
         "catalog/category.html",
         {
@@ -265,26 +471,38 @@ def _load_listing(part: str) -> Loaded:
             "page": page,
             "pages": pages,
             "sort": sort,
-            "sorts": [("", "Top rated"), ("price", "Price: low to high"),
-                      ("-price", "Price: high to low"), ("new", "Newest")],
+            "sorts": SORT_LABELS,
+            "filters": filters,
+            "facets": _facets(counts, sort),
+            "page_link": f"?{query}&page=" if query else "?page=",
+            "menu": department_menu(),
         },
-    )  # fmt: skip
+    )
     return Loaded({"html": html, "stock": ids}, deps)
 
 
-def category_page(slug: str, sort: str, page: int) -> Page | None:
-    """A category listing page, or None for an unknown category or a page past the end."""
+def category_page(
+    slug: str, sort: str, page: int, filters: Filters = NO_FILTERS
+) -> Page | None:
+    """A category listing page, or None for an unknown or inactive category, a brand the
+    category does not have, or a page past the end (none of which is stored)."""
     if sort not in SORTS or not 1 <= page <= MAX_PAGE:
         return None
-    value, follows = cache.listing_get(f"{slug}:{sort}:{page}", _load_listing, _follow_stock)
+    part = f"{slug}:{sort}:{page}:{filters.query()}"
+    try:
+        value, follows = cache.listing_get(
+            part, lambda _part: _load_listing(slug, sort, page, filters), _follow_stock
+        )
+    except NoSuchListing:
+        return None
     return _page(value, follows)
 
 
 def _load_home(_part: str) -> Loaded:
-    deps = cache.page_versions(cache.HOME_TAG)
+    deps = cache.page_versions(cache.HOME_TAG, cache.CATEGORIES_TAG)
     popular = cache.popular_ids(HOME_COUNT)
     if len(popular) < HOME_COUNT:
-        top = Product.objects.filter(is_active=True).order_by("-rating", "-review_count", "id")
+        top = Product.objects.filter(is_active=True).order_by("-rating_score", "id")
         popular += [i for i in top.values_list("id", flat=True)[: HOME_COUNT * 2]
                     if i not in popular][: HOME_COUNT - len(popular)]  # fmt: skip
     newest = list(
@@ -298,6 +516,7 @@ def _load_home(_part: str) -> Loaded:
             "departments": _category_tree(),
             "popular": product_cards(popular),
             "newest": product_cards(newest),
+            "menu": department_menu(),
         },
     )
     return Loaded({"html": html, "stock": [*popular, *newest]}, deps)

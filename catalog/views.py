@@ -15,8 +15,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def category(request: HttpRequest, slug: str) -> HttpResponse:
+    # A filter value we do not offer is a 404, never a new entry; unknown parameters are
+    # ignored, and the key puts the rest in one order, so equivalent URLs share a page.
+    filters = selectors.Filters.parse(request.GET)
+    if filters is None:
+        raise Http404("No such filter.")
     sort = request.GET.get("sort", "")
-    page = selectors.category_page(slug, sort, page_number(request.GET.get("page")))
+    page = selectors.category_page(slug, sort, page_number(request.GET.get("page")), filters)
     if page is None:
         raise Http404("No such category page.")
     return respond(request, page.body, page.values)

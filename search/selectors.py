@@ -32,7 +32,7 @@ from django.db.models import (
 )
 
 from catalog.models import Category, Product
-from catalog.selectors import product_cards, product_versions
+from catalog.selectors import department_menu, menu_versions, product_cards, product_versions
 from inventory.selectors import stock_request
 from shelf import Loaded, Request
 from shelf.pages import Page, render_shared
@@ -52,7 +52,7 @@ SORTS = {
     "relevance": ("-rank", "id"),
     "price": ("price", "id"),
     "-price": ("-price", "id"),
-    "rating": ("-rating", "id"),
+    "rating": ("-rating_score", "id"),  # the Bayesian score, as the catalog's "Top rated"
 }
 SORT_LABELS = {
     "relevance": "Best match",
@@ -292,7 +292,7 @@ _ORDER = {
     "-price": "key DESC, id",
     "rating": "key DESC, id",
 }
-_KEY = {"price": F("price"), "-price": F("price"), "rating": F("rating")}
+_KEY = {"price": F("price"), "-price": F("price"), "rating": F("rating_score")}
 
 
 def _filtered(params: SearchParams) -> bool:
@@ -488,13 +488,15 @@ def _load_page(shown: str, params: SearchParams) -> Loaded:
     # Each tag is read before what it protects: the results entry's tags before the entry, the
     # cards' product tags before the cards. So a write that commits while the page is built
     # leaves it recorded under an old version, never served as fresh.
-    deps = cache.results_versions(params.priced)
+    deps = cache.results_versions(params.priced) | menu_versions()
     value = _results(params)
     if value is None:
         return Loaded(None, deps)  # a page past the end
     deps |= product_versions(value["ids"])
     found = _result(params, value)
-    html = render_shared("search/results.html", _page_context(shown, found))
+    html = render_shared(
+        "search/results.html", {**_page_context(shown, found), "menu": department_menu()}
+    )
     stock = [card["id"] for card in found.cards]
     page = {"html": html, "stock": stock, "total": found.total, "popular": value["popular"]}
     return Loaded(page, deps)

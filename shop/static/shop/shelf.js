@@ -53,6 +53,18 @@
     }
   });
 
+  // Filters and sort apply as soon as a choice changes (forms marked data-autosubmit; a control
+  // may sit outside its form, joined by form="..."). Typed fields (prices) still wait for the
+  // button or Enter. Without this file the forms keep their "Apply" and "Sort" buttons.
+  document.addEventListener("change", function (event) {
+    var control = event.target;
+    var form = control && control.form;
+    if (!form || !form.hasAttribute("data-autosubmit")) return;
+    if (!/^(select-one|radio|checkbox)$/.test(control.type)) return;
+    if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
+  });
+
   // After an htmx change (add to cart, quantity), show the message where the shopper is looking.
   var hideTimer = null;
   document.addEventListener("htmx:oobAfterSwap", function (event) {
