@@ -25,10 +25,9 @@ def _choice_with_products(page, legend: str):
     labels = page.locator("fieldset", has=page.locator("legend", has_text=legend)).locator("label")
     for i in range(labels.count()):
         label = labels.nth(i)
-        text = label.inner_text()
-        found = re.search(r"\((\d+)\)$", text.strip())
-        if found and int(found.group(1)) > 0:
-            return label, text.rsplit(" (", 1)[0].strip()
+        found = re.fullmatch(r"\s*(.*?)\s*\((\d+)\)\s*", label.inner_text(), re.S)
+        if found and int(found.group(2)) > 0:
+            return label, found.group(1)
     raise AssertionError(f"no {legend} choice with products")
 
 
