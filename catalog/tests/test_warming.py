@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from catalog import cache, services
+from catalog.models import Product
 from shelf import stats, warming
 from shelf.core import l1_empty
 from shelf.tests.servers import redis_server
@@ -67,15 +68,15 @@ def test_warming_stops_at_the_budget_and_a_second_run_goes_on_where_it_stopped(
 
 
 def test_the_plan_is_in_popularity_order(private_cache, products):
-    """The hourly ranking's products first, then the rest by rating."""
+    """The hourly ranking's products first, then the rest, top rated first."""
     for _ in range(3):
         cache.record_view(products[2].pk)
     stats.maybe_flush(force=True)
     services.popular_rank()
     plan = warming.warm_plan()
     pages = [e.key for e in plan if e.label == "catalog.page"]
-    rest = sorted(products, key=lambda p: p.rating, reverse=True)
-    rest.remove(products[2])
+    # The rest in "Top rated" order: the Bayesian score PostgreSQL keeps (models.Product).
+    rest = [p for p in Product.objects.order_by("-rating_score", "id") if p.pk != products[2].pk]
     assert pages == [cache.PAGE.key(p.slug) for p in [products[2], *rest]]
     assert [e.label for e in plan][:2] == ["catalog.home", "catalog.listing"]
 
