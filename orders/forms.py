@@ -35,6 +35,12 @@ class CheckoutForm(forms.Form):
     city = OneLineField(max_length=100, widget=_autocomplete("address-level2"))
     postcode = OneLineField(max_length=20, widget=_autocomplete("postal-code"))
     country = OneLineField(max_length=60, widget=_autocomplete("country-name"))
+    save_address = forms.BooleanField(required=False, label="Save this address in my address book")
+
+    def __init__(self, *args, can_save: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_save:  # guests have no address book
+            del self.fields["save_address"]
 
 
 class PlaceOrderForm(forms.Form):

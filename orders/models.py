@@ -140,3 +140,32 @@ class Payment(models.Model):
         if not self.card_last4:
             return self.card_brand
         return f"{self.card_brand or 'Card'} ending {self.card_last4}"
+
+
+class Address(models.Model):
+    """A shipping address in a shopper's address book; the default one fills checkout."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="addresses", on_delete=models.CASCADE
+    )
+    name = models.CharField("full name", max_length=100)
+    address_line1 = models.CharField("address", max_length=200)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    postcode = models.CharField(max_length=20)
+    country = models.CharField(max_length=60)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            # One default per shopper, whatever two requests do at once.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="address_one_default"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="address_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.address_line1}, {self.city}"

@@ -11,7 +11,7 @@ from cart.selectors import CartView, cart_lines
 from cart.services import shipping_fee
 from catalog.models import Product
 
-from .models import UNPLACED, Order
+from .models import UNPLACED, Address, Order
 
 
 @dataclass(frozen=True)
@@ -145,3 +145,22 @@ def has_bought(user_id: int, product_id: int) -> bool:
         .exclude(status__in=(*UNPLACED, Order.Status.CANCELLED))
         .exists()
     )
+
+
+# The fields of an address that a checkout form takes.
+ADDRESS_FIELDS = ("name", "address_line1", "address_line2", "city", "postcode", "country")
+
+
+def addresses_of_user(user_id: int) -> list[Address]:
+    """The shopper's address book, the default first."""
+    return list(Address.objects.filter(user_id=user_id))
+
+
+def address_get(user_id: int, address_id: int) -> Address | None:
+    """The shopper's address with this id; None for no such address or someone else's."""
+    return Address.objects.filter(user_id=user_id, pk=address_id).first()
+
+
+def address_default(user_id: int) -> dict[str, str] | None:
+    """The default address's checkout fields, or None when the shopper has none."""
+    return Address.objects.filter(user_id=user_id, is_default=True).values(*ADDRESS_FIELDS).first()

@@ -17,9 +17,9 @@ from cart.services import cart_clear, cart_sync
 from inventory.services import OutOfStock, stock_release, stock_reserve
 
 from . import tasks
-from .models import UNPLACED, Order, OrderLine, Payment
+from .models import UNPLACED, Address, Order, OrderLine, Payment
 from .payments import PaymentResult, PaymentUnavailable, payment_provider
-from .selectors import Priced, lines_priced
+from .selectors import ADDRESS_FIELDS, Priced, lines_priced
 
 logger = logging.getLogger(__name__)
 
@@ -340,3 +340,59 @@ def order_confirmations_send_due(
         .values_list("pk", flat=True)[:limit]
     )
     return sum(order_confirmation_send(pk) for pk in list(due))
+
+
+# --- Address book ----------------------------------------------------------------------------
+
+
+def _addresses_locked(user_id: int) -> list[Address]:
+    """The shopper's addresses, locked: changes to one address book run one at a time, so two
+    requests cannot both leave a default (the constraint would refuse the second) or none."""
+    return list(Address.objects.select_for_update().filter(user_id=user_id).order_by("pk"))
+
+
+def address_create(user_id: int, fields: Mapping[str, str], *, default: bool = False) -> Address:
+    """Add an address; the first one of a book, or one asked to be, becomes the default."""
+    with transaction.atomic():
+        book = _addresses_locked(user_id)
+        default = default or not any(a.is_default for a in book)
+        if default:
+            Address.objects.filter(user_id=user_id, is_default=True).update(is_default=False)
+        return Address.objects.create(
+            user_id=user_id, is_default=default, **{n: fields.get(n, "") for n in ADDRESS_FIELDS}
+        )
+
+
+def address_update(address: Address, fields: Mapping[str, str]) -> Address:
+    for name in ADDRESS_FIELDS:
+        setattr(address, name, fields.get(name, ""))
+    address.save(update_fields=list(ADDRESS_FIELDS))
+    return address
+
+
+def address_set_default(address: Address) -> None:
+    with transaction.atomic():
+        _addresses_locked(address.user_id)
+        Address.objects.filter(user_id=address.user_id, is_default=True).exclude(
+            pk=address.pk
+        ).update(is_default=False)
+        Address.objects.filter(pk=address.pk).update(is_default=True)
+    address.is_default = True
+
+
+def address_delete(address: Address) -> None:
+    """Delete an address; when it was the default, the newest remaining one takes its place."""
+    with transaction.atomic():
+        book = _addresses_locked(address.user_id)
+        Address.objects.filter(pk=address.pk).delete()
+        rest = [a for a in book if a.pk != address.pk]
+        if rest and not any(a.is_default for a in rest):
+            newest = max(rest, key=lambda a: (a.created_at, a.pk))
+            Address.objects.filter(pk=newest.pk).update(is_default=True)
+
+
+def address_save_from_checkout(user_id: int, details: Mapping[str, str]) -> Address:
+    """Keep the address a checkout was given: the same address again is not a second entry."""
+    fields = {name: details.get(name, "") for name in ADDRESS_FIELDS}
+    same = Address.objects.filter(user_id=user_id, **fields).first()
+    return same if same is not None else address_create(user_id, fields)

@@ -50,16 +50,29 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # Before the shopper fills in the form for an order that cannot be placed as it is.
         messages.error(request, "Some products in your cart are sold out or short of stock.")
         return redirect("cart:detail")
+    signed_in = request.user.is_authenticated
     if request.method == "POST":
-        form = CheckoutForm(request.POST)
+        form = CheckoutForm(request.POST, can_save=signed_in)
         if form.is_valid():
-            request.session[SESSION_DETAILS] = form.cleaned_data
+            details = dict(form.cleaned_data)
+            if details.pop("save_address", False):
+                services.address_save_from_checkout(request.user.pk, details)
+            request.session[SESSION_DETAILS] = details
             return redirect("orders:checkout-review")
     else:
         request.session[SESSION_SEEN] = selectors.prices_seen(cart)
-        email = request.user.email if request.user.is_authenticated else ""
-        form = CheckoutForm(initial=request.session.get(SESSION_DETAILS) or {"email": email})
+        form = CheckoutForm(
+            initial=request.session.get(SESSION_DETAILS) or _checkout_initial(request),
+            can_save=signed_in,
+        )
     return render(request, "orders/checkout.html", {"form": form, "cart": cart})
+
+
+def _checkout_initial(request: HttpRequest) -> dict[str, str]:
+    """A signed-in shopper's email and default address; nothing for a guest."""
+    if not request.user.is_authenticated:
+        return {}
+    return {"email": request.user.email, **(selectors.address_default(request.user.pk) or {})}
 
 
 def _review(request: HttpRequest, form: PlaceOrderForm | None = None) -> HttpResponse:

@@ -15,6 +15,10 @@ DETAILS = {
     "postcode": "22201",
     "country": "US",
 }
+# Address book entries (orders.models.Address fields).
+HOME = {"name": "Ada Lovelace", "address_line1": "12 St James's Square", "address_line2": "",
+        "city": "London", "postcode": "SW1Y 4JH", "country": "United Kingdom"}  # fmt: skip
+WORK = {**HOME, "address_line1": "1 Analytical Row", "city": "Cambridge", "postcode": "CB2 1TN"}
 APPROVED_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 
