@@ -11,4 +11,15 @@ urlpatterns = [
     path("orders/", views.order_list, name="orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("p/<slug:slug>/review/", views.review_write, name="review-write"),
+    path("accounts/addresses/", views.address_list, name="addresses"),
+    path("accounts/addresses/add/", views.address_add, name="address-add"),
+    path("accounts/addresses/<int:address_id>/", views.address_edit, name="address-edit"),
+    path(
+        "accounts/addresses/<int:address_id>/delete/", views.address_delete, name="address-delete"
+    ),
+    path(
+        "accounts/addresses/<int:address_id>/default/",
+        views.address_make_default,
+        name="address-default",
+    ),
 ]

@@ -16,7 +16,7 @@ from catalog.services import ReviewError, review_submit
 from shelf.pages import page_number
 
 from . import selectors, services
-from .forms import CheckoutForm, PlaceOrderForm, ReviewForm
+from .forms import AddressForm, CheckoutForm, PlaceOrderForm, ReviewForm
 
 SESSION_DETAILS = "checkout_details"
 SESSION_SEEN = "checkout_seen"
@@ -204,3 +204,60 @@ def review_write(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 return redirect("catalog:product", slug=slug)
     return render(request, "orders/write_review.html", {"form": form, "product": product})
+
+
+# --- Address book ------------------------------------------------------------------------------
+
+
+def _address_or_404(request: HttpRequest, address_id: int):
+    address = selectors.address_get(request.user.pk, address_id)
+    if address is None:
+        # 404, not 403: whether someone else has an address with this id is nobody's business.
+        raise Http404("No such address.")
+    return address
+
+
+@require_safe
+@login_required
+def address_list(request: HttpRequest) -> HttpResponse:
+    addresses = selectors.addresses_of_user(request.user.pk)
+    return render(request, "orders/address_list.html", {"addresses": addresses})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def address_add(request: HttpRequest) -> HttpResponse:
+    form = AddressForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.address_create(request.user.pk, form.cleaned_data)
+        messages.success(request, "Address added.")
+        return redirect("orders:addresses")
+    return render(request, "orders/address_form.html", {"form": form, "adding": True})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
+    address = _address_or_404(request, address_id)
+    form = AddressForm(request.POST or None, instance=address)
+    if request.method == "POST" and form.is_valid():
+        services.address_update(address, form.cleaned_data)
+        messages.success(request, "Address saved.")
+        return redirect("orders:addresses")
+    return render(request, "orders/address_form.html", {"form": form, "adding": False})
+
+
+@require_POST
+@login_required
+def address_delete(request: HttpRequest, address_id: int) -> HttpResponse:
+    services.address_delete(_address_or_404(request, address_id))
+    messages.success(request, "Address deleted.")
+    return redirect("orders:addresses")
+
+
+@require_POST
+@login_required
+def address_make_default(request: HttpRequest, address_id: int) -> HttpResponse:
+    services.address_set_default(_address_or_404(request, address_id))
+    messages.success(request, "Default address changed. Checkout now starts with it.")
+    return redirect("orders:addresses")

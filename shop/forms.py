@@ -1,6 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, PasswordResetForm
+from django.core.validators import MaxLengthValidator
+
+# An email address's longest form (RFC 5321), as Django's EmailField takes it.
+EMAIL_MAX_LENGTH = 254
 
 
 class SignupForm(BaseUserCreationForm):
@@ -8,7 +13,7 @@ class SignupForm(BaseUserCreationForm):
     never said here (anyone could ask), but by email to the address given (shop.services)."""
 
     email = forms.EmailField(
-        max_length=254,
+        max_length=EMAIL_MAX_LENGTH,
         help_text="For your order confirmations, and to confirm the account.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -35,3 +40,81 @@ class SignupForm(BaseUserCreationForm):
 
     def validate_unique(self) -> None:
         """Skip ModelForm's "already exists" errors: they would tell who has an account."""
+
+
+class LoginForm(AuthenticationForm):
+    """Sign in with the username or the email address (shop.auth.CachedModelBackend)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Please enter a correct username or email and password. The password "
+        "is case-sensitive.",
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.label = "Username or email"
+        # AuthenticationForm caps it at the username's 150 characters; an email may be 254.
+        username.max_length = EMAIL_MAX_LENGTH
+        username.validators = [MaxLengthValidator(EMAIL_MAX_LENGTH)]
+        username.widget.attrs.update(maxlength=str(EMAIL_MAX_LENGTH), autocomplete="username")
+
+
+class ResetForm(PasswordResetForm):
+    """Django's reset form, whose link names the host the shopper asked from (as sign-up's
+    does), not the sites framework's placeholder domain."""
+
+    def save(self, domain_override=None, request=None, **kwargs) -> None:
+        if request is not None:
+            domain_override = request.get_host()
+        context = kwargs.get("extra_email_context") or {}
+        kwargs["extra_email_context"] = {**context, "shop_name": settings.SITE_NAME}
+        super().save(domain_override=domain_override, request=request, **kwargs)
+
+
+class ProfileForm(forms.Form):
+    """The names the header greets the shopper with."""
+
+    first_name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+
+
+class EmailChangeForm(forms.Form):
+    """A new email address, confirmed with the password: the address signs in and receives
+    password resets, so whoever has a signed-in browser for a moment must not take it over."""
+
+    email = forms.EmailField(
+        label="New email",
+        max_length=EMAIL_MAX_LENGTH,
+        help_text="We email a link to the new address; the change is made when you open it.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if email == self.user.email.lower():
+            raise forms.ValidationError("That is already your email address.")
+        return email
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

@@ -109,6 +109,17 @@ def signup_rate(group: str, request: HttpRequest) -> str:
     return settings.SIGNUP_RATE_LIMIT
 
 
+def password_reset_rate(group: str, request: HttpRequest) -> str:
+    """django-ratelimit's rate for password reset requests: PASSWORD_RESET_RATE_LIMIT."""
+    return settings.PASSWORD_RESET_RATE_LIMIT
+
+
+def email_key(group: str, request: HttpRequest) -> str:
+    """django-ratelimit's key: the email address a form was given, as reset mail goes to it
+    (so many addresses cannot flood one inbox). django-ratelimit hashes it into the key."""
+    return str(request.POST.get("email", "")).strip().lower()[:254]
+
+
 def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """RATELIMIT_VIEW: the shop's 429 page, or JSON for the API."""
     if is_api(request):

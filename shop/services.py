@@ -1,18 +1,22 @@
 """Accounts: sign-up by email confirmation, so that the answer to a sign-up never tells whether
-a username or an email is already registered; the address's owner learns it by email."""
+a username or an email is already registered; the address's owner learns it by email. The
+same holds for a change of email address. Also the profile, and lifting a lockout after a
+password reset."""
 
 from collections.abc import Callable
 from datetime import timedelta
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
+from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, TextField
+from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -20,6 +24,11 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 # confirm_link(uidb64, token) -> the absolute URL of the confirmation page.
 LinkBuilder = Callable[[str, str], str]
+# email_link(token) -> the absolute URL of the email change's confirmation page.
+EmailLinkBuilder = Callable[[str], str]
+EMAIL_CHANGE_SALT = "shop.email-change"
+# Seconds an email change link works.
+EMAIL_CHANGE_MAX_AGE = 3 * 24 * 3600
 
 
 def account_signup(
@@ -75,6 +84,96 @@ def account_confirm(uidb64: str, token: str, *, activate: bool) -> AbstractBaseU
         user.is_active = True
         user.save(update_fields=["is_active"])
     return user
+
+
+def account_lockout_clear(user: AbstractBaseUser) -> int:
+    """Forget the failed sign-ins typed with this account's username or email (django-axes).
+
+    Called when a password reset succeeds: the shopper proved they hold the address, so their
+    own mistakes stop counting against the client address they sign in from. Failures typed
+    with other names stay: resetting one's own password must not let anyone guess others'.
+    """
+    names = [name for name in (user.get_username(), user.email) if name]
+    if not names:
+        return 0
+    query = Q()
+    for name in names:
+        query |= Q(username__iexact=name)
+    return AccessAttempt.objects.filter(query).delete()[0]
+
+
+def account_profile_update(user_id: int, *, first_name: str, last_name: str) -> None:
+    user = get_user_model()._default_manager.get(pk=user_id)
+    user.first_name, user.last_name = first_name, last_name
+    user.save(update_fields=["first_name", "last_name"])  # post_save refreshes the shelf copy
+
+
+def account_email_change_request(
+    user: AbstractBaseUser, new_email: str, *, email_link: EmailLinkBuilder
+) -> None:
+    """Mail the new address a link that makes the change; nothing changes until it is opened.
+
+    An address that already belongs to another account is told so instead: the page that
+    asked says the same either way.
+    """
+    users = get_user_model()._default_manager
+    if users.filter(email__iexact=new_email).exclude(pk=user.pk).exists():
+        _mail(
+            new_email,
+            "This address already has an account",
+            "Someone, perhaps you, asked to move another account to this address. It already "
+            "has an account of its own, so nothing was changed.\n\nIf it was not you, ignore "
+            "this.",
+        )
+        return
+    token = signing.dumps(
+        {"user": user.pk, "old": user.email, "new": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    _mail(
+        new_email,
+        "Confirm your new email address",
+        f"Open this link to use this address for your account {user.get_username()}:\n"
+        f"{email_link(token)}\n\nIf you did not ask for this, ignore it.",
+    )
+
+
+def account_email_change_check(token: str) -> dict | None:
+    """What a still valid email change link asks for ({"user", "old", "new"}), else None."""
+    try:
+        change = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(change, dict) or set(change) != {"user", "old", "new"}:
+        return None
+    # The link works once: once the address changed, it names an old one.
+    current = get_user_model()._default_manager.filter(pk=change["user"], is_active=True)
+    if not current.filter(email=change["old"]).exists():
+        return None
+    return change
+
+
+def account_email_change_confirm(token: str) -> str | None:
+    """Make the change a valid link asks for; return the new address, or None."""
+    with transaction.atomic():
+        change = account_email_change_check(token)
+        if change is None:
+            return None
+        users = get_user_model()._default_manager
+        if users.filter(email__iexact=change["new"]).exclude(pk=change["user"]).exists():
+            return None  # taken meanwhile by a sign-up
+        user = users.select_for_update().get(pk=change["user"])
+        if user.email != change["old"]:
+            return None  # a second click of the same link, which waited for the first
+        user.email = change["new"]
+        user.save(update_fields=["email"])
+    if change["old"]:
+        _mail(
+            change["old"],
+            "Your email address was changed",
+            f"Your account {user.get_username()} now uses {change['new']}. If you did not do "
+            "this, please contact us at once.",
+        )
+    return change["new"]
 
 
 def _username_taken(email: str, username: str) -> None:

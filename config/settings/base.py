@@ -232,6 +232,9 @@ SIGNUP_RATE_LIMIT = env("SIGNUP_RATE_LIMIT", default="10/h")
 # last sign-up with its address. Keep it longer than a link is valid (PASSWORD_RESET_TIMEOUT,
 # 3 days), so that no live link ever names a deleted account.
 SIGNUP_CONFIRM_DAYS = env.int("SIGNUP_CONFIRM_DAYS", default=7)
+# Password reset requests (POSTs), per client address and, separately, per email address
+# asked for: each may send mail.
+PASSWORD_RESET_RATE_LIMIT = env("PASSWORD_RESET_RATE_LIMIT", default="10/h")
 RATELIMIT_USE_CACHE = "ratelimit"
 # With the cache Redis unavailable the counts are unknown: serve the search (see security.py).
 RATELIMIT_FAIL_OPEN = True

@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from catalog.models import Category, Product
 from catalog.sitemaps import SITEMAPS
+from orders.models import Address
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,13 @@ def url_of(route: Route, order_number: str, user_id: int) -> str:
             "section": next(iter(SITEMAPS)),
             "number": order_number,
             "id": user_id,
+            # The signed-in shopper's own address when they have one (else a 404).
+            "address_id": getattr(
+                Address.objects.filter(user_id=user_id).order_by("pk").first(), "pk", 0
+            ),
             "content_type_id": ContentType.objects.get_for_model(Product).pk,
-            # A confirmation link that is not valid: its page is a 404.
+            # A confirmation (or reset, or email change) link that is not valid: its page is a
+            # 404, or says the link does not work.
             "uidb64": "MA",
             "token": "not-a-token",
         }

@@ -88,7 +88,7 @@ def test_login_rotates_the_session_key_and_logout_ends_it(client, alice):
 def test_wrong_password_is_a_form_error(client, alice):
     response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in response.content.decode()
+    assert "Please enter a correct username or email and password" in response.content.decode()
 
 
 def test_password_change_keeps_the_shopper_logged_in(client, alice):

@@ -9,7 +9,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from orders.tests.factories import cart_with, order_for
+from orders import services as order_services
+from orders.tests.factories import DETAILS, cart_with, order_for
 from shop.middleware import PRIVATE, SHARED
 
 from .crawl import routes, url_of
@@ -41,6 +42,7 @@ def shop():
         cart_with(f"u:{user.pk}", {product.pk: 1})
         user.order_number = order_for(f"u:{user.pk}", user_id=user.pk).number
         cart_with(f"u:{user.pk}", {product.pk: 2})
+        order_services.address_create(user.pk, DETAILS)
     # A failed login, so that the axes admin pages have rows to show.
     Client().post("/accounts/login/", {"username": "cc_shopper", "password": "wrong"})
     return people
@@ -74,6 +76,23 @@ def test_every_url_as_a_signed_in_user_sends_private_no_store_unless_shared(shop
     pages = {url: status for url, status, _ in seen}
     assert pages["/cart/"] == 200 and pages[f"/orders/{user.order_number}/"] == 200
     assert pages["/admin/cache/"] == (200 if who == "staff" else 302)
+    # The account pages, each the signed-in shopper's own.
+    for url in ("/accounts/", "/accounts/profile/", "/accounts/email/", "/accounts/addresses/",
+                "/accounts/addresses/add/", "/accounts/password/reset/"):  # fmt: skip
+        assert pages[url] == 200, url
+    assert sum(url.startswith("/accounts/addresses/") and status == 200
+               for url, status in pages.items()) == 3, "the own address's page too"  # fmt: skip
+
+
+def test_the_password_reset_pages_are_private_for_a_guest_too(shop):
+    guest = Client()
+    for page in ("", "sent/", "complete/", "MA/x-y/"):
+        url = "/accounts/password/reset/" + page
+        response = guest.get(url)
+        assert response.status_code == 200, url
+        assert response["Cache-Control"] == PRIVATE, url
+    response = guest.post("/accounts/password/reset/", {"email": "cc.shopper@example.com"})
+    assert response.status_code == 302 and response["Cache-Control"] == PRIVATE
 
 
 def test_shared_responses_say_no_cache_and_private_ones_override_a_view_s_public_policy(shop):

@@ -20,7 +20,7 @@ from cart.services import SESSION_KEY
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from inventory.models import Stock
-from orders.models import Order, OrderLine, Payment
+from orders.models import Address, Order, OrderLine, Payment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "a-long-pass-1234"
@@ -66,7 +66,11 @@ def as_data(fields) -> dict[str, list[str]]:
 def world():
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     products = [ProductFactory(name=f"Fuzz Lamp {i}") for i in range(3)]
-    return {"user": user, "products": products}
+    address = Address.objects.create(
+        user=user, name="Alice", address_line1="1 Road", city="Town", postcode="1", country="US",
+        is_default=True,
+    )  # fmt: skip
+    return {"user": user, "products": products, "address": address}
 
 
 def fingerprint(client: Client) -> tuple:
@@ -76,6 +80,9 @@ def fingerprint(client: Client) -> tuple:
     return (
         Order.objects.count(), OrderLine.objects.count(), Payment.objects.count(),
         get_user_model().objects.count(), Cart.objects.count(),
+        tuple(get_user_model().objects.order_by("pk").values_list(
+            "first_name", "last_name", "email", "password", "is_active")),
+        tuple(Address.objects.order_by("pk").values_list()),
         CartLine.objects.aggregate(n=Sum("quantity"))["n"],
         Stock.objects.aggregate(n=Sum("quantity"))["n"],
         Product.objects.aggregate(n=Sum("price"))["n"],
@@ -102,7 +109,10 @@ def no_5xx(response, what) -> None:
 GET_PAGES = [
     "/", "/c/{category}/", "/p/{slug}/", "/search/", "/api/v1/search", "/api/v1/products/{pid}",
     "/cart/", "/checkout/", "/checkout/review/", "/orders/", "/accounts/login/",
-    "/accounts/signup/", "/accounts/password/", "/sitemap.xml", "/sitemap-products.xml",
+    "/accounts/signup/", "/accounts/password/", "/accounts/password/reset/",
+    "/accounts/password/reset/sent/", "/accounts/password/reset/MA/x-y/", "/accounts/",
+    "/accounts/profile/", "/accounts/email/", "/accounts/addresses/", "/accounts/addresses/add/",
+    "/accounts/addresses/{address}/", "/sitemap.xml", "/sitemap-products.xml",
     "/img/1-20.svg", "/healthz",
 ]  # fmt: skip
 QUERY_NAMES = ["q", "page", "sort", "category", "min_price", "max_price", "in_stock", "next"]
@@ -110,7 +120,10 @@ QUERY_NAMES = ["q", "page", "sort", "category", "min_price", "max_price", "in_st
 
 def _url(template: str, world) -> str:
     product = world["products"][0]
-    return template.format(category=product.category.slug, slug=product.slug, pid=product.pk)
+    return template.format(
+        category=product.category.slug, slug=product.slug, pid=product.pk,
+        address=world["address"].pk,
+    )  # fmt: skip
 
 
 @FUZZ
@@ -168,7 +181,20 @@ FORMS = {
     "/accounts/login/": ["username", "password", "next"],
     "/accounts/signup/": ["username", "email", "password1", "password2"],
     "/accounts/password/": ["old_password", "new_password1", "new_password2"],
+    "/accounts/password/reset/": ["email"],
+    "/accounts/profile/": ["first_name", "last_name"],
+    "/accounts/email/": ["email", "password"],
+    "/accounts/addresses/add/": ["name", "address_line1", "address_line2", "city", "postcode",
+                                 "country"],
+    "/accounts/addresses/{address}/": ["name", "address_line1", "address_line2", "city",
+                                       "postcode", "country"],
+    "/accounts/addresses/{address}/delete/": ["next"],
+    "/accounts/addresses/{address}/default/": ["next"],
 }  # fmt: skip
+# Forms of the signed-in shopper's own pages.
+SIGNED_IN_FORMS = {path for path in FORMS if path.startswith(("/accounts/password/",
+                   "/accounts/profile/", "/accounts/email/", "/accounts/addresses/"))
+                   and path != "/accounts/password/reset/"}  # fmt: skip
 
 
 @FUZZ
@@ -178,8 +204,9 @@ def test_every_form_survives_hostile_posts_and_a_rejection_changes_nothing(
 ):
     fields = data.draw(pairs(FORMS[path]))
     client = Client()
-    if path == "/accounts/password/":
+    if path in SIGNED_IN_FORMS:
         client.force_login(world["user"])
+    url = _url(path, world)
     if with_cart:
         client.post("/cart/add/", {"product": world["products"][1].pk, "quantity": 1})
         client.post("/checkout/", {"email": "g@example.com", "name": "G", "address_line1": "1 Road",
@@ -189,7 +216,7 @@ def test_every_form_survives_hostile_posts_and_a_rejection_changes_nothing(
     if path.startswith("/cart/") and data.draw(st.booleans()):
         fields = [("product", str(world["products"][0].pk)), *fields]
     before = fingerprint(client)
-    response = client.post(path, as_data(fields))
+    response = client.post(url, as_data(fields))
     no_5xx(response, (path, [(n, v[:40]) for n, v in fields]))
     if rejected(response):
         assert fingerprint(client) == before, (path, [(n, v[:40]) for n, v in fields])
