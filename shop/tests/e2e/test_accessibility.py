@@ -4,6 +4,7 @@ The walk also saves each page's screenshot (browser.SCREENSHOTS; README, "Screen
 """
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.template.loader import render_to_string
 from playwright.sync_api import expect
@@ -88,6 +89,43 @@ def test_every_page_passes_axe_without_serious_violations(demo_catalog, new_page
     check("orders")
     page.goto("/accounts/password/")
     check("password-change", photograph=False)
+    # The account pages, signed in (the sign-up above waits for its email) by email address.
+    get_user_model().objects.create_user(f"ada{width}", f"ada{width}@example.com", "engine-1843-x")
+    page.goto("/accounts/login/")
+    page.get_by_label("Username or email").fill(f"ada{width}@example.com")
+    page.get_by_label("Password").fill("engine-1843-x")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#messages")).to_contain_text(f"Welcome back, ada{width}.")
+    check("signed-in-message", photograph=False)
+    page.goto("/accounts/password/")
+    check("password-change-signed-in", photograph=False)
+    page.get_by_role("navigation", name="Footer").get_by_role("link", name="Your account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    check("account")
+    page.goto("/accounts/profile/")
+    check("profile", photograph=False)
+    page.goto("/accounts/email/")
+    check("email-change", photograph=False)
+    page.goto("/accounts/addresses/")
+    check("addresses-empty", photograph=False)
+    page.get_by_role("link", name="Add an address").click()
+    page.get_by_role("button", name="Save address").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    check("address-errors", photograph=False)
+    page.get_by_label("Full name").fill("Grace Hopper")
+    page.get_by_label("Address", exact=True).fill("1 Harbour Road")
+    page.get_by_label("City").fill("Arlington")
+    page.get_by_label("Postcode").fill("22201")
+    page.get_by_label("Country").fill("United States")
+    page.get_by_role("button", name="Save address").click()
+    expect(page.locator("#messages")).to_contain_text("Address added.")
+    check("addresses")
+    page.goto("/accounts/password/reset/")
+    check("password-reset", photograph=False)
+    page.goto("/accounts/password/reset/sent/")
+    check("password-reset-sent", photograph=False)
+    page.goto("/accounts/password/reset/MA/not-a-token/")
+    check("password-reset-bad-link", photograph=False)
 
     page.goto("/no-such-page/")
     check("404")
