@@ -233,6 +233,7 @@ def test_login_message_shows_once_on_a_shared_page_and_stays_out_of_its_entry(al
     assert home, "the home page was shelved"
     for key in home:
         value = json.dumps(entry_envelope(cache.get(key)), ensure_ascii=False)
+        assert "<!--shelf:messages-->" in value, "the page itself, decompressed, its slot empty"
         assert "Welcome back" not in value and "alice" not in value.lower()
 
 
