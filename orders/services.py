@@ -372,7 +372,8 @@ def address_update(address: Address, fields: Mapping[str, str]) -> Address:
 
 def address_set_default(address: Address) -> None:
     with transaction.atomic():
-        _addresses_locked(address.user_id)
+        if address.pk not in {a.pk for a in _addresses_locked(address.user_id)}:
+            return  # deleted meanwhile: the book keeps the default it has
         Address.objects.filter(user_id=address.user_id, is_default=True).exclude(
             pk=address.pk
         ).update(is_default=False)

@@ -46,6 +46,14 @@ def test_the_first_address_is_the_default_and_one_default_is_kept(ada):
     assert _book(ada) == [] and selectors.address_default(ada.pk) is None
 
 
+def test_making_a_deleted_address_the_default_keeps_the_book_s_default(ada):
+    services.address_create(ada.pk, HOME)
+    stale = services.address_create(ada.pk, WORK)
+    Address.objects.filter(pk=stale.pk).delete()  # another request deleted it meanwhile
+    services.address_set_default(stale)
+    assert _book(ada) == [("London", True)]
+
+
 def test_the_database_refuses_a_second_default(ada):
     services.address_create(ada.pk, HOME)
     with pytest.raises(IntegrityError):
