@@ -59,6 +59,12 @@ class Stack:
     workdir: Path  # .local/stack: wrk's script and the stack's log go here
     access_log: Path  # the access log of the nginx on `port`
     command: list[str]  # runs the stack with the one-app nginx until SIGINT
+    # With the edge cache (Varnish) between the nginx on `port` and the app processes: an nginx
+    # straight to the app processes, one to Django's hello world, and varnishd's working folder.
+    edge: bool = False
+    no_edge_port: int = 0
+    hello_port: int = 0
+    varnish_dir: Path | None = None
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -270,6 +276,8 @@ def measure(
     process = processes.start("bench-stack", stack.command, dict(os.environ))
     try:
         needed = [stack.port, stack.one_app_port, *stack.app_ports]
+        if stack.edge:
+            needed += [stack.no_edge_port, stack.hello_port]
 
         def up() -> bool:
             return all(services.listening(stack.host, port) for port in needed)
@@ -288,7 +296,8 @@ def measure(
         for line in fresh_lines:
             print(line)
         script = wrk.write_script(paths, stack.workdir / "paths.lua")
-        setups = {"3 app processes": stack.port, "1 app process": stack.one_app_port}
+        three_apps = stack.no_edge_port if stack.edge else stack.port
+        setups = {"3 app processes": three_apps, "1 app process": stack.one_app_port}
         results: dict[str, list[dict]] = {name: [] for name in setups}
         for port in setups.values():  # a short unmeasured run each: connections, warm workers
             wrk.run(wrk_binary, stack.url(port), script, 5, connections)
@@ -302,11 +311,13 @@ def measure(
                     f"round {round_number + 1} {name}: {result['rps']:.0f} req/s, p50 "
                     f"{result['p50']}, p99 {result['p99']}, non-2xx {result['non2xx']}"
                 )
+        edge_lines = edge_figures(stack, wrk_binary, script, paths, seconds, rounds, connections)
         memory = shelf_memory(stack)
         time.sleep(1.5)  # nginx flushes its access log buffer every second
-        spread = upstream_spread(stack.access_log)
+        spread = upstream_spread(stack.workdir / "nginx-no-edge" / "access.log"
+                                 if stack.edge else stack.access_log)  # fmt: skip
         return summary(
-            stack, results, fresh_lines, memory, spread,
+            stack, results, fresh_lines, memory, spread, edge_lines,
             seconds=seconds, rounds=rounds, connections=connections, paths=len(paths), load=load,
         )  # fmt: skip
     finally:
@@ -317,10 +328,12 @@ def measure(
 
 
 def summary(
-    stack: Stack, results: dict, fresh: list[str], memory: list, spread: dict, **run: float
+    stack: Stack, results: dict, fresh: list[str], memory: list, spread: dict,
+    edge: tuple[str, ...] | list[str] = (), **run: float,
 ) -> dict:
-    """What measure() found, as plain data: `run` holds seconds, rounds, connections, paths
-    and load (the 1-minute load average before the first round)."""
+    """What measure() found, as plain data: `edge` the report's lines on the edge cache, `run`
+    holds seconds, rounds, connections, paths and load (the 1-minute load average before the
+    first round)."""
     medians = {name: statistics.median(r["rps"] for r in rs) for name, rs in results.items()}
     return {
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -333,6 +346,7 @@ def summary(
         "fresh": fresh,
         "memory": [list(row) for row in memory],
         "spread": spread,
+        "edge": list(edge),
     }
 
 
@@ -396,7 +410,7 @@ def write_report(stack: Stack, output: Path, measured: dict) -> None:
     text = f"""# `make stack`: throughput through nginx, 3 app processes against 1
 
 Measured by `make stack-bench` (scripts/stack.py bench) on {time.strftime("%Y-%m-%d")}: one run
-of the stack (nginx, {len(stack.app_ports)} gunicorn processes of {workers} sync workers each, a
+of the stack (nginx, {len(stack.app_ports)} gunicorn processes of {workers} workers each, a
 Celery worker and beat, PostgreSQL, the cache, state and broker Redis on their own ports), with a
 second nginx whose upstream is app process 1 alone. The same load goes through both nginx in
 alternation: {rounds} rounds of {seconds} s each, the order swapped every round, after a 5 s
@@ -445,6 +459,8 @@ Redis (up to 2,000 keys of each kind, after the load above); the README's sizing
 | --- | --- | --- |
 {memory_rows}
 """
+    edge_lines = m.get("edge", [])
+    text += "\n".join(edge_lines) + ("\n" if edge_lines else "")
     text += runs_section(output, results, medians, load)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
@@ -490,3 +506,155 @@ went from {min(per_round):.2f} to {max(per_round):.2f}; 3 apps were ahead in {ah
 {len(per_round)} rounds. On a 2-core machine shared with other work the size of the gap varies
 from run to run and round to round; compare medians, and only across many runs.
 """
+
+
+# THE EDGE CACHE
+# ------------------------------------------------------------------------------------------------
+def varnish_counters(stack: Stack) -> dict[str, int]:
+    """Varnish's hit, miss and pass counters (varnishstat), or {} if they cannot be read."""
+    import shutil
+    import subprocess
+
+    varnishstat = shutil.which("varnishstat") or shutil.which("varnishstat", path="/usr/bin")
+    if not varnishstat or stack.varnish_dir is None:
+        return {}
+    out = subprocess.run(
+        [varnishstat, "-n", str(stack.varnish_dir / "instance"), "-1",
+         "-f", "MAIN.cache_hit", "-f", "MAIN.cache_miss", "-f", "MAIN.s_pass"],
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return {m[1]: int(m[2]) for m in re.finditer(r"^MAIN\.(\w+)\s+(\d+)", out, re.M)}
+
+
+def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """The q-quantile of a Prometheus histogram's cumulative (upper bound, count) buckets, by
+    linear interpolation inside the bucket, as PromQL's histogram_quantile does."""
+    total = buckets[-1][1]
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            return lower + (upper - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = upper, count
+    return lower
+
+
+def purge_buckets(stack: Stack) -> list[tuple[float, float]]:
+    """shelf_edge_purge_seconds of app process 1 (where the admin saves), from its /metrics."""
+    _, text = Browser(stack.url(stack.app_ports[0])).get("/metrics")
+    found = re.findall(r'^shelf_edge_purge_seconds_bucket\{le="([^"]+)"\} ([\d.e+]+)$', text, re.M)
+    return sorted((float(le), float(n)) for le, n in found)
+
+
+def admin_saves_through_the_edge(stack: Stack, slug: str, count: int) -> tuple[int, int]:
+    """`count` price saves in the admin of app 1, each followed by a read of the page through
+    the edge; returns (saves, reads that showed an old price)."""
+    admin = Browser(stack.url(stack.app_ports[0]))
+    _, login = admin.get("/admin/login/")
+    admin.post(
+        "/admin/login/?next=/admin/",
+        [("csrfmiddlewaretoken", csrf_token(login)), ("username", stack.admin[0]),
+         ("password", stack.admin[1]), ("next", "/admin/")],
+    )  # fmt: skip
+    edge = Browser(stack.url(stack.port))
+    _, page = edge.get(f"/p/{slug}/")
+    pid = re.search(r'name="product" value="(\d+)"', page)
+    if not pid:
+        raise BenchError(f"no product id on /p/{slug}/")
+    change = f"/admin/catalog/product/{pid.group(1)}/change/"
+    stale = 0
+    for _ in range(count):
+        edge.get(f"/p/{slug}/")  # kept at the edge before the save
+        _, form_page = admin.get(change)
+        form = FormReader("product_form")
+        form.feed(form_page)
+        new = f"{float(dict(form.fields)['price']) + 0.01:.2f}"
+        fields = [(k, new if k == "price" else v) for k, v in form.fields] + [("_save", "Save")]
+        status, _ = admin.post(change, fields)
+        if status != 302:
+            raise BenchError(f"admin save answered {status}")
+        _, page = Browser(stack.url(stack.port)).get(f"/p/{slug}/")
+        stale += price_shown(page) != new
+    return count, stale
+
+
+def edge_figures(
+    stack: Stack, wrk_binary: str, script: Path, paths: list[str], seconds: int, rounds: int,
+    connections: int,
+) -> list[str]:
+    """Anonymous pages through the edge against the same pages through the app processes alone,
+    and against Django's hello world; the edge's hit rate; purge latency. The report's lines."""
+    if not stack.edge:
+        return ["", "## The edge cache", "",
+                "Not measured: this run had no Varnish (see `make stack`'s output)."]  # fmt: skip
+    hello = wrk.write_script(["/"], stack.workdir / "hello.lua")
+    setups = {
+        "through the edge": (stack.port, script),
+        "app processes alone": (stack.no_edge_port, script),
+        "Django hello world": (stack.hello_port, hello),
+    }
+    for port, lua in setups.values():  # warm-up, unmeasured: the edge fills here
+        wrk.run(wrk_binary, stack.url(port), lua, 5, connections)
+    before = varnish_counters(stack)
+    results: dict[str, list[dict]] = {name: [] for name in setups}
+    names = list(setups)
+    load = os.getloadavg()[0]
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            port, lua = setups[name]
+            result = wrk.run(wrk_binary, stack.url(port), lua, seconds, connections)
+            results[name].append(result)
+            say(
+                f"edge round {round_number + 1} {name}: {result['rps']:.0f} req/s, "
+                f"p50 {result['p50']}, p99 {result['p99']}, non-2xx {result['non2xx']}"
+            )
+    after = varnish_counters(stack)
+    hits = after.get("cache_hit", 0) - before.get("cache_hit", 0)
+    lookups = hits + after.get("cache_miss", 0) - before.get("cache_miss", 0)
+    passes = after.get("s_pass", 0) - before.get("s_pass", 0)
+    product = next(p for p in paths if p.startswith("/p/"))
+    saves, stale = admin_saves_through_the_edge(stack, product.removeprefix("/p/").strip("/"), 100)
+    buckets = purge_buckets(stack)
+    medians = {n: statistics.median(r["rps"] for r in runs) for n, runs in results.items()}
+    edge, alone, hello_rps = (medians[n] for n in names)
+    rows = [
+        f"| {name} | {medians[name]:.0f} | {', '.join(format(r['rps'], '.0f') for r in runs)} "
+        f"| {runs[0]['p50']} / {runs[0]['p99']} | {sum(r['non2xx'] for r in runs)} |"
+        for name, runs in results.items()
+    ]
+    if buckets and buckets[-1][1]:
+        p50, p99 = (histogram_quantile(buckets, q) * 1000 for q in (0.5, 0.99))
+        purge = (f"{p50:.1f} ms p50, {p99:.1f} ms p99 over {buckets[-1][1]:.0f} purges "
+                 "(app process 1's `shelf_edge_purge_seconds`)")  # fmt: skip
+    else:
+        purge = "no purge recorded (is SHELF_EDGE_CACHES set for the app processes?)"
+    hit_rate = f"{hits / lookups:.1%} of {lookups} lookups" if lookups else "no lookups counted"
+    return [
+        "",
+        "## The edge cache: anonymous pages through Varnish",
+        "",
+        f"The same {len(paths)} paths (home, every category, product pages), without cookies, "
+        f"through nginx to the edge cache (Varnish, docker/varnish/shelf.vcl) and through nginx "
+        f"straight to the {len(stack.app_ports)} app processes; and Django's hello world "
+        f"(bench/hello.py, {stack.workers * len(stack.app_ports)} workers, through nginx too). "
+        f"Same run, {rounds} rounds of {seconds} s, the order rotated every round, after a 5 s "
+        f"warm-up each (load average before: {load:.1f}).",
+        "",
+        "| upstream | median req/s | each round | p50 / p99 latency (round 1) | non-2xx |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"**Through the edge / app processes alone: {edge / alone:.2f}. Through the edge / "
+        f"Django's hello world: {edge / hello_rps:.2f}.**",
+        "",
+        f"Edge hit rate during the measured rounds: {hit_rate} ({passes} passed through).",
+        "",
+        f"Freshness through the edge: {saves} price saves in the admin of app 1, each followed "
+        f"by a read of the page through nginx and the edge: {stale} showed the old price.",
+        "",
+        f"Purge latency, from the start of the bump after the commit to the edge's answer to "
+        f"the purge: {purge}.",
+    ]

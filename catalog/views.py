@@ -2,18 +2,21 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from shelf import edge
 from shelf.pages import page_number, respond
 
 from . import selectors
 
 
 @require_safe
+@edge.shared
 def home(request: HttpRequest) -> HttpResponse:
     page = selectors.home_page()
     return respond(request, page.body, page.values)
 
 
 @require_safe
+@edge.shared
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     # A filter value we do not offer is a 404, never a new entry; unknown parameters are
     # ignored, and the key puts the rest in one order, so equivalent URLs share a page.
@@ -28,6 +31,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@edge.shared
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.product_page(slug)
     if page is None:
@@ -46,6 +50,7 @@ def product_reviews(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@edge.shared
 def api_product(request: HttpRequest, product_id: int) -> JsonResponse:
     found = selectors.product_get(product_id)
     if found is None:

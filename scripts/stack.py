@@ -81,6 +81,11 @@ PROMETHEUS_PORT, REDIS_EXPORTER_PORT, POSTGRES_EXPORTER_PORT = ports(
     "SHELF_STACK_OPS_PORTS", "9090,9121,9187"
 )
 PRODUCTS = int(os.environ.get("SHELF_STACK_PRODUCTS", "20000"))
+# Varnish between nginx and the app processes (docker/varnish/shelf.vcl), when it can be had.
+EDGE_PORT = ports("SHELF_STACK_EDGE_PORT", "8090")[0]
+EDGE_MEMORY = os.environ.get("SHELF_STACK_EDGE_MEMORY", "256m")
+# `run --compare` with the edge: Django's "hello world" (bench/hello.py), for the benchmark.
+HELLO_PORT = ports("SHELF_STACK_HELLO_PORT", "8109")[0]
 # The demo admin of config/settings/local.py (ensure_demo_admin creates it).
 ADMIN = ("admin", "shelf-admin")
 
@@ -97,10 +102,13 @@ def redis_password() -> str:
     return path.read_text().strip()
 
 
-def stack_env() -> dict[str, str]:
-    """The environment of every process of the stack: its own database and Redis ports, and
-    the Redis password in the URLs (services.py starts each role with it as requirepass)."""
+def stack_env(edge: bool = False) -> dict[str, str]:
+    """The environment of every process of the stack: its own database and Redis ports, the
+    Redis password in the URLs (services.py starts each role with it as requirepass), and the
+    edge cache that its saves purge (when it runs one)."""
     env = dict(os.environ)
+    if edge:
+        env["SHELF_EDGE_CACHES"] = f"http://{HOST}:{EDGE_PORT}"
     auth = f":{redis_password()}@"
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.local",
@@ -126,13 +134,20 @@ def debian_package(program: str, package: str) -> str:
     found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
     if found:
         return found
+    apt_install(package, f"{program} is not installed")
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if not found:
+        raise StackError(f"installed {package}, but there is still no {program}")
+    return found
+
+
+def apt_install(package: str, why: str) -> None:
+    """apt-get install Debian's `package` (as root on Debian), saying `why`."""
     if not Path("/etc/debian_version").exists():
-        raise StackError(f"{program} is not installed; install {package} with your package manager")
+        raise StackError(f"{why}; install {package} with your package manager")
     if os.geteuid() != 0:
-        raise StackError(
-            f"{program} is not installed; as root: apt-get install {package} (or run this as root)"
-        )
-    say(f"{program} is not installed: installing Debian's {package} (apt-get install {package})")
+        raise StackError(f"{why}; as root: apt-get install {package} (or run this as root)")
+    say(f"{why}: installing Debian's {package} (apt-get install {package})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     # Another apt-get may hold the dpkg lock (a fresh machine's boot-time upgrades): wait for it.
     apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "-q"]
@@ -143,10 +158,6 @@ def debian_package(program: str, package: str) -> str:
         subprocess.run(
             [*apt, "install", "-y", "--no-install-recommends", package], env=env, check=True
         )
-    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
-    if not found:
-        raise StackError(f"installed {package}, but there is still no {program}")
-    return found
 
 
 def optional_package(program: str, package: str) -> str | None:
@@ -161,6 +172,26 @@ def optional_package(program: str, package: str) -> str | None:
 
 # NGINX CONFIGURATION
 # ------------------------------------------------------------------------------------------------
+def edge_program() -> str | None:
+    """varnishd with vmod_xkey (Debian's varnish and varnish-modules, installed when missing),
+    or None, said, when it cannot be had: the stack then runs without the edge cache."""
+    varnishd = optional_package("varnishd", "varnish")
+    if varnishd is None:
+        return None
+    if not xkey_installed():
+        try:
+            apt_install("varnish-modules", "Varnish has no xkey module")
+        except (StackError, subprocess.CalledProcessError) as error:
+            why = error if isinstance(error, StackError) else "apt-get install failed"
+            say(f"running without the edge cache (Varnish): {why}")
+            return None
+    return varnishd if xkey_installed() else None
+
+
+def xkey_installed() -> bool:
+    return bool(list(Path("/usr/lib").glob("*/varnish/vmods/libvmod_xkey.so")))
+
+
 def render_site(listen_port: int, app_ports: list[int]) -> str:
     """docker/nginx/shelf.conf with local upstream servers and listen port, nothing else changed."""
     text = NGINX_CONF.read_text()
@@ -210,6 +241,45 @@ http {{
 """
     )
     return conf
+
+
+# VARNISH CONFIGURATION
+# ------------------------------------------------------------------------------------------------
+VARNISH_VCL = ROOT / "docker" / "varnish" / "shelf.vcl"
+_VCL_BACKEND = re.compile(r'^backend (\w+) \{ \.host = "[^"]+"; \.port = "\d+"; \}\n', re.M)
+_VCL_ADD = re.compile(r"^(\s*)apps\.add_backend\(\w+\);\n", re.M)
+
+
+def render_vcl(app_ports: list[int]) -> str:
+    """docker/varnish/shelf.vcl with local app servers as its backends, nothing else changed."""
+    text = VARNISH_VCL.read_text()
+    backends, adds = list(_VCL_BACKEND.finditer(text)), list(_VCL_ADD.finditer(text))
+    if not backends or not adds:
+        raise StackError(f"{VARNISH_VCL}: no `backend ...` lines or no apps.add_backend() lines")
+    indent = adds[0].group(1)
+    local = "".join(
+        f'backend web{n} {{ .host = "{HOST}"; .port = "{port}"; }}\n'
+        for n, port in enumerate(app_ports, start=1)
+    )
+    add = "".join(f"{indent}apps.add_backend(web{n});\n" for n in range(1, len(app_ports) + 1))
+    text = text[: adds[0].start()] + add + text[adds[-1].end() :]
+    return text[: backends[0].start()] + local + text[backends[-1].end() :]
+
+
+def varnish_command(varnishd: str, workdir: Path, listen_port: int, app_ports: list[int],
+                    memory: str = "256m") -> list[str]:
+    """varnishd in the foreground on `listen_port` in front of `app_ports`, its VCL and working
+    directory in `workdir` (no privilege separation: it runs as whoever starts it)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    vcl = workdir / "shelf.vcl"
+    vcl.write_text(
+        "# Generated by scripts/stack.py from docker/varnish/shelf.vcl; edit that file.\n"
+        + render_vcl(app_ports)
+    )
+    return [
+        varnishd, "-F", "-j", "none", "-n", str(workdir / "instance"), "-f", str(vcl),
+        "-a", f"{HOST}:{listen_port}", "-T", "none", "-s", f"malloc,{memory}",
+    ]  # fmt: skip
 
 
 # PROMETHEUS
@@ -285,10 +355,13 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def procfile(nginx: str, confs: dict[str, Path], ops: dict[str, str]) -> str:
+def procfile(
+    nginx: str, confs: dict[str, Path], ops: dict[str, str], extra: dict[str, str] | None = None
+) -> str:
     lines = [
         "# Generated by scripts/stack.py: three app processes behind nginx, a worker and beat."
     ]
+    lines.extend(f"{name}: {command}" for name, command in (extra or {}).items())
     for number, port in enumerate(APP_PORTS, start=1):
         # Each app process adds up its own workers at its /metrics (Prometheus scrapes all
         # three: one shared folder would count every sample three times), and has its own
@@ -308,10 +381,13 @@ def procfile(nginx: str, confs: dict[str, Path], ops: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def banner(urls: list[str], admin: str, ready: list[int], ops: dict[str, str]) -> None:
+def banner(
+    urls: list[str], admin: str, ready: list[int], ops: dict[str, str], edge: bool
+) -> None:
     if services.wait_until(lambda: all(services.listening(HOST, p) for p in ready), 120, 0.2):
         lines = [
-            f"==> Shelf stack is up: {urls[0]}  (nginx -> {len(APP_PORTS)} app processes)",
+            f"==> Shelf stack is up: {urls[0]}  (nginx -> "
+            f"{'the edge cache (Varnish) -> ' if edge else ''}{len(APP_PORTS)} app processes)",
             *(f"==> {url}" for url in urls[1:]),
             f"==> app processes: {', '.join(f'http://{HOST}:{p}/' for p in APP_PORTS)}",
             f"==> Admin: {urls[0]}admin/  {admin.strip()}",
@@ -332,9 +408,12 @@ def _interrupt(*_) -> None:
 def run(compare: bool) -> int:
     nginx = debian_package("nginx", "nginx")
     STACK.mkdir(parents=True, exist_ok=True)
+    varnishd = edge_program()
     # The benchmark's comparison (--compare) measures the shop alone: no scrapes in between.
     ops = {} if compare else ops_processes()
-    wanted = [NGINX_PORT, *APP_PORTS] + ([NGINX_PORT + 1] if compare else [])
+    compared = [NGINX_PORT + 1] + ([NGINX_PORT + 2, NGINX_PORT + 3, HELLO_PORT] if varnishd else [])
+    wanted = [NGINX_PORT, *APP_PORTS] + ([EDGE_PORT] if varnishd else [])
+    wanted += compared if compare else []
     ops_ports = {"prometheus": PROMETHEUS_PORT, "redis_exporter": REDIS_EXPORTER_PORT,
                  "postgres_exporter": POSTGRES_EXPORTER_PORT}  # fmt: skip
     taken = [
@@ -349,7 +428,7 @@ def run(compare: bool) -> int:
         )
     (LOCAL / "run").mkdir(parents=True, exist_ok=True)
     record = LOCAL / "run" / f"stack-{os.getpid()}.json"
-    env = stack_env()
+    env = stack_env(edge=varnishd is not None)
     python = str(ROOT / ".venv" / "bin" / "python")
     signal.signal(signal.SIGTERM, _interrupt)  # stopped while preparing: clean up as for Ctrl-C
     try:
@@ -364,13 +443,33 @@ def run(compare: bool) -> int:
         admin = manage(env, "ensure_demo_admin", capture=True)
         manage(env, "seed_catalog", "--products", str(PRODUCTS), "--if-empty")
         manage(env, "warm_cache")
-        confs = {"nginx": write_nginx("nginx", NGINX_PORT, APP_PORTS)}
+        extra: dict[str, str] = {}
+        if varnishd:
+            command = varnish_command(varnishd, STACK / "varnish", EDGE_PORT, APP_PORTS,
+                                      EDGE_MEMORY)  # fmt: skip
+            extra["edge"] = " ".join(command)
+            confs = {"nginx": write_nginx("nginx", NGINX_PORT, [EDGE_PORT])}
+        else:
+            confs = {"nginx": write_nginx("nginx", NGINX_PORT, APP_PORTS)}
         urls = [f"http://{HOST}:{NGINX_PORT}/"]
         if compare:
             confs["nginx1"] = write_nginx("nginx-one-app", NGINX_PORT + 1, APP_PORTS[:1])
             urls.append(f"http://{HOST}:{NGINX_PORT + 1}/  (nginx -> app process 1 only)")
-        (STACK / "Procfile").write_text(procfile(nginx, confs, ops))
-        threading.Thread(target=banner, args=(urls, admin, wanted, ops), daemon=True).start()
+        if compare and varnishd:
+            confs["nginx3"] = write_nginx("nginx-no-edge", NGINX_PORT + 2, APP_PORTS)
+            urls.append(f"http://{HOST}:{NGINX_PORT + 2}/  (nginx -> the app processes, no edge)")
+            # Django's smallest page on as many workers as the shop's app processes have.
+            extra["hello"] = (
+                f"gunicorn --config config/gunicorn.py --workers {WORKERS * len(APP_PORTS)} "
+                f"--bind {HOST}:{HELLO_PORT} --name shelf-hello "
+                f"--control-socket {STACK / 'hello.ctl'} bench.hello:application"
+            )
+            confs["nginx4"] = write_nginx("nginx-hello", NGINX_PORT + 3, [HELLO_PORT])
+            urls.append(f"http://{HOST}:{NGINX_PORT + 3}/  (nginx -> Django's hello world)")
+        (STACK / "Procfile").write_text(procfile(nginx, confs, ops, extra))
+        threading.Thread(
+            target=banner, args=(urls, admin, wanted, ops, varnishd is not None), daemon=True
+        ).start()
         # Ctrl-C reaches every process of the terminal's group: honcho stops its processes and
         # exits, and this script, which ignores it, then stops the servers it started. The
         # benchmark sends SIGINT to the group the same way.
@@ -414,6 +513,10 @@ def _bench_stack():
         workdir=STACK,
         access_log=STACK / "nginx" / "access.log",  # write_nginx("nginx", ...)
         command=[python, "-m", "scripts.stack", "run", "--compare"],
+        edge=edge_program() is not None,
+        no_edge_port=NGINX_PORT + 2,
+        hello_port=NGINX_PORT + 3,
+        varnish_dir=STACK / "varnish",
     )
     return stack_bench, stack, wrk
 

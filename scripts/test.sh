@@ -22,13 +22,15 @@ trap 'exit 143' TERM
 
 python scripts/services.py up --record "$record"
 
-# The browser tests need the system's Chromium, the alert-rule test promtool: install them, or
-# skip only those tests (never in CI).
+# The browser tests need the system's Chromium, the alert-rule test promtool, the edge-cache
+# tests Varnish: install them, or skip only those tests (never in CI).
 . scripts/apt.sh
 . scripts/browser.sh
 . scripts/promtool.sh
+. scripts/varnish.sh
 shelf_browser || exit 1
 shelf_promtool || exit 1
+shelf_varnish || exit 1
 
 echo "test: ruff check ."
 ruff_status=0
@@ -52,6 +54,9 @@ if [ -n "${SHELF_E2E_SKIP:-}" ]; then
 fi
 if [ -n "${SHELF_PROMTOOL_SKIP:-}" ]; then
     echo "test: the alert rules were NOT tested: $SHELF_PROMTOOL_SKIP" >&2
+fi
+if [ -n "${SHELF_VARNISH_SKIP:-}" ]; then
+    echo "test: the edge-cache tests did NOT run: $SHELF_VARNISH_SKIP" >&2
 fi
 
 if [ "$pytest_status" -ne 0 ]; then

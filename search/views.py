@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django_ratelimit.decorators import ratelimit
 
+from shelf import edge
 from shelf.pages import respond
 
 from . import selectors
@@ -30,6 +31,7 @@ def _search_of(query_string: bytes) -> tuple[str, selectors.SearchParams] | None
 
 @require_safe
 @ratelimit(group="search", key="shop.security.rate_key", rate="shop.security.search_rate")
+@edge.shared
 def results(request: HttpRequest) -> HttpResponse:
     try:
         # The query string's bytes, as request.GET reads them (WSGI hands them over as latin-1).
@@ -62,6 +64,7 @@ def results(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @ratelimit(group="search", key="shop.security.rate_key", rate="shop.security.search_rate")
+@edge.shared
 def api(request: HttpRequest) -> JsonResponse:
     form = SearchForm(request.GET)
     if not form.is_valid():

@@ -54,7 +54,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from . import backend, compression, l1, outbox, stats
+from . import backend, compression, edge, l1, outbox, stats
 
 logger = logging.getLogger("shelf")
 
@@ -393,6 +393,7 @@ def versions(tags: Iterable[str]) -> dict[str, str]:
     the request that called it cannot store anything then.
     """
     keys = {tag: tag_key(tag) for tag in dict.fromkeys(tags)}
+    edge.note(keys)  # a loader's tags: its page at the edge depends on them too
     if not keys or not backend.available():
         return {}
     reader = _Reader()
@@ -428,11 +429,15 @@ def bump(*tags: str) -> None:
         # Disabled (benchmarks only): nothing is read from the shelf, so nothing is owed; flush
         # the cache Redis before enabling it again.
         return
+    started = time.perf_counter()
     try:
         backend.call(lambda r: write_bumps(r, tags))
     except backend.ShelfUnavailable:
         # Dropping it would leave the entries valid until their TTL once Redis answers again.
+        # The edges are purged now too (a page fetched without Redis is fresh), and again after
+        # the outbox's bump (until then, a process that reads Redis may serve the old page).
         outbox.record(tags)
+    edge.purge_after_bump(tags, started)
 
 
 def write_bumps(r, tags: Iterable[str]) -> None:
@@ -747,6 +752,7 @@ def fetch_many(ns: Namespace, parts: Iterable[Part], loader: Loader) -> dict:
     reader = _Reader(use_l1=True)
     found = _read(Request(ns, list(dict.fromkeys(parts)), loader), reader)
     reader.done()
+    edge.note_keys(reader.raw, TAG_PREFIX)
     return found
 
 
@@ -768,16 +774,20 @@ def fetch_with(
     if reader.token is not None:
         kept = _l1.result(key, time.time())
         if kept is not l1.MISSING:
-            value, results, hits = kept
+            value, results, hits, tags = kept
             for name, n in hits:
                 stats.count(name, "hit", n)
+            edge.note(tags)
             return value, results
     req = Request(ns, [part], lambda parts: {parts[0]: loader(parts[0])}, follow=follow)
     value = _read(req, reader)[part]
     results = [] if value is None else [_read(nxt, reader) for nxt in follow(value)]
     reader.done()
+    edge.note_keys(reader.raw, TAG_PREFIX)
     if reader.token is not None and reader.clean:
         # Every key it read was a valid, fresh hit: keep the whole result until the first
-        # invalidation of any of them (shelf/l1.py).
-        _l1.put_result(reader.token, key, (value, results, reader.hits), reader.raw, reader.until)
+        # invalidation of any of them (shelf/l1.py), with its tags for the edge.
+        tags = tuple(k[len(TAG_PREFIX) :] for k in reader.raw if k.startswith(TAG_PREFIX))
+        kept = (value, results, reader.hits, tags)
+        _l1.put_result(reader.token, key, kept, reader.raw, reader.until)
     return value, results

@@ -27,3 +27,8 @@ def record_cache_counts(counts: Mapping[str, int]) -> None:
         namespace, _, result = field.rpartition(":")
         if result != "load_ms":
             CACHE_REQUESTS.labels(namespace, result).inc(n)
+EDGE_PURGE_SECONDS = Histogram(
+    "shelf_edge_purge_seconds",
+    "From the start of a bump after commit to an edge cache's answer to its purge.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)

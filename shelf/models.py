@@ -13,6 +13,9 @@ class PendingBump(models.Model):
     """
 
     tags = ArrayField(models.CharField(max_length=200))
+    # Empty: a bump for the cache Redis. Else the edge cache (a SHELF_EDGE_CACHES URL) that
+    # still owes a purge of these tags, whose bump is done (shelf/edge.py).
+    edge = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

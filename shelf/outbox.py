@@ -54,6 +54,7 @@ def drain(r, write, batch: int = DRAIN_BATCH) -> int:
     Raises the Redis client's error if Redis fails (the rows stay for the next drain). A
     database error is logged and swallowed: a shelf that cannot read its outbox still serves.
     """
+    from . import edge
     from .models import PendingBump
 
     drained = 0
@@ -61,11 +62,15 @@ def drain(r, write, batch: int = DRAIN_BATCH) -> int:
         while True:
             with transaction.atomic():
                 rows = list(
-                    PendingBump.objects.select_for_update(skip_locked=True).order_by("id")[:batch]
+                    PendingBump.objects.select_for_update(skip_locked=True)
+                    .filter(edge="")  # the others are purges for an edge (shelf/edge.py)
+                    .order_by("id")[:batch]
                 )
                 if not rows:
                     return drained
-                write(r, [t for row in rows for t in row.tags])
+                tags = [t for row in rows for t in row.tags]
+                write(r, tags)
+                edge.purge_after_bump(tags)
                 PendingBump.objects.filter(pk__in=[row.pk for row in rows]).delete()
             drained += len(rows)
             if len(rows) < batch:
@@ -80,13 +85,14 @@ def drain(r, write, batch: int = DRAIN_BATCH) -> int:
 
 def drain_now() -> int:
     """Drain the outbox through the breaker (the beat task); 0 if Redis is unavailable."""
-    from . import backend
+    from . import backend, edge
     from .core import write_bumps
 
     try:
-        return backend.call(lambda r: drain(r, write_bumps))
+        drained = backend.call(lambda r: drain(r, write_bumps))
     except backend.ShelfUnavailable:
-        return 0
+        return 0  # the edges' purges wait for the bumps they follow
+    return drained + edge.drain()
 
 
 def pending() -> int:

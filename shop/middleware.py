@@ -58,6 +58,11 @@ class CacheControlMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if getattr(response, "shelf_edge", False):
+            # The same for every visitor without cookies (shelf.edge.EdgeMiddleware checked):
+            # the session it read was the empty one.
+            response["Cache-Control"] = SHARED
+            return response
         session = getattr(request, "session", None)
         private = (
             (session is not None and session.accessed)

@@ -7,7 +7,9 @@ them with {% url 'shop:info' '<page>' %}.
 
 from django.contrib.flatpages.views import flatpage
 from django.http import HttpRequest, HttpResponse
-from django.urls import re_path
+from django.urls import path, re_path
+
+from . import views
 
 app_name = "shop"
 
@@ -18,4 +20,8 @@ def info(request: HttpRequest, page: str) -> HttpResponse:
     return flatpage(request, f"/{page}/")
 
 
-urlpatterns = [re_path(rf"^(?P<page>{'|'.join(INFO_PAGES)})/$", info, name="info")]
+urlpatterns = [
+    re_path(rf"^(?P<page>{'|'.join(INFO_PAGES)})/$", info, name="info"),
+    # The CSRF token of a page kept for everyone by the edge cache (shop.views.csrf).
+    path("csrf/", views.csrf, name="csrf"),
+]

@@ -3,10 +3,12 @@ import sys
 from django.conf import settings
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.middleware.csrf import REASON_CSRF_TOKEN_MISSING, REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.views.decorators.http import require_safe
 
-from shelf.pages import strip_visitor_slots
+from shelf.pages import csrf_token, strip_visitor_slots
 
 # Seconds a client is asked to wait before retrying while PostgreSQL is away.
 RETRY_AFTER = 30
@@ -69,3 +71,34 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
     response["Retry-After"] = str(RETRY_AFTER)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_safe
+def csrf(request: HttpRequest) -> JsonResponse:
+    """A CSRF token for the forms of a page an edge cache keeps for everyone (shelf/edge.py),
+    which carries none: the page's script asks for it at the first use of a form. Private, and
+    it sets the CSRF cookie for a visitor who has none."""
+    return JsonResponse({"token": csrf_token(request)})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW. A form sent without a token, as from a page kept for everyone by the
+    edge cache by a browser without JavaScript, gets a page that asks to send it again, now with
+    a token of the visitor's own; nothing was done yet. Any other failure (a wrong token, a
+    foreign origin) gets Django's refusal. Both are 403."""
+    if reason not in (REASON_NO_CSRF_COOKIE, REASON_CSRF_TOKEN_MISSING) or request.POST.get(
+        "csrfmiddlewaretoken"
+    ):
+        from django.views.csrf import csrf_failure as refuse
+
+        return refuse(request, reason)
+    fields = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name != "csrfmiddlewaretoken"
+        for value in values
+    ]
+    return render(
+        request, "confirm_form.html", {"action": request.get_full_path(), "fields": fields},
+        status=403,
+    )

@@ -108,6 +108,13 @@ SHELF_L1_LEASE = env.float("SHELF_L1_LEASE", default=0.2)
 # Where the circuit breakers (cache Redis, state Redis, PostgreSQL) share their state with the
 # host's other processes (shelf/hostflag.py): one small file each. Empty: each process alone.
 SHELF_BREAKER_DIR = env("SHELF_BREAKER_DIR", default=str(BASE_DIR / ".local" / "run" / "breakers"))
+
+# The edge caches in front of the app servers (shelf/edge.py, docker/varnish/shelf.vcl): their
+# base URLs, purged after every bump (empty: no edge); seconds a purge may take before it goes
+# to the outbox; seconds an edge keeps a page at most (a backstop: purges keep it exact).
+SHELF_EDGE_CACHES = env.list("SHELF_EDGE_CACHES", default=[])
+SHELF_EDGE_TIMEOUT = env.float("SHELF_EDGE_TIMEOUT", default=0.5)
+SHELF_EDGE_TTL = env.int("SHELF_EDGE_TTL", default=300)
 # Seconds the state Redis is not tried after a failure (then one request probes it).
 REDIS_STATE_BREAKER_RESET = env.float("REDIS_STATE_BREAKER_RESET", default=2.0)
 
@@ -331,6 +338,8 @@ MIDDLEWARE = [
     "shelf.middleware.ShelfMiddleware",
     # Above the session and CSRF middleware: it sees the cookies they set (shop/middleware.py).
     "shop.middleware.CacheControlMiddleware",
+    # Below it, above the session and CSRF middleware: marks the pages an edge cache may keep.
+    "shelf.edge.EdgeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -347,6 +356,10 @@ MIDDLEWARE = [
     # Inside the slots middleware, so that its lockout page gets the visitor's header too.
     "axes.middleware.AxesMiddleware",
 ]
+
+# A form sent without a token (from a page kept for everyone by the edge cache, by a browser
+# without JavaScript) is asked again with one instead of refused (shop.views.csrf_failure).
+CSRF_FAILURE_VIEW = "shop.views.csrf_failure"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

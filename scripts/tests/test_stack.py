@@ -17,6 +17,20 @@ def test_the_site_keeps_the_upstream_options_with_local_servers_and_port():
     assert site.count("proxy_next_upstream") == original.count("proxy_next_upstream")
 
 
+def test_the_edge_cache_has_the_local_app_servers_as_its_backends_and_nothing_else_changed():
+    vcl = stack.render_vcl([9101, 9102])
+    assert [line for line in vcl.splitlines() if line.startswith("backend ")] == [
+        'backend web1 { .host = "127.0.0.1"; .port = "9101"; }',
+        'backend web2 { .host = "127.0.0.1"; .port = "9102"; }',
+    ]
+    assert [line.strip() for line in vcl.splitlines() if "add_backend" in line] == [
+        "apps.add_backend(web1);",
+        "apps.add_backend(web2);",
+    ]
+    original = stack.VARNISH_VCL.read_text()
+    assert vcl.split("sub vcl_recv", 1)[1] == original.split("sub vcl_recv", 1)[1]
+
+
 def test_prometheus_scrapes_this_machines_processes_with_the_same_jobs_and_rules():
     conf = stack.render_prometheus()
     original = stack.PROMETHEUS_CONF.read_text()

@@ -715,3 +715,68 @@ def hammer(
     for w in workers:
         w.join(seconds + 30)
     return results
+
+
+def varnishd_path() -> str:
+    """The varnishd to test the edge cache with; skips the test (fails it under CI=true) when
+    there is none or it lacks the xkey module (scripts/varnish.sh installs both in make test)."""
+    import glob
+
+    import pytest
+
+    found = shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin:/sbin")
+    missing = os.environ.get("SHELF_VARNISH_SKIP") or (
+        None if found and glob.glob("/usr/lib/*/varnish/vmods/libvmod_xkey.so") else
+        "no varnishd with vmod_xkey: install Debian's varnish and varnish-modules (as root)"
+    )  # fmt: skip
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI runs the edge-cache tests, but {missing}", pytrace=False)
+        pytest.skip(f"edge-cache tests skipped: {missing}")
+    return found
+
+
+class Varnish:
+    """A real varnishd with docker/varnish/shelf.vcl in front of local app servers."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log = log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def varnish_server(backend_ports: list[int], port: int | None = None) -> Iterator[Varnish]:
+    """Start varnishd (docker/varnish/shelf.vcl, rendered for `backend_ports`) on `port` (a
+    spare one by default)."""
+    from scripts.stack import varnish_command
+
+    varnishd = varnishd_path()
+    port = port or spare_port()
+    with tempfile.TemporaryDirectory(prefix="shelf-varnish-") as workdir:
+        log = Path(workdir) / "varnishd.log"
+        command = varnish_command(varnishd, Path(workdir), port, backend_ports, memory="64m")
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        server = Varnish(process, port, log)
+        try:
+            if not wait_until(lambda: _answers(port), 30, 0.1, process):
+                raise RuntimeError("varnishd did not start:\n" + log.read_text()[-3000:])
+            yield server
+        except BaseException:
+            print("varnishd log:\n" + log.read_text(errors="replace")[-3000:])
+            raise
+        finally:
+            stop_all([process])
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False

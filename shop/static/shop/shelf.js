@@ -1,8 +1,56 @@
 // Shelf's small enhancements. Every page works without this file (and without htmx): it only
-// makes what is there nicer to use. No per-visitor data is read or written here.
+// makes what is there nicer to use. The one per-visitor thing here is a form's CSRF token, for
+// pages that an edge cache keeps for everyone and so carry none (shelf/edge.py): it is fetched
+// from /csrf/ at the first use of such a form. (Without this file, such a form is asked to be
+// confirmed once on a page of the visitor's own.)
 (function () {
   "use strict";
   var root = document.documentElement;
+
+  var EMPTY_TOKEN = 'input[name="csrfmiddlewaretoken"][value=""]';
+  var pending = null;
+  // One request for every form of the page; null again after a failure, to retry later.
+  function fillTokens() {
+    if (!pending) {
+      pending = fetch("/csrf/", { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("csrf " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          document.querySelectorAll(EMPTY_TOKEN).forEach(function (input) {
+            input.value = data.token;
+          });
+        })
+        .catch(function () { pending = null; });
+    }
+    return pending;
+  }
+  function needsToken(form) {
+    return form && form.querySelector && form.querySelector(EMPTY_TOKEN);
+  }
+  // htmx's requests: held until the token is in the form (htmx reads the form afterwards).
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    if (!needsToken(form)) return;
+    event.preventDefault();
+    fillTokens().then(function () { event.detail.issueRequest(true); });
+  });
+  // Plain submissions (no htmx on the form, or htmx missing): the same, then submit again.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !needsToken(form) || form.dataset.tokenAsked) return;
+    if (window.htmx && form.hasAttribute("hx-post")) return;
+    event.preventDefault();
+    var submitter = event.submitter;
+    // Asked once: still without a token (the request failed), it is sent as it is and
+    // confirmed on the next page.
+    form.dataset.tokenAsked = "1";
+    fillTokens().then(function () {
+      if (form.requestSubmit) form.requestSubmit(submitter || undefined);
+      else form.submit();
+    });
+  });
   // Controls that only matter without htmx (the cart's "Update" buttons) hide once it is there.
   if (window.htmx) root.classList.add("js");
 
