@@ -8,9 +8,10 @@
 #   make services            only make sure PostgreSQL and Redis answer (leaves them running)
 #   make services-status     say which services answer
 #   make stop                stop every project-local server under .local/ (after a crash)
-#   make stack               the production topology here: nginx, 3 app processes, worker, beat
-#   make stack-bench         3 app processes against 1 through nginx: make bench's stack phase
-#                            alone; writes docs/stack.md
+#   make stack               the production topology here: nginx, the edge cache (Varnish),
+#                            3 app processes, worker, beat
+#   make stack-bench         3 app processes against 1 through nginx, and the edge's figures:
+#                            make bench's stack phase alone; writes docs/stack.md
 #   make compose-config      validate docker/compose.yaml offline (every profile)
 #   make bench-search        search latency on a scratch 100,000-product catalog (see docs/)
 #   make bench               the shop with and without the shelf under a shopper-like load;

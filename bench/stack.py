@@ -62,6 +62,7 @@ class Stack:
     # With the edge cache (Varnish) between the nginx on `port` and the app processes: an nginx
     # straight to the app processes, one to Django's hello world, and varnishd's working folder.
     edge: bool = False
+    edge_port: int = 0
     no_edge_port: int = 0
     hello_port: int = 0
     varnish_dir: Path | None = None
@@ -250,6 +251,8 @@ def sample_paths(stack: Stack, limit: int = 300) -> list[str]:
         paths += [urllib.parse.urlsplit(u).path for u in re.findall(r"<loc>([^<]+)</loc>", xml)]
     categories = [p for p in paths if p.startswith("/c/")]
     products = [p for p in paths if p.startswith("/p/")][:limit]
+    if not products or not categories:
+        raise BenchError(f"the sitemaps through :{stack.port} named no product or category page")
     return ["/", *categories, *products]
 
 
@@ -277,7 +280,7 @@ def measure(
     try:
         needed = [stack.port, stack.one_app_port, *stack.app_ports]
         if stack.edge:
-            needed += [stack.no_edge_port, stack.hello_port]
+            needed += [stack.edge_port, stack.no_edge_port, stack.hello_port]
 
         def up() -> bool:
             return all(services.listening(stack.host, port) for port in needed)
@@ -641,7 +644,9 @@ def edge_figures(
         f"straight to the {len(stack.app_ports)} app processes; and Django's hello world "
         f"(bench/hello.py, {stack.workers * len(stack.app_ports)} workers, through nginx too). "
         f"Same run, {rounds} rounds of {seconds} s, the order rotated every round, after a 5 s "
-        f"warm-up each (load average before: {load:.1f}).",
+        f"warm-up each (load average before: {load:.1f}). On a shared machine the absolute "
+        "figures move with the other work on it; the ratios, from the same minutes, are what "
+        "to compare.",
         "",
         "| upstream | median req/s | each round | p50 / p99 latency (round 1) | non-2xx |",
         "| --- | --- | --- | --- | --- |",
@@ -657,4 +662,7 @@ def edge_figures(
         "",
         f"Purge latency, from the start of the bump after the commit to the edge's answer to "
         f"the purge: {purge}.",
+        "",
+        "When the edge is worth it and what it costs (memory per page, purges per save): the "
+        'README\'s "The edge cache".',
     ]

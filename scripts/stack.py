@@ -1,6 +1,7 @@
 """`make stack`: Shelf's production topology on this machine, without containers.
 
-nginx (Debian's package) on one port in front of three gunicorn processes, a Celery worker,
+nginx (Debian's package) on one port in front of the edge cache (Debian's Varnish with
+varnish-modules, docker/varnish/shelf.vcl) and three gunicorn processes, a Celery worker,
 Celery beat, PostgreSQL and the three Redis roles on three ports, each Redis started with its
 configuration from docker/redis/ and nginx with docker/nginx/shelf.conf: the same files that
 docker/compose.yaml uses. Run it with the project's .venv/bin/python as a module, from the
@@ -11,7 +12,9 @@ checkout (it imports scripts.services, and for `bench` the load test in bench/st
     python -m scripts.stack compose-config    # `make compose-config`: docker/compose.yaml valid?
 
 `run --compare` also starts a second nginx, one port up, whose upstream is the first app
-process alone: the benchmark sends the same load through both, alternating.
+process alone: the benchmark sends the same load through both, alternating. With the edge, it
+also starts an nginx two ports up straight to the app processes (no edge), and one three ports
+up to Django's hello world (bench/hello.py), for the edge's figures.
 
 Ports and names come from the environment (defaults in brackets):
 
@@ -25,7 +28,8 @@ Ports and names come from the environment (defaults in brackets):
 
 Servers already listening on those ports are used as they are (scripts/services.py); servers
 this run started are stopped when it ends. Nothing outside .local/stack/ is written, except
-that nginx and wrk are installed with apt-get when missing (as root, on Debian), and so are
+that nginx, wrk and Varnish are installed with apt-get when missing (as root, on Debian; the
+stack runs without the edge, saying so, when Varnish or its xkey module cannot be had), and so are
 Prometheus and its Redis and PostgreSQL exporters; the stack runs without any of those three it
 cannot get (saying so), and always without Grafana, which Debian does not package
 (docker/compose.yaml's profile `ops` has it).
@@ -438,11 +442,13 @@ def run(compare: bool) -> int:
             env=env,
             check=True,
         )
-        manage(env, "migrate", "--noinput")
-        manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-        admin = manage(env, "ensure_demo_admin", capture=True)
-        manage(env, "seed_catalog", "--products", str(PRODUCTS), "--if-empty")
-        manage(env, "warm_cache")
+        # The edge starts empty after these: nothing to purge there yet.
+        setup = stack_env()
+        manage(setup, "migrate", "--noinput")
+        manage(setup, "collectstatic", "--noinput", "--verbosity", "0")
+        admin = manage(setup, "ensure_demo_admin", capture=True)
+        manage(setup, "seed_catalog", "--products", str(PRODUCTS), "--if-empty")
+        manage(setup, "warm_cache")
         extra: dict[str, str] = {}
         if varnishd:
             command = varnish_command(varnishd, STACK / "varnish", EDGE_PORT, APP_PORTS,
@@ -514,6 +520,7 @@ def _bench_stack():
         access_log=STACK / "nginx" / "access.log",  # write_nginx("nginx", ...)
         command=[python, "-m", "scripts.stack", "run", "--compare"],
         edge=edge_program() is not None,
+        edge_port=EDGE_PORT,
         no_edge_port=NGINX_PORT + 2,
         hello_port=NGINX_PORT + 3,
         varnish_dir=STACK / "varnish",

@@ -102,6 +102,14 @@ sub vcl_backend_response {
     return (deliver);
 }
 
+# An app server that refused or reset the connection: the next one, as nginx does, for a GET
+# or HEAD only (a POST is never sent twice).
+sub vcl_backend_error {
+    if ((bereq.method == "GET" || bereq.method == "HEAD") && bereq.retries < 2) {
+        return (retry);
+    }
+}
+
 sub vcl_deliver {
     unset resp.http.xkey;
     unset resp.http.X-Shelf-Edge-TTL;

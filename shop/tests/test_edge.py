@@ -356,6 +356,14 @@ def test_an_edge_that_was_down_gets_its_purges_from_the_outbox(settings):
         visitor = Visitor(varnish.port)
         visitor.get(path)
         assert visitor.get(path)[0].getheader("X-Edge") == "hit"
+        # No purge before the commit: until then the edge keeps answering with the page.
+        with transaction.atomic():
+            product.price = Decimal("5.50")
+            product.save()
+            response, text = visitor.get(path)
+            assert response.getheader("X-Edge") == "hit" and _shown(text)[0] == Decimal("5.00")
+        response, text = visitor.get(path)
+        assert response.getheader("X-Edge") == "miss" and _shown(text)[0] == Decimal("5.50")
         # The edge stops answering (hung, or cut off): the purge waits in the outbox.
         way_to_the_edge.freeze()
         with transaction.atomic():
@@ -363,7 +371,7 @@ def test_an_edge_that_was_down_gets_its_purges_from_the_outbox(settings):
             product.save()
         assert PendingBump.objects.filter(edge=settings.SHELF_EDGE_CACHES[0]).exists()
         assert outbox.drain_now() == 0, "still unreachable: the rows stay"
-        assert _shown(visitor.get(path)[1])[0] == Decimal("5.00"), "not purged yet"
+        assert _shown(visitor.get(path)[1])[0] == Decimal("5.50"), "not purged yet"
         way_to_the_edge.thaw()
         assert outbox.drain_now() >= 1
         assert not PendingBump.objects.exists()
