@@ -8,7 +8,7 @@
 shelf_varnish() {
     shelf_need_program varnish "the edge-cache tests" SHELF_VARNISH_SKIP \
         "install Debian's varnish and varnish-modules (apt-get install varnish varnish-modules, as root)" \
-        "command -v varnishd >/dev/null 2>&1 || [ -x /usr/sbin/varnishd ]; \
-         ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1" \
+        "{ command -v varnishd >/dev/null 2>&1 || [ -x /usr/sbin/varnishd ]; } \
+         && ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1" \
         -- --no-install-recommends varnish varnish-modules
 }
