@@ -27,6 +27,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from catalog.selectors import product_cards
+from shelf import edge
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ def recent_ids(request: HttpRequest) -> list[int]:
     """The visitor's recently viewed product ids, most recent first, with the product of the
     page being answered (`request.viewed_product_id`, set by the catalog's product view)
     recorded first. RedisError if the state Redis is unavailable."""
+    if edge.from_edge(request):
+        # A page an edge cache keeps for everyone: no visitor's history, and no cookie that
+        # would make it private (the view is recorded once the visitor has a cookie).
+        return []
     viewed = getattr(request, "viewed_product_id", None)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
