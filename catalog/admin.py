@@ -21,8 +21,17 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 class ProductImageInline(admin.TabularInline):
+    """Pictures edited with their product; a bad upload is an error on its row (the
+    field's validators, catalog.images.upload_validate), and nothing is saved."""
+
     model = ProductImage
+    fields = ["position", "image", "alt", "size"]
+    readonly_fields = ["size"]
     extra = 0
+
+    @admin.display(description="size")
+    def size(self, image: ProductImage) -> str:
+        return f"{image.width} x {image.height}" if image.width else "-"
 
 
 class LowStockFilter(admin.SimpleListFilter):

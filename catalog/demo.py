@@ -1,15 +1,19 @@
-"""A deterministic demo catalog: category tree, products, stock, placeholder images and the
-approved reviews of a few hundred demo buyers.
+"""A deterministic demo catalog: category tree, products, stock, pictures and the approved
+reviews of a few hundred demo buyers.
 
 The generator half (``build_categories``, ``generate_products``) is pure Python: the same seed
 always yields the same rows, whatever the database holds. The loader half (``seed_catalog``)
 writes those rows with PostgreSQL COPY inside one transaction, with explicit primary keys, and
 resets the sequences afterwards. COPY sends no model signals, so the loader tells the cache
-through ``catalog.services.catalog_changed_everything`` once the transaction commits.
+through ``catalog.services.catalog_changed_everything`` once the transaction commits. The
+pictures (one per product type and colour, shared) are drawn by catalog.demo_pictures in
+worker processes while the rows are copied, and are all on disk before the commit.
 
 The vocabulary (departments and leaf categories, brands, colours, sizes and the words names
 and descriptions are built from) lives in ``catalog/demo_vocabulary.json``, read once at
-import; this module keeps the code and the tuning constants (shares, stock and image counts).
+import; this module keeps the code and the tuning constants (shares, stock). A leaf may have its own
+brands, model names, uses and features, so that every name and description reads like its
+type's; each product gets one of three description styles.
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import django
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
@@ -35,6 +44,8 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog.demo_pictures import SIZE as PICTURE_SIZE
+from catalog.demo_pictures import Picture, pictures_make
 from catalog.models import Category, Product, ProductImage, Review
 from inventory.models import Stock
 
@@ -49,8 +60,8 @@ LOW_STOCK_SHARE = 0.10
 INACTIVE_SHARE = 0.02
 NEW_TODAY_SHARE = 0.005
 LOW_STOCK_MAX = 9
+PICTURE_WORKERS = 2
 STOCK_RANGE = (10, 500)
-IMAGE_COUNT_WEIGHTS = (15, 30, 30, 25)  # 1, 2, 3 or 4 images
 # Every star on a card comes from seeded reviews: at most REVIEWS_MAX per product (about five
 # on average, so 98,000 products get about 500,000 short rows, written with COPY), by distinct
 # buyers among DEMO_BUYERS accounts that cannot sign in.
@@ -100,7 +111,18 @@ class LeafSpec:
     nouns: tuple[str, ...]
     price: tuple[int, int]  # whole currency units, drawn log-uniformly
     attributes: dict[str, tuple[str, ...]]
+    icon: str  # the silhouette of its pictures (a Material Design Icons slug)
     weight: int = 2  # relative share of the products
+    # Where a leaf has its own, they replace its department's: a teddy bear is not made by
+    # the brick brand, and a kettle's selling points are not a vacuum cleaner's.
+    brands: tuple[str, ...] = ()
+    model_prefixes: tuple[str, ...] = ()
+    model_suffixes: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    numbered: bool = True  # model names with a number ("Aero 14"), or words only ("Halo")
+    icons: dict[str, str] = field(default_factory=dict)  # per noun, where not `icon`
+    tints: tuple[str, ...] = ()  # colours of its pictures when a product has no colour
 
 
 @dataclass(frozen=True)
@@ -141,8 +163,14 @@ def _words(value: list[str] | str) -> tuple[str, ...]:
 def _leaf(data: dict[str, Any]) -> LeafSpec:
     low, high = data["price"]
     attributes = {key: _words(values) for key, values in data["attributes"].items()}
+    lists = ("nouns", "brands", "model_prefixes", "model_suffixes", "uses", "features", "tints")
     return LeafSpec(
-        **{**data, "nouns": _words(data["nouns"]), "price": (low, high), "attributes": attributes}
+        **{
+            **data,
+            **{key: _words(data[key]) for key in lists if key in data},
+            "price": (low, high),
+            "attributes": attributes,
+        }
     )
 
 
@@ -165,8 +193,8 @@ CLOTHING_SIZES = _words(_VOCABULARY["clothing_sizes"])
 SHOE_SIZES = _words(_VOCABULARY["shoe_sizes"])
 AGES = _words(_VOCABULARY["ages"])
 
-# Hue (0-359) of the colours that have one; neutral colours get a random hue.
-COLOUR_HUES: dict[str, int] = dict(_VOCABULARY["colour_hues"])
+# The colour each colour or finish name is drawn in.
+COLOUR_HEX: dict[str, str] = dict(_VOCABULARY["colour_hex"])
 
 DEPARTMENTS: tuple[DepartmentSpec, ...] = tuple(
     _department(dept) for dept in _VOCABULARY["departments"]
@@ -174,8 +202,6 @@ DEPARTMENTS: tuple[DepartmentSpec, ...] = tuple(
 
 ADJECTIVES = _words(_VOCABULARY["adjectives"])
 CLOSINGS = _words(_VOCABULARY["closings"])
-IMAGE_VIEWS = _words(_VOCABULARY["image_views"])
-BOOK_VIEWS = _words(_VOCABULARY["book_views"])
 
 FIRST_NAMES = _words(_VOCABULARY["first_names"])
 LAST_NAMES = _words(_VOCABULARY["last_names"])
@@ -204,7 +230,7 @@ class DemoCategory(NamedTuple):
 
 class DemoImage(NamedTuple):
     position: int
-    hue: int
+    picture: Picture
     alt: str
 
 
@@ -345,21 +371,25 @@ def _reviews(
     )  # fmt: skip
 
 
-def _model_name(rng: random.Random, dept: DepartmentSpec) -> str:
+def _model_name(rng: random.Random, dept: DepartmentSpec, leaf: LeafSpec) -> str:
     """A model name such as 'X15 Pro', 'Aero 14', 'Metro' or 'Heritage 87 Classic'."""
-    prefix = rng.choice(dept.model_prefixes)
+    prefix = rng.choice(leaf.model_prefixes or dept.model_prefixes)
     if not prefix.endswith(" "):
         base = f"{prefix}{rng.randint(2, 99)}"  # "X15", "QC45"
-    elif rng.random() < 0.3:
+    elif not leaf.numbered or rng.random() < 0.3:
         base = prefix.strip()  # a word on its own: "Metro", "Heritage"
     else:
         base = f"{prefix}{rng.randint(1, 99)}"  # "Aero 14", "Trail 7"
-    suffix = rng.choice(dept.model_suffixes)
+    suffix = rng.choice(leaf.model_suffixes or dept.model_suffixes)
     return f"{base} {suffix}" if suffix else base
 
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _plural(noun: str) -> bool:
+    return noun.endswith("s") and not noun.endswith("ss")
 
 
 def _book_title(rng: random.Random, leaf: LeafSpec) -> str:
@@ -373,6 +403,7 @@ def _book_title(rng: random.Random, leaf: LeafSpec) -> str:
 def _goods_text(
     rng: random.Random,
     dept: DepartmentSpec,
+    leaf: LeafSpec,
     name: str,
     brand: str,
     model: str,
@@ -381,10 +412,33 @@ def _goods_text(
     rating: Decimal,
     reviews: int,
 ) -> str:
-    """A paragraph of description for a non-book product, from templates and attributes."""
+    """A description for a non-book product in one of three styles: a paragraph, a list of
+    highlights, or a short spec-led note, from its own type's uses and features."""
     adjective = rng.choice(ADJECTIVES)
-    use = rng.choice(dept.uses)
+    use = rng.choice(leaf.uses or dept.uses)
     noun_l = noun.lower() if not noun[:2].isupper() else noun
+    first, second, third = rng.sample(leaf.features or dept.features, 3)
+    specs = "; ".join(f"{key} {value}" for key, value in attributes.items())
+    closing = rng.choice(CLOSINGS).format(years=rng.choice((1, 2, 3)), brand=brand)
+    colour = attributes.get("colour") or attributes.get("finish")
+    style = rng.randrange(3)
+    if style == 1:
+        lines = [
+            f"Why you'll like the {model} {noun_l}: "
+            f"{'they are' if _plural(noun) else 'it is'} made for {use}.",
+            f"Highlights: {first}; {second}; {third}.",
+            f"Specifications: {specs}.",
+            closing,
+        ]
+        return " ".join(lines)
+    if style == 2:
+        lines = [
+            f"{brand}'s {adjective} {noun_l}{f' in {colour.lower()}' if colour else ''}.",
+            f"{specs[0].upper()}{specs[1:]}.",
+            f"{first[0].upper()}{first[1:]}, and {second}.",
+            closing,
+        ]
+        return " ".join(lines)
     opening = rng.choice(
         (
             f"The {name} is {_article(adjective)} {adjective} {noun_l} from {brand}, "
@@ -393,7 +447,6 @@ def _goods_text(
             f"{brand} designed the {model} {noun_l} for {use}.",
         )
     )
-    first, second = rng.sample(dept.features, 2)
     features = rng.choice(
         (
             f"It comes with {first} and {second}.",
@@ -401,14 +454,12 @@ def _goods_text(
             f"You get {first}, plus {second}.",
         )
     )
-    specs = "; ".join(f"{key} {value}" for key, value in attributes.items())
     sentences = [opening, features, f"Specifications: {specs}."]
-    if "colour" in attributes:
-        sentences.append(f"This one is finished in {attributes['colour'].lower()}.")
+    if colour:
+        sentences.append(f"This one is finished in {colour.lower()}.")
     if reviews >= 10 and rating >= Decimal("4.0"):
         sentences.append(f"Shoppers rate it {rating} out of 5 across {reviews:,} reviews.")
-    closing = rng.choice(CLOSINGS)
-    sentences.append(closing.format(years=rng.choice((1, 2, 3)), brand=brand))
+    sentences.append(closing)
     return " ".join(sentences)
 
 
@@ -433,18 +484,21 @@ def _book_text(
     )
 
 
-def _images(
-    rng: random.Random, name: str, attributes: dict[str, str], books: bool
-) -> tuple[DemoImage, ...]:
-    """1 to 4 images; the first one's hue follows the colour when the colour has a hue."""
-    count = rng.choices((1, 2, 3, 4), weights=IMAGE_COUNT_WEIGHTS)[0]
-    hue = COLOUR_HUES.get(attributes.get("colour", ""), rng.randrange(360))
-    first_view = "front cover" if books else "front view"
-    views = rng.sample(BOOK_VIEWS if books else IMAGE_VIEWS, count - 1)
-    images = [DemoImage(0, hue, f"{name}, {first_view}")]
-    for position, view in enumerate(views, start=1):
-        images.append(DemoImage(position, (hue + rng.randint(-25, 25)) % 360, f"{name}, {view}"))
-    return tuple(images)
+def _image(
+    rng: random.Random, leaf: LeafSpec, noun: str, name: str, attributes: dict[str, str]
+) -> DemoImage:
+    """The product's picture: its type in its colour (or finish, or one of its type's tints).
+
+    One picture per product: each is drawn once per type and colour and shared (see
+    catalog.demo_pictures), and a second view would double the first seed's drawing.
+    """
+    own = attributes.get("colour")
+    alt = f"{own} {name}" if own and own.lower() not in name.lower() else name
+    looks = [attributes.get(key) for key in ("colour", "finish", "material")]
+    colour = next((c for c in looks if c in COLOUR_HEX), None) or rng.choice(
+        leaf.tints or ("Graphite",)
+    )
+    return DemoImage(0, Picture(leaf.icons.get(noun, leaf.icon), COLOUR_HEX[colour]), alt)
 
 
 def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProduct]:
@@ -483,7 +537,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
     history = HISTORY_DAYS * DAY
     for index in range(count):
         dept, leaf, category_id = rng.choices(leaves, cum_weights=cum_weights)[0]
-        brand = rng.choice(dept.brands)
+        brand = rng.choice(leaf.brands or dept.brands)
         noun = rng.choice(leaf.nouns)
         attributes = {key: rng.choice(values) for key, values in leaf.attributes.items()}
         for _attempt in range(8):
@@ -492,7 +546,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
                 title = _book_title(rng, leaf)
                 name = f"{title}: {_article(noun).capitalize()} {noun} ({model})"
             else:
-                model = _model_name(rng, dept)
+                model = _model_name(rng, dept, leaf)
                 name = f"{brand} {model} {noun}"
             if name not in seen_names:
                 break
@@ -511,7 +565,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
             description = _book_text(rng, title, author, brand, noun, model, attributes["pages"])
         else:
             description = _goods_text(
-                rng, dept, name, brand, model, noun, attributes, rating, reviews
+                rng, dept, leaf, name, brand, model, noun, attributes, rating, reviews
             )
 
         if index in out_of_stock:
@@ -544,7 +598,7 @@ def generate_products(count: int, seed: int = DEFAULT_SEED) -> Iterator[DemoProd
             created_seconds_ago=created,
             updated_seconds_ago=updated,
             stock=stock,
-            images=_images(rng, name, attributes, dept.books),
+            images=(_image(rng, leaf, noun, name, attributes),),
             reviews=_reviews(review_rng, stars, noun, created),
         )
 
@@ -634,6 +688,14 @@ def demo_buyers() -> list[tuple[int, str]]:
     return [found[name] for name in names]
 
 
+def _painter() -> ProcessPoolExecutor:
+    """Processes that draw the demo pictures while this one writes rows: the seed mostly
+    waits for PostgreSQL, so the drawing costs little time on a machine with two cores."""
+    return ProcessPoolExecutor(
+        max_workers=PICTURE_WORKERS, mp_context=get_context("spawn"), initializer=django.setup
+    )
+
+
 def seed_catalog(
     products: int,
     seed: int = DEFAULT_SEED,
@@ -652,12 +714,15 @@ def seed_catalog(
         raise ValueError("products must be zero or more")
     started = time.perf_counter()
     now = now or timezone.now()
+    media_root = str(settings.MEDIA_ROOT)
     categories = build_categories()
-    image_rows: list[tuple[int, int, int, int, str]] = []
+    image_rows: list[tuple[int, int, int, str, int, int, str]] = []
+    pictures: set[Picture] = set()
+    drawn: list[Future] = []
     stock_rows: list[tuple[int, int, datetime]] = []
     out_of_stock = low_stock = 0
     review_rows: list[tuple] = []
-    with transaction.atomic():
+    with ExitStack() as stack, transaction.atomic():
         buyers = demo_buyers()
         with connection.cursor() as cursor:
             tables = ", ".join(_table(model) for model in CATALOG_MODELS)
@@ -696,6 +761,7 @@ def seed_catalog(
             ),
         )
         pending = 0
+        painter = stack.enter_context(_painter())
         with connection.cursor() as cursor, cursor.copy(product_sql) as copy:
             for row in generate_products(products, seed):
                 updated_at = now - timedelta(seconds=row.updated_seconds_ago)
@@ -724,9 +790,14 @@ def seed_catalog(
                 elif row.stock <= LOW_STOCK_MAX:
                     low_stock += 1
                 for image in row.images:
+                    picture = image.picture
                     image_rows.append(
-                        (len(image_rows) + 1, row.id, image.position, image.hue, image.alt)
-                    )
+                        (len(image_rows) + 1, row.id, image.position, picture.name,
+                         PICTURE_SIZE, PICTURE_SIZE, image.alt)
+                    )  # fmt: skip
+                    if picture not in pictures:
+                        pictures.add(picture)
+                        drawn.append(painter.submit(pictures_make, [picture], media_root))
                 for review in row.reviews:
                     user_id, author = buyers[review.buyer]
                     review_rows.append(
@@ -741,11 +812,16 @@ def seed_catalog(
             progress(pending)
         _write_rows(_copy_sql(Stock, ("product", "quantity", "updated_at")), stock_rows)
         _write_rows(
-            _copy_sql(ProductImage, ("id", "product", "position", "hue", "alt")), image_rows
+            _copy_sql(
+                ProductImage, ("id", "product", "position", "image", "width", "height", "alt")
+            ),
+            image_rows,
         )
         review_fields = ("product", "user", "author", "rating", "title", "text", "status",
                          "created_at")  # fmt: skip
         _write_rows(_copy_sql(Review, review_fields), review_rows)
+        for future in drawn:  # every picture is on disk before its rows are committed
+            future.result()
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(
                 no_style(), [Category, Product, ProductImage]

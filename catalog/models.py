@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from .images import picture, upload_validate
+
 
 class Category(models.Model):
     """A node of the two-level category tree: departments and their leaf categories."""
@@ -103,12 +105,27 @@ class RatingPrior(models.Model):
 
 
 class ProductImage(models.Model):
-    """A placeholder picture, drawn as SVG from these fields by the image view."""
+    """A picture of a product: the uploaded original, its renditions made on save (see
+    catalog.images), its place in the gallery and its alt text."""
 
     product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
     position = models.PositiveSmallIntegerField(default=0)
-    hue = models.PositiveSmallIntegerField(default=210)
-    alt = models.CharField(max_length=200, blank=True)
+    image = models.ImageField(
+        upload_to="products/%Y/%m/",
+        width_field="width",
+        height_field="height",
+        max_length=200,
+        validators=[upload_validate],
+        # Rows from before pictures were uploaded have none; pages skip them.
+        default="",
+    )
+    width = models.PositiveIntegerField(null=True, editable=False)
+    height = models.PositiveIntegerField(null=True, editable=False)
+    alt = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the picture shows, for shoppers who can't see it.",
+    )
 
     class Meta:
         ordering = ["product", "position"]
@@ -119,14 +136,9 @@ class ProductImage(models.Model):
     def __str__(self) -> str:
         return f"{self.product} #{self.position}"
 
-    @property
-    def url(self) -> str:
-        return image_url(self.pk, self.hue)
-
-
-def image_url(image_id: int, hue: int) -> str:
-    """The placeholder picture's URL; the view draws it from these two numbers alone."""
-    return reverse("catalog:image", kwargs={"image_id": image_id, "hue": hue})
+    def picture(self) -> dict:
+        """src, srcset and alt for a page (no disk access)."""
+        return picture(self.image.name, self.width, self.alt)
 
 
 class Review(models.Model):

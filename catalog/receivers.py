@@ -33,9 +33,13 @@ def product_changed(sender, instance: Product, raw: bool = False, **kwargs) -> N
     )
 
 
-def image_changed(sender, instance: ProductImage, raw: bool = False, **kwargs) -> None:
+def image_saved(sender, instance: ProductImage, raw: bool = False, **kwargs) -> None:
     if not raw:
-        services.products_changed([instance.product_id])
+        services.product_image_saved(instance)
+
+
+def image_deleted(sender, instance: ProductImage, **kwargs) -> None:
+    services.products_changed([instance.product_id])
 
 
 def category_pre_save(sender, instance: Category, raw: bool = False, **kwargs) -> None:
@@ -74,8 +78,8 @@ def connect() -> None:
     pre_save.connect(product_pre_save, sender=Product, dispatch_uid="catalog.product_pre_save")
     post_save.connect(product_changed, sender=Product, dispatch_uid="catalog.product_saved")
     post_delete.connect(product_changed, sender=Product, dispatch_uid="catalog.product_deleted")
-    post_save.connect(image_changed, sender=ProductImage, dispatch_uid="catalog.image_saved")
-    post_delete.connect(image_changed, sender=ProductImage, dispatch_uid="catalog.image_deleted")
+    post_save.connect(image_saved, sender=ProductImage, dispatch_uid="catalog.image_saved")
+    post_delete.connect(image_deleted, sender=ProductImage, dispatch_uid="catalog.image_deleted")
     pre_save.connect(category_pre_save, sender=Category, dispatch_uid="catalog.category_pre_save")
     post_save.connect(category_changed, sender=Category, dispatch_uid="catalog.category_saved")
     post_delete.connect(category_changed, sender=Category, dispatch_uid="catalog.category_deleted")

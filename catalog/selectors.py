@@ -21,7 +21,8 @@ from shelf import Loaded
 from shelf.pages import Page, render_shared
 
 from . import cache
-from .models import Category, Product, ProductImage, Review, image_url
+from .images import picture
+from .models import Category, Product, ProductImage, Review
 from .structured_data import breadcrumb_jsonld, product_jsonld
 
 PAGE_SIZE = 24
@@ -110,7 +111,9 @@ NO_FILTERS = Filters()
 
 
 def _first_image():
-    return ProductImage.objects.filter(product=OuterRef("pk")).order_by("position")
+    return ProductImage.objects.filter(product=OuterRef("pk")).exclude(image="").order_by(
+        "position"
+    )
 
 
 def _load_products(product_ids: list[int]) -> dict[int, dict]:
@@ -119,12 +122,12 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
     rows = (
         Product.objects.filter(id__in=product_ids, is_active=True)
         .annotate(
-            image_id=Subquery(_first_image().values("pk")[:1]),
-            image_hue=Subquery(_first_image().values("hue")[:1]),
+            image_name=Subquery(_first_image().values("image")[:1]),
+            image_width=Subquery(_first_image().values("width")[:1]),
         )
         .values(
             "id", "name", "slug", "brand", "price", "rating", "review_count", "created_at",
-            "category_id", "category__name", "category__slug", "image_id", "image_hue",
+            "category_id", "category__name", "category__slug", "image_name", "image_width",
         )
     )  # fmt: skip
     products = {}
@@ -132,6 +135,8 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
         tier = "n" if now - row["created_at"] < timedelta(seconds=cache.NEW_FOR) else "r"
         if row["id"] in popular:
             tier = "p"
+        # A card's picture needs no alt text: the product's name is the link's text beside it.
+        image = picture(row["image_name"], row["image_width"], "") if row["image_name"] else None
         products[row["id"]] = {
             "id": row["id"],
             "name": row["name"],
@@ -141,7 +146,8 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
             "rating": float(row["rating"]),
             "reviews": row["review_count"],
             "category": [row["category_id"], row["category__name"], row["category__slug"]],
-            "image": image_url(row["image_id"], row["image_hue"]) if row["image_id"] else None,
+            "image": image and image["src"],
+            "srcset": image and image["srcset"],
             "tier": tier,
         }
     return products
@@ -236,7 +242,7 @@ def _load_product_page(slug: str) -> Loaded:
     )
     deps |= cache.page_versions(*(cache.product_tag(i) for i in related))
     category = product.category
-    images = [i.url for i in product.images.all()]
+    images = [i.picture() for i in product.images.all() if i.image]
     html = render_shared(
         "catalog/product.html",
         {
@@ -251,7 +257,8 @@ def _load_product_page(slug: str) -> Loaded:
             "jsonld": product_jsonld(
                 product_id=product.pk, name=product.name, sku=product.sku,
                 brand=product.brand, description=product.description,
-                url=product.get_absolute_url(), images=images, price=str(product.price),
+                url=product.get_absolute_url(), images=[i["src"] for i in images],
+                price=str(product.price),
                 rating=float(product.rating), review_count=product.review_count,
             ),
             "menu": department_menu(),

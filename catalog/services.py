@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from shelf.warming import Warm
 
-from . import cache, signals
-from .models import Category, Product, Review
+from . import cache, images, signals
+from .models import Category, Product, ProductImage, Review
 
 # Cards loaded per step of the warm plan, before the pages of those products.
 CARDS_PER_WARM = 100
@@ -54,6 +54,17 @@ def products_changed(
         then=lambda: product_cards(product_ids),
     )
     _tell(change="prices" if price_only else "products")
+
+
+def product_image_saved(image: ProductImage) -> None:
+    """Make the renditions of a saved picture, then refresh the pages showing its product.
+
+    Made here, in the saving request, so that no shopper's page view waits for them; the
+    pages change only after the commit, when the files already exist.
+    """
+    if image.image:
+        images.renditions_make(image.image.name)
+    products_changed([image.product_id])
 
 
 def _search_reindex(category_ids: list[int]) -> None:

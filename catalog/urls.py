@@ -11,7 +11,7 @@ urlpatterns = [
     path("c/<slug:slug>/", views.category, name="category"),
     path("p/<slug:slug>/", views.product, name="product"),
     path("p/<slug:slug>/reviews/", views.product_reviews, name="product-reviews"),
-    path("img/<int:image_id>-<int:hue>.svg", views.image, name="image"),
+    path("media/<path:path>", views.media, name="media"),
     path("api/v1/products/<int:product_id>", views.api_product, name="api-product"),
     path(
         "sitemap.xml",

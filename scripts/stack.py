@@ -57,6 +57,8 @@ from scripts import services
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = Path(os.environ.get("SHELF_LOCAL_DIR", ROOT / ".local")).resolve()
 STACK = LOCAL / "stack"
+# The stack's pictures, served by its nginx (the `root` of docker/nginx/shelf.conf's /media/).
+MEDIA = STACK / "media"
 NGINX_CONF = ROOT / "docker" / "nginx" / "shelf.conf"
 PROMETHEUS_CONF = ROOT / "docker" / "prometheus" / "prometheus.yml"
 HOST = "127.0.0.1"
@@ -123,6 +125,7 @@ def stack_env(edge: bool = False) -> dict[str, str]:
         # redis_exporter's password for every role it scrapes (kept out of the Procfile).
         REDIS_PASSWORD=redis_password(),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        MEDIA_ROOT=str(MEDIA),
         PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
         # nginx logs every request already; three more logs would only slow the benchmark.
@@ -197,7 +200,8 @@ def xkey_installed() -> bool:
 
 
 def render_site(listen_port: int, app_ports: list[int]) -> str:
-    """docker/nginx/shelf.conf with local upstream servers and listen port, nothing else changed."""
+    """docker/nginx/shelf.conf with local upstream servers, listen port and media folder,
+    nothing else changed."""
     text = NGINX_CONF.read_text()
     servers = list(re.finditer(r"^(\s*)server \S+:\d+([^;\n]*);\n", text, re.M))
     if not servers:
@@ -208,6 +212,9 @@ def render_site(listen_port: int, app_ports: list[int]) -> str:
     text, count = re.subn(r"^(\s*)listen 80;", rf"\1listen {HOST}:{listen_port};", text, flags=re.M)
     if count != 1:
         raise StackError(f"{NGINX_CONF}: expected one `listen 80;` line")
+    text, count = re.subn(r"^(\s*)root /srv/shelf;", rf"\1root {MEDIA.parent};", text, flags=re.M)
+    if count != 1:
+        raise StackError(f"{NGINX_CONF}: expected one `root /srv/shelf;` line")
     return text
 
 

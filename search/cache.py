@@ -43,7 +43,7 @@ from shelf.pages import prepare_page
 from shelf.ranking import HourlyRanking
 
 SCHEMA = 1
-PAGE_SCHEMA = 1
+PAGE_SCHEMA = 2
 POPULAR_TTL = 600
 REGULAR_TTL = 300
 EMPTY_TTL = 60

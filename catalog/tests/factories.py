@@ -73,7 +73,9 @@ class ProductImageFactory(DjangoModelFactory):
 
     product = factory.SubFactory(ProductFactory)
     position = factory.LazyAttribute(_next_position)
-    hue = factory.Sequence(lambda n: (n * 47) % 360)
+    # Small enough to need no renditions (catalog.images.WIDTHS): a test that wants them
+    # passes a larger `image__width`.
+    image = factory.django.ImageField(width=120, height=120, color="gray", format="PNG")
     alt = factory.LazyAttribute(lambda o: f"{o.product.name}, view {o.position + 1}")
 
 

@@ -43,7 +43,8 @@ def test_product_entry_holds_only_card_fields_and_is_small():
     raw = get_redis_connection("default").get(cache.PRODUCT.key(product.pk))
     data = entry_envelope(raw)["d"]
     assert set(data) == {
-        "id", "name", "slug", "brand", "price", "rating", "reviews", "category", "image", "tier",
+        "id", "name", "slug", "brand", "price", "rating", "reviews", "category", "image",
+        "srcset", "tier",
     }  # fmt: skip
     assert len(raw) < 600
 

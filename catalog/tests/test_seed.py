@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min, Q
@@ -21,6 +22,8 @@ from tqdm import tqdm
 
 from catalog import cache as catalog_cache
 from catalog import demo
+from catalog.demo_pictures import Picture
+from catalog.images import rendition_name, rendition_widths
 from catalog.models import Category, Product, ProductImage, Review
 from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from inventory.models import Stock
@@ -56,10 +59,10 @@ def snapshot() -> list[tuple]:
     )
     first_created = products[0][-1]
     images: dict[int, list[tuple]] = {}
-    for product_id, position, hue, alt in ProductImage.objects.order_by(
+    for product_id, position, image, alt in ProductImage.objects.order_by(
         "product_id", "position"
-    ).values_list("product_id", "position", "hue", "alt"):
-        images.setdefault(product_id, []).append((position, hue, alt))
+    ).values_list("product_id", "position", "image", "alt"):
+        images.setdefault(product_id, []).append((position, image, alt))
     # Creation times are relative to the moment of seeding: compare the offsets.
     return [(*row[:-1], row[-1] - first_created, tuple(images.get(row[0], ()))) for row in products]
 
@@ -72,7 +75,7 @@ def test_small_catalog_has_the_promised_shape():
     departments = Category.objects.filter(parent__isnull=True)
     leaves = Category.objects.filter(parent__isnull=False)
     assert departments.count() == 8
-    assert leaves.count() == 40
+    assert leaves.count() == 42
     assert set(departments.values_list("name", flat=True)) >= {
         "Computers",
         "Phones & Tablets",
@@ -99,18 +102,23 @@ def test_small_catalog_has_the_promised_shape():
     assert Stock.objects.filter(quantity__range=(1, 9)).count() == 50
     assert Stock.objects.filter(quantity__range=(10, 500)).count() == 425
 
-    # Images: 1-4 per product, positions 0..n-1, hues on the wheel, alt text naming the product.
+    # Pictures: one per product, a shared file that exists with its renditions, alt text
+    # naming the product.
     per_product = Product.objects.annotate(
         n=Count("images"), low=Min("images__position"), high=Max("images__position")
     )
     counts = Counter(p.n for p in per_product)
-    assert set(counts) <= {1, 2, 3, 4}
-    assert len(counts) == 4  # every count occurs in 500 products
-    assert all(p.low == 0 and p.high == p.n - 1 for p in per_product)
-    hues = ProductImage.objects.aggregate(low=Min("hue"), high=Max("hue"))
-    assert hues["low"] >= 0 and hues["high"] <= 359
-    image = ProductImage.objects.select_related("product").order_by("pk").first()
-    assert image.alt.startswith(image.product.name)
+    assert set(counts) == {1}
+    assert all(p.low == 0 and p.high == 0 for p in per_product)
+    names = set(ProductImage.objects.values_list("image", flat=True))
+    assert len(names) < ProductImage.objects.count() / 2  # shared by products that look alike
+    for name in names:
+        assert default_storage.exists(name), name
+        for width in rendition_widths(800):
+            assert default_storage.exists(rendition_name(name, width)), (name, width)
+    assert not ProductImage.objects.exclude(width=800, height=800).exists()
+    for image in ProductImage.objects.select_related("product"):
+        assert image.product.name in image.alt
     assert not ProductImage.objects.filter(alt__icontains="http").exists()
 
     # Times: a few in the last day, none older than two years.
@@ -138,7 +146,7 @@ def test_small_catalog_has_the_promised_shape():
     assert Product.objects.filter(review_count=0, rating=0).exists()
 
     assert "500 products" in output
-    assert "48 categories" in output
+    assert "50 categories" in output
 
 
 @pytest.mark.django_db
@@ -149,7 +157,7 @@ def test_sequences_continue_after_the_copied_rows():
     image = ProductImageFactory(product=product)
     assert product.pk == 31
     assert image.pk == images + 1
-    assert product.category.pk == 50 and product.category.parent.pk == 49
+    assert product.category.pk == 52 and product.category.parent.pk == 51
     assert (image.position, product.stock.quantity) == (0, 25)
 
 
@@ -243,7 +251,7 @@ def test_replace_deletes_the_old_catalog():
     assert not Category.objects.filter(pk=image.product.category_id).exists()
     assert Product.objects.count() == 60
     assert Stock.objects.count() == 60
-    assert Category.objects.count() == 48
+    assert Category.objects.count() == 50
 
 
 @pytest.mark.django_db
@@ -327,3 +335,62 @@ def test_every_rating_comes_from_approved_reviews_by_distinct_demo_buyers():
     again = demo.seed_catalog(600, replace=True)
     assert again.reviews == summary.reviews == Review.objects.count()
     assert get_user_model().objects.count() == 400
+
+
+LEAVES = {leaf.slug: (dept, leaf) for dept in demo.DEPARTMENTS for leaf in dept.leaves}
+
+
+def test_every_name_is_built_from_its_own_type_s_words():
+    """Brand, model and noun of a product all come from its leaf's vocabulary (or its
+    department's where the leaf has none): no teddy bear by the brick brand."""
+    slugs = {row.id: row.slug for row in demo.build_categories()}
+    rows = list(demo.generate_products(3000, seed=11))
+    seen = set()
+    for row in rows:
+        dept, leaf = LEAVES[slugs[row.category_id]]
+        seen.add(leaf.slug)
+        if dept.books:
+            assert any(row.name.endswith(f" {noun} ({row.model})") for noun in leaf.nouns)
+            continue
+        assert row.brand in (leaf.brands or dept.brands), row.name
+        assert row.name.startswith(f"{row.brand} {row.model} "), row.name
+        noun = row.name.removeprefix(f"{row.brand} {row.model} ")
+        assert noun in leaf.nouns, row.name
+        prefixes = leaf.model_prefixes or dept.model_prefixes
+        assert any(row.model.startswith(p.strip()) for p in prefixes), row.name
+        picture = row.images[0].picture
+        assert picture.icon == leaf.icons.get(noun, leaf.icon), row.name
+        if row.attributes.get("colour"):
+            assert picture.colour == demo.COLOUR_HEX[row.attributes["colour"]], row.name
+            assert row.images[0].alt.startswith(row.attributes["colour"]), row.name
+    assert seen == set(LEAVES)
+    # Several description styles, each naming the product's own things.
+    openings = Counter(row.description.split(" ", 2)[1] for row in rows if row.id % 7 == 0)
+    assert len(openings) > 5
+    assert len({row.description[:12] for row in rows if row.brand == "Hearthly"}) > 3
+
+
+@pytest.mark.parametrize(
+    ("query", "leaf", "word"),
+    [("kettle", "kettles", "Kettle"), ("laptop", "laptops", "Laptop"),
+     ("running shoes", "running-shoes", "Shoes"), ("headphones", "headphones", "Headphones"),
+     ("coffee beans", "coffee", "Coffee"), ("novel", "fiction", "Novel")],
+)  # fmt: skip
+@pytest.mark.django_db
+def test_common_searches_find_products_of_that_type(client, query, leaf, word):
+    seed(600)
+    results = client.get("/api/v1/search", {"q": query}).json()["results"]
+    assert len(results) >= 3, query
+    top = Product.objects.filter(pk__in=[r["id"] for r in results[:5]])
+    assert {p.category.slug for p in top} == {leaf}, query
+    assert all(word in p.name for p in top), query
+    assert all(r["image"].endswith(".webp") for r in results), query
+
+
+def test_prices_fit_the_type():
+    slugs = {row.id: row.slug for row in demo.build_categories()}
+    for row in demo.generate_products(2000, seed=5):
+        _dept, leaf = LEAVES[slugs[row.category_id]]
+        low, high = leaf.price
+        assert low - 1 <= row.price <= high * Decimal("1.05"), (row.name, row.price)
+    assert Picture("kettle", "#c8262c").name == "demo/v1/kettle/c8262c.webp"

@@ -40,8 +40,9 @@ def deactivate(*products: Product) -> None:
 
 def test_product_get_returns_the_card_fields_of_an_active_product(shop):
     x1 = shop["x1"]
-    ProductImageFactory(product=x1, position=1, hue=20)
-    first = ProductImageFactory(product=x1, position=0, hue=200)
+    ProductImageFactory(product=x1, position=1)
+    first = ProductImageFactory(product=x1, position=0, image__width=900, image__height=900)
+    stem = first.image.name.removesuffix(".png")
     assert product_get(x1.pk) == {
         "id": x1.pk,
         "name": "Nordvik X1 Laptop",
@@ -51,7 +52,9 @@ def test_product_get_returns_the_card_fields_of_an_active_product(shop):
         "rating": 4.5,
         "reviews": 12,
         "category": [shop["laptops"].pk, "Laptops", "laptops"],
-        "image": f"/img/{first.pk}-200.svg",  # the first picture by position
+        # The first picture by position, at 480 pixels, and every width it has up to its own.
+        "image": f"/media/renditions/v1/480/{stem}.webp",
+        "srcset": ", ".join(f"/media/renditions/v1/{w}/{stem}.webp {w}w" for w in (240, 480, 800)),
         "tier": "r",
     }
 

@@ -283,12 +283,6 @@ def test_sitemap_index_lists_sections(catalog, client):
     assert f"/p/{catalog['products'][0].slug}/" in products
 
 
-def test_image_is_drawn_without_sql(client, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        response = client.get("/img/12-200.svg")
-    assert response["Content-Type"] == "image/svg+xml" and b"hsl(200" in response.content
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["kill", "pause"])
 def test_pages_answer_from_postgresql_when_the_cache_redis_fails(catalog, fault):

@@ -319,6 +319,7 @@ INSTALLED_APPS = [
     "axes",
     "django_ratelimit",
     "csp",
+    "imagekit",
     # Bottom floor first: the caching toolkit, then the domain apps, then the site shell
     # (see the README's "Architecture").
     "shelf",
@@ -399,6 +400,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# MEDIA: product pictures and their renditions (catalog/images.py)
+# ------------------------------------------------------------------------------
+# Every file under MEDIA_URL keeps its content for ever (new content, new name), so it is
+# served with a year of `immutable` caching: by nginx from MEDIA_ROOT in the stack and in
+# production (docker/nginx/shelf.conf), by the app (shop.views.media) where nothing is in front.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".local" / "media")
+# An upload larger than this many bytes, or with more pixels, is a form error.
+CATALOG_IMAGE_MAX_BYTES = env.int("CATALOG_IMAGE_MAX_BYTES", default=5_000_000)
+CATALOG_IMAGE_MAX_PIXELS = env.int("CATALOG_IMAGE_MAX_PIXELS", default=40_000_000)
+
 # CELERY
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # ------------------------------------------------------------------------------
@@ -473,8 +485,9 @@ SEARCH_SEED_QUERIES = env.list(
     default=[
         "laptop", "phone", "headphones", "shoes", "watch", "tablet", "monitor", "keyboard",
         "earbuds", "speaker", "smartwatch", "charger", "coffee machine", "vacuum cleaner",
-        "blender", "lamp", "running shoes", "bike", "tent", "backpack", "sneakers", "boots",
-        "jacket", "t-shirt", "board game", "puzzle", "drone", "cookbook", "novel", "travel guide",
+        "blender", "lamp", "kettle", "coffee", "running shoes", "bike", "tent", "backpack",
+        "sneakers", "boots", "jacket", "t-shirt", "board game", "puzzle", "drone", "cookbook",
+        "novel", "travel guide",
     ],
 )  # fmt: skip
 

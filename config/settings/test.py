@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .base import *  # noqa: F403
 from .base import (
+    BASE_DIR,
     CACHES,
     CELERY_BROKER_URL,
     DATABASES,
@@ -30,6 +31,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Pictures uploaded or seeded by tests, apart from a running shop's; kept between runs so the
+# shared demo pictures are drawn once.
+MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=BASE_DIR / ".local" / "test-media")
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="shelf_test")}
 # Fresh connections per request in-process; the hung-PostgreSQL test gives gunicorn

@@ -13,6 +13,9 @@ def test_the_site_keeps_the_upstream_options_with_local_servers_and_port():
         "server 127.0.0.1:9102 max_fails=3 fail_timeout=10s;",
     ]
     assert "listen 127.0.0.1:9000;" in site and "listen 80;" not in site
+    # nginx serves the pictures from the folder the stack's app processes write them to.
+    assert f"root {stack.MEDIA.parent};" in site and stack.MEDIA.name == "media"
+    assert stack.stack_env()["MEDIA_ROOT"] == str(stack.MEDIA)
     original = stack.NGINX_CONF.read_text()
     assert site.count("proxy_next_upstream") == original.count("proxy_next_upstream")
 

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from catalog.models import Category, Product
+from catalog.models import Category, Product, ProductImage
 from catalog.sitemaps import SITEMAPS
 from orders.models import Address
 
@@ -66,8 +66,9 @@ def url_of(route: Route, order_number: str, user_id: int) -> str:
             "slug": Category.objects.order_by("pk").first().slug
             if path.startswith("c/")
             else product.slug,
-            "image_id": product.pk,
-            "hue": 120,
+            # A picture's file, or a missing one (a 404) when no product has a picture.
+            "path": (ProductImage.objects.exclude(image="").values_list("image", flat=True).first()
+                     or "products/none.png"),
             "product_id": product.pk,
             "section": next(iter(SITEMAPS)),
             "number": order_number,

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from catalog.tests.factories import CategoryFactory, ProductFactory
+from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from orders import services as order_services
 from orders.tests.factories import DETAILS, cart_with, order_for
 from shop.middleware import PRIVATE, SHARED
@@ -18,7 +18,7 @@ from .crawl import routes, url_of
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-pass-1234"
 # Same bytes for every visitor; all else must be private.
-SHARED_ROUTES = {"catalog:image", "catalog:api-product", "catalog:sitemap",
+SHARED_ROUTES = {"catalog:media", "catalog:api-product", "catalog:sitemap",
                  "catalog:sitemap-section", "search:api"}  # fmt: skip
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -30,7 +30,7 @@ def _directives(response) -> set[str]:
 @pytest.fixture
 def shop():
     category = CategoryFactory()
-    ProductFactory(category=category)
+    ProductImageFactory(product=ProductFactory(category=category))  # the crawl's /media/ file
     Group.objects.create(name="editors")
     users = get_user_model().objects
     people = {
@@ -102,5 +102,5 @@ def test_shared_responses_say_no_cache_and_private_ones_override_a_view_s_public
     # The product page holds the add-to-cart form's CSRF token: private even for a guest.
     assert _directives(guest.get(f"/p/{product.slug}/")) >= {"private", "no-store"}
     # The picture asks to be cached for a year; it carries nothing of the visitor's.
-    image = guest.get(f"/img/{product.pk}-10.svg")
+    image = guest.get("/media/" + ProductImageFactory(product=product).image.name)
     assert "public" in _directives(image) and "immutable" in _directives(image)
