@@ -90,7 +90,10 @@ def upload_validate(file) -> None:
     """Refuse an upload that is not a JPEG, PNG or WebP, too large, or too many pixels.
 
     Read from the file's header only: a decompression bomb is refused before it is decoded.
+    A picture already stored (a row saved again) was checked when it was uploaded.
     """
+    if getattr(file, "_committed", False):
+        return
     if file.size > settings.CATALOG_IMAGE_MAX_BYTES:
         raise ValidationError(
             "This picture is %(size)s MB; pictures may be at most %(limit)s MB.",
