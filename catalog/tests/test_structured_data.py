@@ -45,7 +45,7 @@ def test_product_jsonld_matches_what_the_page_shows(product):
     assert data["sku"] == "NV-X1" and f"<dd>{data['sku']}</dd>" in body
     assert data["brand"] == {"@type": "Brand", "name": "Nordvik"}
     assert data["url"] == f"/p/{product.slug}/"
-    assert data["image"] == [product.images.get().url] and data["image"][0] in body
+    assert data["image"] == [product.images.get().picture()["src"]] and data["image"][0] in body
     offer = data["offers"]
     assert offer["@type"] == "Offer" and offer["priceCurrency"] == "USD"
     assert f'<p class="price big">${offer["price"]}</p>' in body and offer["price"] == "899.00"
