@@ -4,6 +4,7 @@ and repetitions of race tests (`@pytest.mark.repeat(n)`)."""
 
 import pytest
 from django.conf import settings
+from django.db.backends.postgresql.operations import DatabaseOperations
 from django_redis import get_redis_connection
 
 from shelf import backend, stats
@@ -44,6 +45,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     extra += [(topology, 0) for topology in topologies]
     runs = [("server", 0), *(pytest.param(*run, marks=pytest.mark.slow) for run in extra)]
     metafunc.parametrize(("redis_topology", "repetition"), runs, indirect=True)
+
+
+# Rows that post_migrate writes again, the same, after every flush: kept, so that it finds them.
+_KEPT_BY_FLUSH = frozenset({"django_content_type", "auth_permission"})
+
+
+def _sql_flush_by_delete(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    """Empty the tables with DELETE instead of one TRUNCATE, after each transactional test.
+
+    A TRUNCATE gives every table and index a new file: about 0.2-0.6 s here for the few
+    rows a test leaves, against a few milliseconds for DELETE, and it ran after half the
+    suite's tests. Every foreign key Django makes on PostgreSQL is DEFERRABLE INITIALLY
+    DEFERRED and the flush runs in one transaction, so the order of the DELETEs does not
+    matter. The content types and permissions stay: post_migrate, which the flush sends,
+    would only write the same rows again. A flush that resets sequences is left to TRUNCATE.
+    """
+    if reset_sequences or not tables:
+        return _sql_flush(self, style, tables, reset_sequences=reset_sequences,
+                          allow_cascade=allow_cascade)  # fmt: skip
+    return [
+        f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+        for table in tables
+        if table not in _KEPT_BY_FLUSH
+    ]
+
+
+_sql_flush = DatabaseOperations.sql_flush
+DatabaseOperations.sql_flush = _sql_flush_by_delete
 
 
 @pytest.fixture(autouse=True)
