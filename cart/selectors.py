@@ -129,6 +129,11 @@ def cart_count(request: HttpRequest) -> int | None:
     owner = cart_owner(getattr(request, "user", None), request.session)
     if owner is None:
         return 0
+    # The session store may have read this owner's cart with the session, in the same round
+    # trip (shop/visitor.py): used as is when it is loaded; else read, or loaded, as usual.
+    prefetched = getattr(request.session, "prefetched", None)
+    if prefetched is not None and prefetched.owner == owner and prefetched.cart:
+        return sum(store.lines_of(store.decoded(prefetched.cart)).values())
     try:
         return sum(cart_lines(owner).values())
     except RedisError:

@@ -36,6 +36,11 @@ def owner_for_user(user_id: int) -> str:
     return f"u:{user_id}"
 
 
+def owner_for_token(token: str | None) -> str | None:
+    """The owner of an anonymous session's cart, from its token (None: no cart yet)."""
+    return f"s:{token}" if token else None
+
+
 def cart_owner(user, session: SessionBase, create: bool = False) -> str | None:
     """The cart owner key of this visitor: the user, else the anonymous session's token."""
     if user is not None and user.is_authenticated:
@@ -43,7 +48,7 @@ def cart_owner(user, session: SessionBase, create: bool = False) -> str | None:
     token = session.get(SESSION_KEY)
     if token is None and create:
         token = session[SESSION_KEY] = secrets.token_urlsafe(18)
-    return f"s:{token}" if token else None
+    return owner_for_token(token)
 
 
 def cart_load(owner: str) -> None:

@@ -129,9 +129,11 @@ def field(product_id: int) -> str:
 
 def read(owner: str) -> dict[str, int] | None:
     """The cart hash ({field: quantity, "_v": version}), or None if not loaded."""
-    raw = client().hgetall(key(owner))
-    if not raw:
-        return None
+    return decoded(client().hgetall(key(owner))) or None
+
+
+def decoded(raw: dict[bytes, bytes]) -> dict[str, int]:
+    """A cart hash as HGETALL answers it, decoded ({} for a cart that is not loaded)."""
     return {k.decode(): int(v) for k, v in raw.items()}
 
 

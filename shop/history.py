@@ -3,8 +3,8 @@ the cart through the `recent` visitor slot (the shared page never holds them).
 
 Where the list lives:
 - signed in: a list in the state Redis, `recent:u:<user id>`, most recent first, kept
-  RECENT_DAYS after the last view. Recording the view and reading the list are one pipeline:
-  one round trip, beside the session read these visitors make anyway.
+  RECENT_DAYS after the last view. Recording the view and reading the list come with the
+  session's own read, in the same round trip (shop/visitor.py); else they are one pipeline.
 - not signed in: the cookie `recent` (product ids, most recent first), so a visitor without a
   session still costs the state Redis nothing and no entry exists for a passer-by. The ids are
   only a list of public catalog pages: a tampered cookie can show its owner other cards, no
@@ -26,6 +26,7 @@ from django.utils.safestring import mark_safe
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from cart.services import owner_for_user
 from catalog.selectors import product_cards
 from shelf import edge
 
@@ -81,6 +82,11 @@ def recent_ids(request: HttpRequest) -> list[int]:
     viewed = getattr(request, "viewed_product_id", None)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
+        # Read, and this view recorded, with the session in the same round trip (shop/visitor.py)
+        # when the session store could: its owner is this user and it knew the product viewed.
+        found = getattr(request.session, "prefetched", None)
+        if found is not None and found.owner == owner_for_user(user.pk) and found.viewed == viewed:
+            return found.recent
         return _record_and_read(user.pk, viewed)
     ids = _cookie_ids(request)
     if viewed is not None:

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.db import DatabaseError
 
+from . import history, visitor
+
 logger = logging.getLogger(__name__)
 
 DB_REFRESH = 15 * 60
@@ -27,12 +29,21 @@ _SYNCED = "_synced"
 class SessionStore(cached_db.SessionStore):
     cache_key_prefix = "session:"
 
+    # What the visitor's slots need, read with the session (shop/visitor.py); None until then.
+    prefetched: visitor.Prefetched | None = None
+
     def load(self) -> dict:
         try:
-            # Read and slide the idle expiry in one command (GETEX): one round trip a page.
+            # Read and slide the idle expiry, with the visitor's cart and recently viewed
+            # list, in one script: one round trip a page.
             cache = self._cache
-            raw = cache.client.get_client(write=True).getex(
-                cache.client.make_key(self.cache_key), ex=settings.SESSION_COOKIE_AGE
+            raw, self.prefetched = visitor.read(
+                cache.client.get_client(write=True),
+                cache.client.make_key(self.cache_key),
+                visitor.index_key(self.session_key),
+                settings.SESSION_COOKIE_AGE,
+                history.KEPT,
+                history.RECENT_DAYS * 86400,
             )
             data = None if raw is None else cache.client.decode(raw)
         except Exception as exc:
@@ -40,6 +51,7 @@ class SessionStore(cached_db.SessionStore):
             data = None
         if data is None:
             return self._load_from_db()
+        self._index(data)
         try:
             # Pass the expiry: without it get_expiry_age() reads the session, i.e. calls load().
             age = self.get_expiry_age(expiry=data.get("_session_expiry"))
@@ -50,6 +62,24 @@ class SessionStore(cached_db.SessionStore):
         if data.get(_SYNCED, 0) < time.time() - DB_REFRESH:
             self.modified = True  # the middleware saves it: PostgreSQL's copy stays alive
         return data
+
+    def _index(self, data: dict) -> None:
+        """Write the visitor index when it does not name the owner this session's content
+        gives (a new session, a first cart); what came with a wrong one is dropped."""
+        owner = visitor.owner_of(data)
+        found = self.prefetched
+        if found is not None and found.owner == owner:
+            return
+        self.prefetched = None
+        try:
+            client = self._cache.client.get_client(write=True)
+            key = visitor.index_key(self.session_key)
+            if owner is None:
+                client.delete(key)
+            else:
+                client.set(key, owner, ex=settings.SESSION_COOKIE_AGE)
+        except Exception as exc:
+            logger.warning("state redis unavailable, visitor index not written: %s", exc)
 
     def _load_from_db(self) -> dict:
         session = self._get_session_from_db()
@@ -100,5 +130,6 @@ class SessionStore(cached_db.SessionStore):
             return
         try:
             self._cache.delete(self.cache_key_prefix + session_key)
+            self._cache.client.get_client(write=True).delete(visitor.index_key(session_key))
         except Exception:
             logger.warning("state redis unavailable: session %s left to expire", session_key[:6])

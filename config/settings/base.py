@@ -342,6 +342,8 @@ MIDDLEWARE = [
     # Below it, above the session and CSRF middleware: marks the pages an edge cache may keep.
     "shelf.edge.EdgeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Lets the session store record the product a page shows with its one read (shop/visitor.py).
+    "shop.visitor.VisitorMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
