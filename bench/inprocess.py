@@ -34,6 +34,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from bench.workload import Catalog, hit_paths  # noqa: E402
@@ -48,6 +49,7 @@ _addresses = itertools.count()
 
 
 def _environ(url: str) -> dict:
+    url, _, session = url.partition(" ")
     path, _, query = url.partition("?")
     # Another client address per request, as the production proxy reports it: per-client
     # limits (shop.security) must not turn thousands of requests into 429s.
@@ -70,11 +72,14 @@ def _environ(url: str) -> dict:
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        **({"HTTP_COOKIE": f"{settings.SESSION_COOKIE_NAME}={session}"} if session else {}),
     }
 
 
 def request(url: str) -> tuple[str, int | None]:
-    """GET `url` through the WSGI handler; return the status line and its X-Shelf-Calls."""
+    """GET `url` through the WSGI handler; return the status line and its X-Shelf-Calls.
+
+    `url` may end in a space and a session key: the request carries that session's cookie."""
     answer: dict = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info=None) -> None:
@@ -192,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = {
         "product_fixed": [products[0]],
         "product_warmed": products,
+        # The same pages, each request signed in as one of the bench's shoppers.
+        "product_signed_in": [
+            f"{url} {session}" for url, session in zip(products, itertools.cycle(catalog.sessions))
+        ],
         "category": hit_paths(catalog, "category"),
         "home": hit_paths(catalog, "home"),
         "search": hit_paths(catalog, "search"),
@@ -207,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     draws = [rng.choice(products) for _ in range(n)]
     results["profile"] = profile(lambda: timed(draws, args.seconds)["requests"])
+    signed_in = [rng.choice(kinds["product_signed_in"]) for _ in range(n)]
+    results["profile_signed_in"] = profile(lambda: timed(signed_in, args.seconds)["requests"])
     results["decompression"] = decompression(
         [catalog.keys["page"].format(slug) for _, slug in catalog.products[:WARMED_PRODUCTS]]
     )

@@ -845,6 +845,7 @@ def inprocess_section(d: dict) -> list[str]:
     labels = {
         "product_fixed": "Product page, one product",
         "product_warmed": "Product page, random of the 200 most popular (all warmed)",
+        "product_signed_in": "The same product pages, signed in (a shopper's session cookie)",
         "category": "Category, first page of a random category",
         "home": "Home page",
         "search": "Search, one of the 30 most frequent queries",
@@ -883,7 +884,21 @@ def inprocess_section(d: dict) -> list[str]:
         "every call, the many small ones most), the top functions by own time:",
         "",
     ]
-    lines += _table(
+    lines += _profile_table(prof)
+    signed_in = d.get("profile_signed_in")
+    if signed_in:
+        lines += [
+            "",
+            f"The same over {fmt(signed_in['hits'])} signed-in product-page hits: "
+            f"{fmt(signed_in['total_us_per_hit'])} µs of own time per hit in all:",
+            "",
+            *_profile_table(signed_in),
+        ]
+    return [*lines, ""]
+
+
+def _profile_table(prof: dict) -> list[str]:
+    return _table(
         ["Function", "Calls/hit", "Own µs/hit", "Cumulative µs/hit"],
         [
             [f"`{f['function']}`", fmt(f["calls_per_hit"]), fmt(f["own_us_per_hit"]),
@@ -891,7 +906,6 @@ def inprocess_section(d: dict) -> list[str]:
             for f in prof["functions"]
         ],
     )  # fmt: skip
-    return [*lines, ""]
 
 
 def staleness_section(d: dict) -> list[str]:
