@@ -314,6 +314,13 @@ def summarize(results: dict) -> dict:
         "maxmemory_mib": memory["maxmemory"] / 2**20,
         "share": round(zipf(results["catalog"]["products"]).share_of_top(fit), 4) if fit else None,
     }
+    pressed = phases.get("pressure")
+    if pressed and pressed["result"]:
+        summary["pressure"] = {
+            **summarize_config([pressed]),
+            "maxmemory": pressed["result"].get("maxmemory"),
+            "used_memory": pressed["result"].get("used_memory"),
+        }
     summary["ratios"] = ratios(summary)
     summary["hits"] = hit_ceiling(ceiling)
     summary["inprocess"] = results.get("inprocess")
@@ -761,6 +768,8 @@ def markdown(s: dict, chart: str | None) -> str:
             "",
         ]
     lines += hits_section(s["hits"])
+    if s.get("pressure"):
+        lines += pressure_section(s["on"], s["pressure"])
     lines += calls_section(s)
     if s.get("inprocess"):
         lines += inprocess_section(s["inprocess"])
@@ -837,6 +846,39 @@ def calls_section(s: dict) -> list[str]:
         "(a pipeline is one call but several commands; Celery's and the probes' few commands "
         "count too). The pre-rendered view reads Redis with the client directly, past the shelf's "
         "counter: its one GET shows in the commands only.",
+        "",
+    ]
+
+
+def pressure_section(on: dict, pressed: dict) -> list[str]:
+    """The first round's workload again in a cache cut to BENCH_PRESSURE_MB, beside the
+    shelf-on rounds in the full cache."""
+    mib = (pressed.get("maxmemory") or 0) / 2**20
+    lines = [f"## Under memory pressure: a {mib:,.0f} MiB cache", ""]
+    rows = [
+        ["Requests/s (all page types)", fmt(on["all"]["rps"]), fmt(pressed["all"]["rps"])],
+        ["Product views with 0 SQL", fmt(on["by_type"]["product"]["zero_sql_share"], "pct"),
+         fmt(pressed["by_type"].get("product", {}).get("zero_sql_share"), "pct")],
+        ["All views with 0 SQL", fmt(on["all"]["zero_sql_share"], "pct"),
+         fmt(pressed["all"]["zero_sql_share"], "pct")],
+        ["PostgreSQL transactions per view", fmt(on["postgres"]["transactions_per_view"]),
+         fmt(pressed["postgres"]["transactions_per_view"])],
+        ["Keys evicted in the window", fmt(on["redis"]["evicted_keys"]),
+         fmt(pressed["redis"]["evicted_keys"])],
+    ]  # fmt: skip
+    for namespace in sorted(set(on["shelf"]) | set(pressed["shelf"])):
+        rows.append([f"Hit rate, {namespace}",
+                     fmt(on["shelf"].get(namespace, {}).get("hit_rate"), "pct"),
+                     fmt(pressed["shelf"].get(namespace, {}).get("hit_rate"), "pct")])  # fmt: skip
+    lines += _table(["", "Shelf on, full cache", f"Shelf on, {mib:,.0f} MiB"], rows)
+    return [
+        *lines,
+        "",
+        "The pressure round replays the first shelf-on round's seed after every other phase, "
+        f"with the cache Redis's `maxmemory` cut to {mib:,.0f} MiB (`CONFIG SET`; "
+        "`allkeys-lru` evicts the least recently used entries first, so cold pages go before "
+        f"popular ones) and restored afterwards; used memory at its end: "
+        f"{fmt((pressed.get('used_memory') or 0) / 2**20)} MiB.",
         "",
     ]
 

@@ -21,7 +21,9 @@
    same requests again) and without it; then, shelf on, hits of every kind of page: the
    1,000 most popular product pages, the home page, the first page of each category, the 30
    most frequent searches, and the product pages again with every visit signed in
-   (bench.workload.hit_paths; each page is fetched once before the phase, so all are hits).
+   (bench.workload.hit_paths; each page is fetched once before the phase, so all are hits);
+   last, the first round's workload again with the cache Redis's maxmemory cut to
+   BENCH_PRESSURE_MB (64 MB), so that allkeys-lru evicts, and then restored.
    Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
    counters and the cart sync lags. Before the closing read the shop's connections to the
    bench database are ended (Probes.settle): a backend reports its statistics at exit, but
@@ -53,6 +55,7 @@ defaults in brackets):
     BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
     BENCH_SHELF_WARMUP [60]  BENCH_WARM_PRODUCTS [all the budget allows]
     BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+    BENCH_PRESSURE_MB (the memory-pressure round's maxmemory; 0 skips it) [64]
     BENCH_INPROCESS_REQUESTS (per kind of hit) [3000]  BENCH_STALENESS_ROUNDS [200]
     BENCH_STACK (0 skips the stack phase) [1]  BENCH_STACK_SECONDS [10]  BENCH_STACK_ROUNDS [5]
     BENCH_STACK_CONNECTIONS (wrk's) [16]
@@ -136,6 +139,8 @@ class Config:
     inprocess_requests: int
     staleness_rounds: int
     output: str
+    # A shelf-on round with the cache Redis's maxmemory cut to this many MB (0 skips it).
+    pressure_mb: int = 64
     # The stack phase (bench/stack.py through scripts/stack.py): 3 app processes against 1.
     stack: bool = True
     stack_seconds: int = 10
@@ -168,6 +173,7 @@ class Config:
             inprocess_requests=int(e("BENCH_INPROCESS_REQUESTS", "3000")),
             staleness_rounds=int(e("BENCH_STALENESS_ROUNDS", "200")),
             output=e("BENCH_OUTPUT", "docs/benchmarks"),
+            pressure_mb=int(e("BENCH_PRESSURE_MB", "64")),
             stack=e("BENCH_STACK", "1") != "0",
             stack_seconds=int(e("BENCH_STACK_SECONDS", "10")),
             stack_rounds=int(e("BENCH_STACK_ROUNDS", "5")),
@@ -523,6 +529,25 @@ class Bench:
             "loadavg": [round(before["loadavg"], 2), round(after["loadavg"], 2)],
         }
 
+    def under_pressure(self, phase: Phase, probes: Probes) -> list[Phase]:
+        """Run `phase` with the cache Redis's maxmemory at BENCH_PRESSURE_MB (allkeys-lru
+        evicts down to it first), then give the cache its own maxmemory back; [] with a reason
+        where the server refuses CONFIG SET (a managed Redis)."""
+        r = redis.Redis.from_url(self.config.cache_url)
+        try:
+            before = r.config_get("maxmemory")["maxmemory"]
+            r.config_set("maxmemory", f"{self.config.pressure_mb}mb")
+        except redis.RedisError as error:
+            say(f"phase {phase.name} skipped: the cache Redis refused CONFIG SET ({error})")
+            return []
+        try:
+            self.run_phase(phase, probes)
+            phase.result["maxmemory"] = self.config.pressure_mb * 2**20
+            phase.result["used_memory"] = int(r.info("memory")["used_memory"])
+        finally:
+            r.config_set("maxmemory", before)
+        return [phase]
+
     def inprocess(self) -> dict:
         out = WORK / "inprocess.json"
         say(self.step(
@@ -662,11 +687,14 @@ class Bench:
                 if phase.only in HIT_KINDS:
                     self.warm_pages(hit_paths(shoppers, HIT_KINDS[phase.only]))
                 self.run_phase(phase, probes)
+            # Last, as it evicts: the first round's workload again, in a smaller cache.
+            pressure = Phase("pressure", "on", c.seed + 1, w, s)
+            pressed = self.under_pressure(pressure, probes) if c.pressure_mb else []
         finally:
             probes.close()
         inprocess = self.inprocess()
         staleness = self.staleness()
-        phases = [warm, *rounds, *ceiling]
+        phases = [warm, *rounds, *ceiling, *pressed]
         return {
             "command": c.command,
             "config": {k: v for k, v in asdict(c).items() if k != "command"},

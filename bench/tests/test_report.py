@@ -141,3 +141,23 @@ def test_the_stack_phase_is_a_section_of_the_one_report():
     assert "| catalog.page (a rendered product page) | 40 | 13700 |" in text
     skipped = report.stack_section({"skipped": "wrk is not installed"})
     assert "Not measured in this run: wrk is not installed" in skipped
+
+
+def _config_summary(hit_rate: float, evicted: int) -> dict:
+    return {
+        "all": {"rps": 300.0, "zero_sql_share": 0.9},
+        "by_type": {"product": {"zero_sql_share": 0.95}},
+        "postgres": {"transactions_per_view": 0.2},
+        "redis": {"evicted_keys": evicted},
+        "shelf": {"catalog.page": {"hit_rate": hit_rate}},
+    }
+
+
+def test_the_pressure_round_is_shown_beside_the_full_cache():
+    pressed = {**_config_summary(0.61, 5400), "maxmemory": 64 * 2**20, "used_memory": 63 * 2**20}
+    lines = report.pressure_section(_config_summary(0.98, 0), pressed)
+    row = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| ")}
+    assert lines[0] == "## Under memory pressure: a 64 MiB cache"
+    assert row["Hit rate, catalog.page"].endswith("| 98.0% | 61.0% |")
+    assert row["Keys evicted in the window"].endswith("| 0 | 5,400 |")
+    assert "used memory at its end: 63.0 MiB" in "\n".join(lines)
