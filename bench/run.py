@@ -690,6 +690,7 @@ class Bench:
             # Last, as it evicts: the first round's workload again, in a smaller cache.
             pressure = Phase("pressure", "on", c.seed + 1, w, s)
             pressed = self.under_pressure(pressure, probes) if c.pressure_mb else []
+            self.store_prerendered(catalog)  # it may have been evicted; bench.inprocess reads it
         finally:
             probes.close()
         inprocess = self.inprocess()
