@@ -77,12 +77,24 @@ HOME_TAG = "catalog:home"
 SLUGS_TAG = "catalog:slugs"
 CATEGORIES_TAG = "catalog:categories"
 
+# A product's card fields are 400-600 B of JSON, much of it the same picture paths and keys from
+# card to card: a small dictionary of their own takes them to about a third (the bench reports
+# the bytes per cached product; a card is read once per process into L1, so decompression is
+# paid per process, not per page).
+CARDS = Dictionary(Path(__file__).with_name("cards.zdict"), min_bytes=256, size=16_384)
 PRODUCT = shelf.Namespace(
-    "catalog.product", schema=2, ttl=_product_ttl, key_tags=lambda pid: (product_tag(pid),)
+    "catalog.product",
+    schema=2,
+    ttl=_product_ttl,
+    key_tags=lambda pid: (product_tag(pid),),
+    dictionary=CARDS,
 )
 # Rendered pages are stored compressed with a dictionary trained on the shop's own pages
-# (`manage.py train_dictionaries`): a product page takes about a seventeenth of its size.
-PAGES = Dictionary(Path(__file__).with_name("pages.zdict"))
+# (`manage.py train_dictionaries`): a product page's 21 KB of HTML take under 1 KB.
+# Level 9, not zstd's default 3: measured on 50 product pages of 21 KB with this dictionary,
+# 982 -> 780 B for about 0.3 ms more per page, paid once per build (a miss renders for
+# milliseconds anyway); reading is as fast at any level.
+PAGES = Dictionary(Path(__file__).with_name("pages.zdict"), level=9)
 PAGE = shelf.Namespace(
     "catalog.page", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )

@@ -36,10 +36,13 @@ class Dictionary:
     about 30 µs on a miss; higher levels save a few percent more for 5 to 200 times the time.
     """
 
-    def __init__(self, path: Path, *, level: int = 3, min_bytes: int = 512) -> None:
+    def __init__(
+        self, path: Path, *, level: int = 3, min_bytes: int = 512, size: int = TRAINED_SIZE
+    ) -> None:
         self.path = Path(path)
         self.level = level
         self.min_bytes = min_bytes
+        self.size = size  # what `manage.py train_dictionaries` makes it
         self._local = threading.local()  # zstd (de)compressor objects are one per thread
         DICTIONARIES[self.path] = self
 

@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 )
             random.Random(0).shuffle(bodies)
             held_out = bodies[: len(bodies) // 10]
-            data = train(bodies[len(held_out) :])
+            data = train(bodies[len(held_out) :], dictionary.size)
             dictionary.path.write_bytes(data)
             for cached in ("_data", "id"):
                 dictionary.__dict__.pop(cached, None)
