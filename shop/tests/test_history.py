@@ -6,7 +6,6 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
-from redis.connection import Connection
 
 from catalog.cache import PAGE
 from catalog.tests.factories import ProductFactory
@@ -34,22 +33,6 @@ def _view(client: Client, *products) -> str:
     for product in products:
         body = client.get(f"/p/{product.slug}/").content.decode()
     return body
-
-
-@pytest.fixture
-def state_trips(monkeypatch):
-    """Commands sent to the state Redis (its own database number in the tests)."""
-    state_db = get_redis_connection("state").connection_pool.connection_kwargs["db"]
-    sent = []
-    original = Connection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        if self.db == state_db:
-            sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", counting)
-    return sent
 
 
 def test_an_anonymous_visitor_sees_their_last_eight_products_newest_first(

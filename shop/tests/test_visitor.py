@@ -6,7 +6,6 @@ import re
 import pytest
 from django.test import Client
 from django_redis import get_redis_connection
-from redis.connection import Connection
 
 from catalog.tests.factories import ProductFactory
 from shop import history, visitor
@@ -19,23 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def products():
     return [ProductFactory(name=f"Thing {n:02d}", slug=f"thing-{n:02d}") for n in range(4)]
-
-
-@pytest.fixture
-def state_trips(monkeypatch):
-    """Round trips to the state Redis (its own database number in the tests): one packed send
-    each, whether a command, a script or a pipeline."""
-    state_db = get_redis_connection("state").connection_pool.connection_kwargs["db"]
-    sent = []
-    original = Connection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        if self.db == state_db:
-            sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", counting)
-    return sent
 
 
 def _count(body: str) -> str:
