@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,17 +27,18 @@ import redis
 from scripts.services import spare_port, wait_until
 
 
-def stop_all(processes: Iterable[subprocess.Popen]) -> None:
-    """Terminate the processes still running, then kill any that did not stop in 5 s."""
+def stop_all(processes: Iterable[subprocess.Popen], grace: float = 5) -> None:
+    """Terminate the processes still running, then kill any that did not stop in `grace` s."""
     processes = list(processes)
     for process in processes:
         if process.poll() is None:
             process.terminate()
     for process in processes:
         try:
-            process.wait(5)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(5)
 
 
 class RedisServer:
@@ -596,8 +597,8 @@ def database_url_for(database_name: str, host: str | None = None, port: int | No
     return f"postgres://{db['USER']}@{host or db['HOST']}:{port or db['PORT']}/{database_name}"
 
 
-class Gunicorn:
-    """A real gunicorn (config/gunicorn.py) with the test settings, on a spare port."""
+class Served:
+    """A server process a test started, listening on 127.0.0.1:`port`, writing to `log`."""
 
     def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
         self.process = process
@@ -610,6 +611,25 @@ class Gunicorn:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def serving(server: Served, name: str, ready: Callable[[], bool]) -> Iterator[Served]:
+    """Wait up to 30 s for `ready`, yield `server`, stop its process on exit; its log's end is
+    printed if it did not start or the test failed."""
+    try:
+        if not wait_until(ready, 30, 0.1, server.process):
+            raise RuntimeError(f"{name} did not start:\n" + server.log_text()[-3000:])
+        yield server
+    except BaseException:
+        print(f"{name} log:\n" + server.log_text()[-5000:])
+        raise
+    finally:
+        stop_all([server.process], grace=10)
+
+
+class Gunicorn(Served):
+    """A real gunicorn (config/gunicorn.py) with the test settings, on a spare port."""
 
     def workers_booted(self) -> int:
         return self.log_text().count("Booting worker")
@@ -668,22 +688,8 @@ def gunicorn_server(database_url: str, **env_overrides: str) -> Iterator[Gunicor
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         server = Gunicorn(process, port, log)
-        try:
-            up = wait_until(lambda: server.get("/healthz", timeout=2)[0] == 200, 30, 0.2, process)
-            if not up:
-                raise RuntimeError("gunicorn did not start:\n" + server.log_text()[-3000:])
+        with serving(server, "gunicorn", lambda: server.get("/healthz", timeout=2)[0] == 200):
             yield server
-        except BaseException:
-            print("gunicorn log:\n" + server.log_text()[-5000:])
-            raise
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
 
 
 def hammer(
@@ -736,17 +742,8 @@ def varnishd_path() -> str:
     return found
 
 
-class Varnish:
+class Varnish(Served):
     """A real varnishd with docker/varnish/shelf.vcl in front of local app servers."""
-
-    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
-        self.process = process
-        self.port = port
-        self.log = log
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @contextmanager
@@ -762,16 +759,8 @@ def varnish_server(backend_ports: list[int], port: int | None = None) -> Iterato
         command = varnish_command(varnishd, Path(workdir), port, backend_ports, memory="64m")
         with log.open("wb") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        server = Varnish(process, port, log)
-        try:
-            if not wait_until(lambda: _answers(port), 30, 0.1, process):
-                raise RuntimeError("varnishd did not start:\n" + log.read_text()[-3000:])
+        with serving(Varnish(process, port, log), "varnishd", lambda: _answers(port)) as server:
             yield server
-        except BaseException:
-            print("varnishd log:\n" + log.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            stop_all([process])
 
 
 def _answers(port: int) -> bool:
