@@ -343,17 +343,22 @@ _l1_location: Any = None
 def _l1_begin() -> int | None:
     """Make L1 current for a read that starts now; None if this read must not use it."""
     global _l1, _l1_location
-    if not backend.available():
+    # While Redis may not be tried (breaker open, or a failure earlier in this request) L1
+    # still serves on hold, if its channel only went quiet (shelf/l1.py).
+    usable = backend.available()
+    if not settings.SHELF_ENABLED:
         return None
     try:
         location = settings.CACHES["default"]["LOCATION"]
         if location != _l1_location:
+            if not usable:
+                return None
             if _l1 is not None:
                 _l1.clear()
             _l1, _l1_location = _make_l1(), location
         if _l1 is None:
             return None
-        return _l1.begin(backend.client(), _prefixes())
+        return _l1.begin(backend.client, _prefixes(), outbox.settled, usable)
     except (RedisError, RedisClusterException, OSError):
         return None  # no client to be had now: this read goes to Redis, and fails over there
 
@@ -733,14 +738,17 @@ def _bypass(req: Request) -> dict:
 def _read(req: Request, reader: _Reader) -> dict:
     if not req.parts:
         return {}
-    if not backend.available():
+    usable = backend.available()
+    if not usable and reader.token is None:
         reader.clean = False
         return _bypass(req)
     try:
+        # Also while Redis may not be tried, if L1 is on hold: what it lacks raises at once.
         return _resolve(req, reader)
     except backend.ShelfUnavailable:
         reader.clean = False
-        stats.count(req.ns.name, "error")
+        if usable:
+            stats.count(req.ns.name, "error")
         return _bypass(req)
 
 

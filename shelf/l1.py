@@ -25,10 +25,21 @@ L1 is used only while the channel is known to be working: connected, every messa
 backlog too long to read in one go counts as lost), and a PING answered within SHELF_L1_LEASE
 seconds (pings ride on the reads, one per quarter lease). Otherwise every read bypasses L1 and
 goes to Redis, and when the channel breaks L1 is emptied: a missed invalidation can never leave
-a stale copy. The lease is shorter than the cache Redis timeout, so a Redis that hangs is
-bypassed before any writer can have given up on it and queued its bump in the outbox. After a
-failure the channel is reconnected at most once per second, on a read, never while the
-circuit breaker keeps Redis away.
+a stale copy. After a failure the channel is reconnected at most once per second, on a read,
+never while the circuit breaker keeps Redis away.
+
+When the channel goes quiet (no PONG within the lease, or the breaker keeps Redis away) but has
+not failed, Redis hangs rather than refuses, and a hung Redis takes no bump either: a write's
+bump that could not reach it waits in the outbox (shelf/outbox.py) before the write returns,
+and one that did reach it put its invalidation in this channel's socket in the same turn as its
+reply. So L1 goes on serving what it holds, for at most SHELF_L1_HOLD seconds past the last
+PONG, as long as the outbox holds no bump, asked before the socket is read (a drain bumps
+Redis before it deletes its rows: once they are gone, the invalidation is in the socket).
+Nothing is added to L1 meanwhile. Without this every page would be rendered from PostgreSQL
+for as long as the cache Redis hangs, and the shop would queue (issue 16: 8 clients per
+worker). The price: a host cut off from the cache Redis while other hosts still reach it (a
+partition, not a hang) may serve its L1 copies up to SHELF_L1_HOLD seconds old; 0 turns the
+hold off.
 
 A value fetched from Redis goes into L1 only if no invalidation of its key was read while it was
 being fetched (the fetch and the invalidation travel on different connections).
@@ -52,7 +63,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -124,6 +135,7 @@ class L1:
         self._lock = threading.Lock()
         self.store = Store(settings.SHELF_L1_MAX_BYTES, settings.SHELF_L1_TTL)
         self.lease = settings.SHELF_L1_LEASE
+        self.hold = settings.SHELF_L1_HOLD
         self._conn: Connection | None = None
         self._prefixes: tuple[str, ...] = ()
         self._tracked: frozenset[str] = frozenset()
@@ -131,6 +143,8 @@ class L1:
         self._connecting = False
         self._last_ping = 0.0
         self._last_pong = -1.0
+        # When the oldest PING still unanswered was sent (None: none is).
+        self._unanswered_since: float | None = None
         # Invalidations read so far, the last one per recent key, and the point before which
         # every fetch is refused (after a flush, a reconnect or too many recent keys).
         self._seq = 0
@@ -144,10 +158,19 @@ class L1:
 
     # -- the channel -----------------------------------------------------------------------
 
-    def begin(self, redis_client, prefixes: tuple[str, ...]) -> int | None:
+    def begin(
+        self,
+        redis_client: Callable[[], Any],
+        prefixes: tuple[str, ...],
+        settled: Callable[[], bool],
+        usable: bool = True,
+    ) -> int | None:
         """Make L1 current for a read that starts now; return a token for `put`, or None if
         L1 must not be used for this read. `prefixes` are the namespaces' key prefixes (the
-        channel follows them; a namespace declared later makes it reconnect)."""
+        channel follows them; a namespace declared later makes it reconnect). `usable` says
+        whether Redis may be tried now (else the channel is not reconnected, and L1 serves
+        only on hold); `settled()` whether the outbox is empty (see "When the channel is
+        lost"); `redis_client()` gives the client whose pool a new channel copies."""
         with self._lock:
             now = time.monotonic()
             if self._conn is not None and prefixes != self._prefixes:
@@ -162,15 +185,26 @@ class L1:
                     return None
                 if now - self._last_ping >= self.lease / 4:
                     self._ping(now)
-                if self._conn is None or now - self._last_pong > self.lease:
+                if self._conn is None:
                     return None
-                return self._seq
-            if self._connecting or now - self._last_attempt < RECONNECT_INTERVAL:
+                if usable and now - self._last_pong <= self.lease:
+                    return self._seq
+                # Not answering (a PING unanswered for a lease: not just idle since the last
+                # read), or kept away by the breaker: on hold, within the hold's bound.
+                unanswered = self._unanswered_since
+                quiet = unanswered is not None and now - unanswered > self.lease
+                if (usable and not quiet) or now - self._last_pong > self.lease + self.hold:
+                    return None
+                hold = True
+            elif not usable or self._connecting or now - self._last_attempt < RECONNECT_INTERVAL:
                 return None
-            self._connecting, self._last_attempt = True, now
+            else:
+                self._connecting, self._last_attempt, hold = True, now, False
+        if hold:
+            return self._hold(settled)
         # Outside the lock: against a hung server this waits out its timeouts, and the other
         # threads' reads must not queue behind it (they go to Redis meanwhile).
-        conn = self._connect(redis_client, prefixes)
+        conn = self._connect(redis_client(), prefixes)
         with self._lock:
             self._connecting = False
             if conn is not None:
@@ -178,7 +212,23 @@ class L1:
                 self._lost(conn=conn)
                 self._prefixes, self._tracked = prefixes, frozenset(prefixes)
                 self._last_pong = self._last_ping = time.monotonic()  # it just answered
+                self._unanswered_since = None
         return None  # this read goes to Redis; the next ones use L1
+
+    def _hold(self, settled: Callable[[], bool]) -> int | None:
+        """L1 on hold (see "When the channel is lost"): a token older than the floor, so reads
+        use L1 and `put` adds nothing; None if a bump waits in the outbox."""
+        # Outside the lock (a query: the other threads' reads must not queue behind it), and
+        # before the socket is read again, for the order the module's docstring explains.
+        try:
+            if not settled():
+                return None
+        except Exception:  # any failure only means: no L1 for now
+            return None
+        with self._lock:
+            if self._conn is None or not self._drain(time.monotonic()):
+                return None
+            return self._floor - 1
 
     def _connect(self, redis_client, prefixes: tuple[str, ...]) -> Connection | None:
         """A new channel: a connection like the client's own (RESP2), following `prefixes`."""
@@ -237,7 +287,7 @@ class L1:
                 self._recent.clear()
                 self._floor = self._seq
         elif kind == b"pong":
-            self._last_pong = now
+            self._last_pong, self._unanswered_since = now, None
 
     def _ping(self, now: float) -> None:
         try:
@@ -247,6 +297,8 @@ class L1:
             self._lost(conn=None)
             return
         self._last_ping = now
+        if self._unanswered_since is None:
+            self._unanswered_since = now
 
     def _lost(self, conn: Connection | None) -> None:
         """Forget everything held (it may have missed an invalidation); keep `conn` if given."""
@@ -259,7 +311,7 @@ class L1:
         self._recent.clear()
         self._floor = self._seq
         if conn is None:
-            self._last_pong = -1.0
+            self._last_pong, self._unanswered_since = -1.0, None
 
     # -- the values ------------------------------------------------------------------------
 

@@ -95,6 +95,16 @@ def drain_now() -> int:
     return drained + edge.drain()
 
 
+def settled() -> bool:
+    """Whether no bump waits in the outbox (False if PostgreSQL cannot say)."""
+    from .models import PendingBump
+
+    try:
+        return not PendingBump.objects.filter(edge="").exists()
+    except DatabaseError:
+        return False
+
+
 def pending() -> int:
     """How many bumps wait in the outbox."""
     from .models import PendingBump

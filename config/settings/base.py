@@ -104,6 +104,9 @@ SHELF_WARM_BUDGET = env.float("SHELF_WARM_BUDGET", default=0.8)
 SHELF_L1_MAX_BYTES = env.int("SHELF_L1_MAX_BYTES", default=64 * 1024 * 1024)
 SHELF_L1_TTL = env.float("SHELF_L1_TTL", default=60.0)
 SHELF_L1_LEASE = env.float("SHELF_L1_LEASE", default=0.2)
+# Seconds past the last PONG that L1 keeps serving what it holds while the cache Redis hangs
+# and no bump waits in the outbox (0: off; see the README's "Faults").
+SHELF_L1_HOLD = env.float("SHELF_L1_HOLD", default=30.0)
 
 # Where the circuit breakers (cache Redis, state Redis, PostgreSQL) share their state with the
 # host's other processes (shelf/hostflag.py): one small file each. Empty: each process alone.

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django_redis import get_redis_connection
 
 import shelf
-from shelf import backend, core, l1
+from shelf import backend, core, l1, outbox
 from shelf.tests.clustering import cluster_caches
 from shelf.tests.servers import redis_server
 
@@ -92,10 +92,11 @@ def test_a_lost_channel_empties_l1_and_reads_go_to_redis_until_it_is_back():
 def test_a_value_whose_invalidation_arrived_while_it_was_fetched_is_not_kept():
     store = core._l1
     read("a", Source(a="one"))  # connects the channel
-    token = store.begin(backend.client(), core._prefixes())
+    token = store.begin(backend.client, core._prefixes(), outbox.settled)
     key = core.tag_key("l1thing:race")
     get_redis_connection("default").incr(key)  # written after our (pretend) fetch began
-    assert store.begin(backend.client(), core._prefixes()) is not None  # reads the message
+    # The next begin reads the message.
+    assert store.begin(backend.client, core._prefixes(), outbox.settled) is not None
     store.put(token, [(key, "1", 64)])
     assert store.get_many([key]) == {}
 
@@ -114,22 +115,40 @@ def test_l1_is_bounded_by_bytes_least_recently_used_out_first():
 
 
 @pytest.mark.slow
-def test_a_hung_redis_is_bypassed_once_the_lease_runs_out():
+@pytest.mark.django_db
+def test_a_hung_redis_leaves_l1_serving_until_a_bump_waits_in_the_outbox():
     with redis_server() as server:
         caches = cluster_caches(server.url)  # the test CACHES, the cache alias on this server
         with override_settings(CACHES=caches):
             backend.reset()
-            source = Source(a="one")
-            read("a", source), read("a", source)
+            source = Source(a="one", b="two")
+            for part in ("a", "a", "b", "b"):
+                read(part, source)
             assert counting_calls(lambda: read("a", source)) == 0
             server.pause()  # SIGSTOP: a hang, not a refusal
             try:
-                source.values["a"] = "from PostgreSQL"
+                # This read's PING (one per quarter lease) goes unanswered; the read waits out
+                # one timeout, then the loader answers...
+                time.sleep(core.settings.SHELF_L1_LEASE / 4)
+                backend.request_started()
+                assert read("a", source) == "one"
+                loads = source.calls
                 time.sleep(core.settings.SHELF_L1_LEASE + 0.05)
+                # ...for a lease: Redis hangs, but the channel has not failed and no bump waits
+                # in the outbox, so L1 serves what it holds, with no round trip to Redis.
+                assert counting_calls(lambda: read("a", source)) == 0
+                assert read("a", source) == "one" and source.calls == loads
+                # A write meanwhile: its bump cannot reach Redis and waits in the outbox...
+                source.values["a"] = "from PostgreSQL"
+                backend.request_started()
+                shelf.bump("l1thing:a")
+                assert not outbox.settled()
                 started = time.monotonic()
-                # No PONG within the lease: L1 is not trusted, the read goes to Redis, times
-                # out, and the loader answers.
+                # ...so L1 is not trusted at all (not even for "b", untouched): the loader
+                # answers, within a second.
+                backend.request_started()
                 assert read("a", source) == "from PostgreSQL"
+                assert read("b", source) == "two" and source.calls == loads + 2
                 assert time.monotonic() - started < 1.0
             finally:
                 server.resume()

@@ -124,8 +124,10 @@ def test_cache_redis_killed_while_requests_flow_through_gunicorn(shop_data):
 
 
 def test_cache_redis_hung_ten_seconds_every_request_answers_within_a_second(shop_data):
-    """SIGSTOP the cache Redis for 10 s under load through real gunicorn (2 workers, 30 s
-    worker timeout): every request answers, 200, within 1 s; no worker is killed."""
+    """SIGSTOP the cache Redis for 10 s under 8 concurrent clients per worker, through real
+    gunicorn (2 workers of 4 threads, 30 s worker timeout): every request answers, 200, within
+    1 s; no worker is killed. The pages each worker holds in L1 are served on hold (no bump
+    waits in the outbox), the rest from PostgreSQL once the shared breaker opened."""
     paths = _pages(shop_data)
     with (
         redis_server() as cache,
@@ -137,21 +139,23 @@ def test_cache_redis_hung_ten_seconds_every_request_answers_within_a_second(shop
         for path in paths:
             assert web.get(path)[0] == 200, path
         try:
-            # As many client threads as workers: a request's time is then its own, not also the
-            # time spent queued behind another one (that is capacity, not the fault).
             results = hammer(
-                web, paths, seconds=14, threads=2,
-                events=[(2, cache.pause), (12, cache.resume)],
+                web, paths, seconds=12, threads=16,
+                events=[(1, cache.pause), (11, cache.resume)],
             )  # fmt: skip
         finally:
             cache.resume()
-        statuses = _summary("cache Redis SIGSTOP 10 s", results)
-        assert statuses == {200: len(results)}, statuses
+        statuses = _summary("cache Redis SIGSTOP 10 s, 16 clients", results)
+        hung = [r for r in results if 1.5 < r[0] < 10.5]
         slow = [(round(at, 2), path, round(took, 3)) for at, path, _, took in results if took > 1]
+        took = sorted(r[3] for r in hung)
+        print(
+            f"while hung: {len(hung)} requests, p50 {took[len(took) // 2]:.3f} s, slowest "
+            f"{took[-1]:.3f} s; over 1 s: {len(slow)}; errors: {len(results) - statuses[200]}"
+        )
+        assert statuses == {200: len(results)}, statuses
         assert not slow, slow
-        hung = [r for r in results if 2.5 < r[0] < 11.5]
-        print(f"while hung: {len(hung)} requests, slowest {max(r[3] for r in hung):.3f} s")
-        assert len(hung) > 20
+        assert len(hung) > 100
         log = web.log_text()
         assert "WORKER TIMEOUT" not in log and web.workers_booted() == 2, log[-2000:]
 
