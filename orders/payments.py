@@ -5,7 +5,8 @@ outside any transaction, between reserving the stock and confirming the order, s
 provider holds no row locks. Every charge carries an idempotency key (one per checkout): a
 provider charges a key at most once and answers a repeated charge with the first result, so a
 retried request, a second tab or the reservation sweep (which asks `charge_find`) never charges
-twice.
+twice. A charge that ends up without an order (it landed after its reservation was released) is
+given back with `refund`, under a key of its own, so it too happens at most once.
 """
 
 import threading
@@ -46,7 +47,16 @@ class PaymentProvider(Protocol):
         ...
 
     def charge_find(self, idempotency_key: str) -> PaymentResult | None:
-        """The result of the charge made with `idempotency_key`, or None if there was none."""
+        """The result of the charge made with `idempotency_key`, or None if there was none;
+        raise PaymentUnavailable when the provider cannot say."""
+        ...
+
+    def refund(
+        self, charge_reference: str, amount: Decimal, *, idempotency_key: str
+    ) -> PaymentResult:
+        """Give back `amount` of the charge `charge_reference`, once per `idempotency_key` (a
+        repeat returns the first result; its reference is the refund's); raise
+        PaymentUnavailable when the outcome is unknown."""
         ...
 
 
@@ -85,6 +95,17 @@ class TestCardProvider:
     def charge_find(self, idempotency_key: str) -> PaymentResult | None:
         with self._lock:
             return self._results.get(idempotency_key)
+
+    def refund(
+        self, charge_reference: str, amount: Decimal, *, idempotency_key: str
+    ) -> PaymentResult:
+        # Remembered with the charges: a refund's key is never a checkout's token.
+        with self._lock:
+            if idempotency_key not in self._results:
+                self._results[idempotency_key] = PaymentResult(
+                    True, reference=f"test_re_{uuid4().hex[:24]}"
+                )
+            return self._results[idempotency_key]
 
     def _decide(self, details: dict[str, str]) -> PaymentResult:
         number = "".join(ch for ch in details.get("card_number", "") if ch.isdigit())

@@ -235,26 +235,70 @@ def _order_confirm(
             )
         elif order.status == Order.Status.FAILED:
             # Charged after the sweep gave the stock back (a charge slower than
-            # ORDER_RESERVATION_TIMEOUT): record the charge so it is not lost, for a refund.
+            # ORDER_RESERVATION_TIMEOUT): record the charge so it is not lost, then refund it.
             _payment_record(order, provider_name, result)
             logger.error("order %s charged after its reservation was released", order.number)
     if order.status == Order.Status.FAILED:
+        _charge_refund(order.pk)
         raise CheckoutError(TOO_SLOW)
     return order
 
 
-def _payment_record(order: Order, provider_name: str, result: PaymentResult) -> None:
-    Payment.objects.get_or_create(
+def _payment_record(
+    order: Order,
+    provider_name: str,
+    result: PaymentResult,
+    status: str = Payment.Status.APPROVED,
+    card: Payment | None = None,
+) -> Payment:
+    """Record a charge (or, with `status` REFUNDED, a refund of the charge `card`) once per
+    provider reference; the caller holds the order's row lock."""
+    return Payment.objects.get_or_create(
         order=order,
         reference=result.reference,
         defaults={
             "provider": provider_name,
             "amount": order.total,
-            "status": Payment.Status.APPROVED,
-            "card_brand": result.card_brand,
-            "card_last4": result.card_last4,
+            "status": status,
+            "card_brand": card.card_brand if card else result.card_brand,
+            "card_last4": card.card_last4 if card else result.card_last4,
         },
-    )
+    )[0]
+
+
+def _refund_key(order: Order) -> str:
+    return f"refund:{order.checkout_token}"
+
+
+def _charge_refund(order_id: int) -> bool:
+    """Refund the charge of a FAILED order (one whose stock went back) through the provider,
+    and record the refund as a payment; True once it is refunded, False if the provider could
+    not take it now (order_reservations_settle tries again).
+
+    Outside any transaction like the charge; the refund's own idempotency key makes a second
+    call (a retry, the sweep at the same time) refund nothing more.
+    """
+    order = Order.objects.get(pk=order_id)
+    payments = {p.status: p for p in order.payments.all()}
+    charge = payments.get(Payment.Status.APPROVED)
+    if order.status != Order.Status.FAILED or charge is None:
+        return False
+    if Payment.Status.REFUNDED in payments:
+        return True
+    provider, key = payment_provider(), _refund_key(order)
+    try:
+        result = provider.refund(charge.reference, charge.amount, idempotency_key=key)
+    except PaymentUnavailable:
+        logger.warning("order %s: refund not taken now; the sweep tries again", order.number)
+        return False
+    if not result.approved:
+        logger.error("order %s: the provider refused the refund: %s", order.number, result.message)
+        return False
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        _payment_record(order, provider.name, result, Payment.Status.REFUNDED, card=charge)
+    logger.warning("order %s: its charge was refunded", order.number)
+    return True
 
 
 def _order_release(order_id: int) -> bool:
@@ -278,11 +322,15 @@ def _order_release(order_id: int) -> bool:
 def order_reservations_settle(
     older_than: float | None = None, limit: int = RESERVATION_SWEEP_BATCH
 ) -> dict[str, int]:
-    """Settle the orders still PENDING `older_than` seconds after they were reserved.
+    """Settle the orders still PENDING `older_than` seconds after they were reserved, and the
+    charges left without an order. Returns how many were confirmed, released and refunded.
 
-    Their process died (or lost PostgreSQL) between reserving and confirming. The provider is
-    asked about the checkout's charge by its idempotency key: a charge that went through is
-    confirmed (nothing is lost), any other reservation is released. Returns how many of each.
+    A PENDING order's process died (or lost PostgreSQL) between reserving and confirming. The
+    provider is asked about the checkout's charge by its idempotency key: a charge that went
+    through is confirmed, the stock being still held (nothing is lost); any other reservation
+    is released. One the provider cannot answer for stays reserved until it can: released, a
+    charge found later would have no stock. Then charges_reconcile refunds the charges whose
+    order gave its stock back.
     """
     if older_than is None:
         older_than = settings.ORDER_RESERVATION_TIMEOUT
@@ -291,15 +339,61 @@ def order_reservations_settle(
         "created_at"
     )[:limit]
     provider = payment_provider()
-    settled = {"confirmed": 0, "released": 0}
+    settled = {"confirmed": 0, "released": 0, "refunded": 0}
     for order_id, token in list(due.values_list("pk", "checkout_token")):
-        result = provider.charge_find(token)
+        try:
+            result = provider.charge_find(token)
+        except PaymentUnavailable:
+            logger.warning("order %s: the provider cannot say if it was charged", order_id)
+            continue
         if result is not None and result.approved:
-            _order_confirm(order_id, provider.name, result)
-            settled["confirmed"] += 1
+            try:
+                _order_confirm(order_id, provider.name, result)
+                settled["confirmed"] += 1
+            except CheckoutError:  # released meanwhile: its charge was refunded instead
+                settled["refunded"] += 1
         elif _order_release(order_id):
             settled["released"] += 1
+    settled["refunded"] += charges_reconcile(limit=limit)
     return settled
+
+
+def charges_reconcile(limit: int = RESERVATION_SWEEP_BATCH) -> int:
+    """Refund the charges of orders that gave their stock back (FAILED); return how many.
+
+    Two ways a charge outlives its order: it landed after the sweep released the reservation,
+    and either its refund could not be made then (a charge row without a refund), or its
+    process died before it could record it (no row at all: so the provider is asked again about
+    each order released within the last ORDER_RESERVATION_TIMEOUT, time enough for any charge
+    in flight at the release to have landed).
+    """
+    unrefunded = (
+        Order.objects.filter(status=Order.Status.FAILED, payments__status=Payment.Status.APPROVED)
+        .exclude(payments__status=Payment.Status.REFUNDED)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    refunded = sum(_charge_refund(pk) for pk in list(unrefunded))
+    recent = timezone.now() - timedelta(seconds=settings.ORDER_RESERVATION_TIMEOUT)
+    unknown = (
+        Order.objects.filter(status=Order.Status.FAILED, payments=None, updated_at__gte=recent)
+        .order_by("updated_at")
+        .values_list("pk", "checkout_token")[:limit]
+    )
+    provider = payment_provider()
+    for order_id, token in list(unknown):
+        try:
+            result = provider.charge_find(token)
+        except PaymentUnavailable:
+            continue
+        if result is None or not result.approved:
+            continue  # declined, or never charged: nothing to give back
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=order_id)
+            _payment_record(order, provider.name, result)
+        logger.error("order %s charged after its reservation was released", order_id)
+        refunded += _charge_refund(order_id)
+    return refunded
 
 
 def order_confirmation_send(order_id: int) -> bool:

@@ -41,6 +41,9 @@ class SlowProvider(TestCardProvider):
     die_before = False  # the process dies before the charge reaches the provider
     die_after = False  # the process dies after the charge, before it can confirm
     meanwhile = None  # run while the charge is in flight
+    refunds: Counter = Counter()  # real refunds per key
+    refund_fail_next = 0  # the refund cannot reach the provider (PaymentUnavailable)
+    find_fails = False  # charge_find cannot reach the provider
 
     def charge(self, amount, reference, details, *, idempotency_key):
         SlowProvider.in_transaction.append(connection.in_atomic_block)
@@ -62,6 +65,21 @@ class SlowProvider(TestCardProvider):
         return result
 
 
+    def charge_find(self, idempotency_key):
+        if SlowProvider.find_fails:
+            raise PaymentUnavailable("connection refused")
+        return super().charge_find(idempotency_key)
+
+    def refund(self, charge_reference, amount, *, idempotency_key):
+        with self._lock:
+            if SlowProvider.refund_fail_next:
+                SlowProvider.refund_fail_next -= 1
+                raise PaymentUnavailable("connection refused")
+            if idempotency_key not in self._results:
+                SlowProvider.refunds[idempotency_key] += 1
+        return super().refund(charge_reference, amount, idempotency_key=idempotency_key)
+
+
 class ProcessKilled(BaseException):
     """Stands for SIGKILL between two steps: nothing in order_place handles it."""
 
@@ -74,6 +92,9 @@ def slow_provider(settings):
     SlowProvider.fail_next = 0
     SlowProvider.die_before = SlowProvider.die_after = False
     SlowProvider.meanwhile = None
+    SlowProvider.refunds = Counter()
+    SlowProvider.refund_fail_next = 0
+    SlowProvider.find_fails = False
     TestCardProvider._results.clear()
     return SlowProvider
 
@@ -222,7 +243,9 @@ def test_the_sweep_releases_unpaid_reservations_and_confirms_charged_ones():
         order_for("s:live")  # just reserved: for all the sweep knows, still charging
     live = Order.objects.latest("pk")
     assert Stock.objects.get(product=product).quantity == 7
-    assert tasks.order_reservations_sweep.delay().result == {"confirmed": 1, "released": 1}
+    assert tasks.order_reservations_sweep.delay().result == {
+        "confirmed": 1, "released": 1, "refunded": 0,
+    }  # fmt: skip
     statuses = dict(Order.objects.values_list("pk", "status"))
     assert statuses == {
         unpaid.pk: Order.Status.FAILED,
@@ -236,13 +259,13 @@ def test_the_sweep_releases_unpaid_reservations_and_confirms_charged_ones():
     assert [m.to for m in mail.outbox] == [[paid.email]], "confirmed, so its email is sent"
     assert services.order_confirmations_send_due(older_than=0) == 0
     # Running it again changes nothing.
-    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0}
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 0}
     assert Stock.objects.get(product=product).quantity == 8
     schedule = settings.CELERY_BEAT_SCHEDULE["order-reservations-sweep"]
     assert schedule["task"] == tasks.order_reservations_sweep.name
 
 
-def test_a_charge_that_lands_after_the_sweep_released_it_is_recorded_not_lost():
+def test_a_charge_that_lands_after_the_sweep_released_it_is_recorded_and_refunded():
     product = ProductFactory(stock__quantity=3)
     cart_with("s:late", {product.pk: 1})
     # The charge outlasts ORDER_RESERVATION_TIMEOUT: the sweep runs while it is in flight.
@@ -251,6 +274,67 @@ def test_a_charge_that_lands_after_the_sweep_released_it_is_recorded_not_lost():
         order_for("s:late")
     order = Order.objects.get()
     assert order.status == Order.Status.FAILED
-    payment = Payment.objects.get(order=order)
-    assert payment.status == Payment.Status.APPROVED and payment.amount == order.total
+    assert_charged_and_refunded_once(order)
     assert Stock.objects.get(product=product).quantity == 3
+    assert services.order_reservations_settle()["refunded"] == 0, "refunded once"
+    assert sum(SlowProvider.refunds.values()) == 1 and not mail.outbox
+
+
+def assert_charged_and_refunded_once(order: Order) -> None:
+    payments = {p.status: p for p in Payment.objects.filter(order=order)}
+    assert set(payments) == {Payment.Status.APPROVED, Payment.Status.REFUNDED}
+    charge, refund = payments[Payment.Status.APPROVED], payments[Payment.Status.REFUNDED]
+    assert charge.amount == refund.amount == order.total
+    assert refund.reference.startswith("test_re_") and refund.reference != charge.reference
+    assert SlowProvider.charged == {order.checkout_token: 1}
+    assert SlowProvider.refunds == {f"refund:{order.checkout_token}": 1}
+
+
+def test_a_refund_the_provider_could_not_take_is_made_by_the_next_sweep():
+    product = ProductFactory(stock__quantity=3)
+    cart_with("s:late2", {product.pk: 1})
+    SlowProvider.meanwhile = lambda: services.order_reservations_settle(older_than=0)
+    SlowProvider.refund_fail_next = 1
+    with pytest.raises(services.CheckoutError, match="took too long"):
+        order_for("s:late2")
+    order = Order.objects.get()
+    assert list(order.payments.values_list("status", flat=True)) == [Payment.Status.APPROVED]
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 1}
+    assert_charged_and_refunded_once(order)
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 0}
+
+
+def test_a_process_that_died_after_a_charge_landing_past_the_release_loses_nothing():
+    """The charge lands after the sweep released the stock, and its process dies before it can
+    record it: the next sweep finds the charge at the provider and refunds it."""
+    product = ProductFactory(stock__quantity=3)
+    cart_with("s:late3", {product.pk: 1})
+    SlowProvider.meanwhile = lambda: services.order_reservations_settle(older_than=0)
+    SlowProvider.die_after = True
+    with pytest.raises(ProcessKilled):
+        order_for("s:late3")
+    SlowProvider.die_after = False
+    order = Order.objects.get()
+    assert order.status == Order.Status.FAILED and not order.payments.exists()
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 1}
+    assert_charged_and_refunded_once(order)
+    order.refresh_from_db()
+    assert order.status == Order.Status.FAILED and not mail.outbox
+    assert Stock.objects.get(product=product).quantity == 3
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 0}
+    assert sum(SlowProvider.refunds.values()) == 1
+
+
+def test_a_reservation_the_provider_cannot_answer_for_stays_reserved():
+    """Released while the outcome is unknown, a charge found later would have no stock left."""
+    product = ProductFactory(stock__quantity=3)
+    order = left_by_a_dead_process("s:unknown", product, charged=True)
+    SlowProvider.find_fails = True
+    assert services.order_reservations_settle() == {"confirmed": 0, "released": 0, "refunded": 0}
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert Stock.objects.get(product=product).quantity == 2
+    SlowProvider.find_fails = False  # the provider answers again: the charge is confirmed
+    assert services.order_reservations_settle()["confirmed"] == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and not SlowProvider.refunds
