@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from catalog.tests.factories import ProductFactory
@@ -100,25 +100,57 @@ def slow_provider(settings):
 
 
 @pytest.fixture
-def lock_spans(monkeypatch):
-    """Per committed reservation: (seconds its stock UPDATE waited for the row, seconds it then
-    held the row until the commit). With one line per order, the UPDATE returns as soon as it
-    has the row lock, so the hold runs from its return to the end of the commit."""
-    spans: list[tuple[float, float]] = []
-    reserve = services.stock_reserve
+def lock_holds():
+    """Per committed reservation, how long PostgreSQL held its stock row, in seconds, by the
+    server's own clock (nothing of the test's Python threads in the measure): from a trigger
+    after the UPDATE that took the row to a deferred one that runs at the COMMIT (the WAL
+    flush that ends a commit comes on top, the same for any transaction)."""
+    table = Stock._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(HOLD_LOG_SQL.format(table=table))
 
-    def timed(lines):
-        marks = [time.perf_counter()]
-        # Registered before stock_reserve's own callbacks (the write-through to the shelf), so
-        # it runs right after the commit.
-        transaction.on_commit(
-            lambda: spans.append((marks[1] - marks[0], time.perf_counter() - marks[1]))
-        )
-        reserve(lines)
-        marks.append(time.perf_counter())
+    def holds() -> list[float]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM committed_at - locked_at) FROM test_lock_hold"
+                " WHERE committed_at IS NOT NULL ORDER BY locked_at"
+            )
+            return [float(seconds) for (seconds,) in cursor.fetchall()]
 
-    monkeypatch.setattr(services, "stock_reserve", timed)
-    return spans
+    try:
+        yield holds
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(HOLD_LOG_DROP_SQL.format(table=table))
+
+
+HOLD_LOG_SQL = """
+CREATE TABLE test_lock_hold (
+    xid bigint, product_id bigint, locked_at timestamptz, committed_at timestamptz
+);
+CREATE FUNCTION test_lock_taken() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO test_lock_hold (xid, product_id, locked_at)
+    VALUES (txid_current(), NEW.product_id, clock_timestamp());
+    RETURN NULL;
+END $$;
+CREATE FUNCTION test_lock_committing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE test_lock_hold SET committed_at = clock_timestamp()
+    WHERE xid = txid_current() AND product_id = NEW.product_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_lock_taken AFTER UPDATE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION test_lock_taken();
+CREATE CONSTRAINT TRIGGER test_lock_committing AFTER UPDATE ON {table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_lock_committing();
+"""
+HOLD_LOG_DROP_SQL = """
+DROP TRIGGER IF EXISTS test_lock_taken ON {table};
+DROP TRIGGER IF EXISTS test_lock_committing ON {table};
+DROP FUNCTION IF EXISTS test_lock_taken(), test_lock_committing();
+DROP TABLE IF EXISTS test_lock_hold;
+"""
 
 
 def deadlocks() -> int:
@@ -129,7 +161,7 @@ def deadlocks() -> int:
 
 
 @pytest.mark.slow
-def test_a_hundred_checkouts_for_ten_units_with_a_slow_provider(lock_spans):
+def test_a_hundred_checkouts_for_ten_units_with_a_slow_provider(lock_holds):
     product = ProductFactory(name="Last Lamp", stock__quantity=STOCK)
     owners = [f"s:slow{i}" for i in range(SHOPPERS)]
     for owner in owners:
@@ -155,35 +187,42 @@ def test_a_hundred_checkouts_for_ten_units_with_a_slow_provider(lock_spans):
     assert sum(SlowProvider.charged.values()) == STOCK and set(SlowProvider.charged.values()) == {1}
     assert Stock.objects.get(product=product).quantity == 0
     assert deadlocks() == deadlocks_before
-    assert len(lock_spans) == STOCK
-    waits = sorted(wait * 1000 for wait, _ in lock_spans)
-    holds = sorted(hold * 1000 for _, hold in lock_spans)
-    print(
-        f"\n{SHOPPERS} checkouts ({CONNECTIONS} connections) for {STOCK} units, provider"
-        f" {SlowProvider.DELAY * 1000:.0f} ms: {elapsed:.2f} s; stock row held per order:"
-        f" p50 {statistics.median(holds):.1f} ms, max {holds[-1]:.1f} ms; waited for it:"
-        f" p50 {statistics.median(waits):.1f} ms, max {waits[-1]:.1f} ms"
-    )
-    # The holds are printed, not asserted: with 100 threads on two shared cores they are mostly
-    # the wait for the GIL between the UPDATE and the COMMIT. What keeps them short is asserted:
-    # no charge runs inside a transaction, so none runs under a stock row lock.
+    # No charge runs inside a transaction, so none runs under a stock row lock.
     assert SlowProvider.in_transaction == [False] * STOCK
+    holds = lock_holds()
+    assert len(holds) == STOCK, "one measure per reservation"
+    print_holds(
+        f"{SHOPPERS} checkouts ({CONNECTIONS} connections) for {STOCK} units, provider"
+        f" {SlowProvider.DELAY * 1000:.0f} ms: {elapsed:.2f} s;",
+        holds,
+    )
 
 
-def test_one_checkout_at_a_time_holds_its_stock_row_for_milliseconds(lock_spans):
+def print_holds(what: str, seconds: list[float]) -> None:
+    """Print the holds: measured, not asserted (issue 16 asks for under 10 ms each; on two
+    shared cores a holding thread may wait for the GIL between its UPDATE and its COMMIT)."""
+    holds = sorted(hold * 1000 for hold in seconds)
+    under = sum(hold < 10 for hold in holds)
+    print(
+        f"\n{what} stock row held (PostgreSQL's clock, UPDATE to COMMIT): p50"
+        f" {statistics.median(holds):.2f} ms, max {holds[-1]:.2f} ms, {under} of {len(holds)}"
+        f" under 10 ms: {[round(h, 2) for h in holds]}"
+    )
+
+
+def test_one_checkout_at_a_time_holds_its_stock_row_for_milliseconds(lock_holds):
     """The hold without 100 threads competing for the GIL: what the row lock itself costs."""
     product = ProductFactory(stock__quantity=STOCK)
     for i in range(STOCK):
         cart_with(f"s:one{i}", {product.pk: 1})
         order_for(f"s:one{i}")
-    holds = sorted(hold * 1000 for _, hold in lock_spans)
-    print(
-        f"\n{STOCK} checkouts one at a time, provider {SlowProvider.DELAY * 1000:.0f} ms: stock"
-        f" row held p50 {statistics.median(holds):.1f} ms, max {holds[-1]:.1f} ms"
-    )
-    assert len(holds) == STOCK and Stock.objects.get(product=product).quantity == 0
+    assert Stock.objects.get(product=product).quantity == 0
+    assert SlowProvider.in_transaction == [False] * STOCK
+    holds = lock_holds()
+    print_holds(f"{STOCK} checkouts one at a time:", holds)
+    assert len(holds) == STOCK
     # Generous: far above the few milliseconds measured, below the charge it must not contain.
-    assert holds[-1] < SlowProvider.DELAY * 1000
+    assert max(holds) < SlowProvider.DELAY
 
 
 def test_a_retry_after_the_charge_resumes_the_order_without_a_second_charge():

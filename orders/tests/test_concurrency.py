@@ -17,7 +17,7 @@ from inventory.models import Stock
 from inventory.services import stock_reserve
 from orders.models import Order, OrderLine
 from orders.tests.factories import cart_with, order_for
-from orders.tests.threads import run_threads
+from orders.tests.threads import Crew, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,30 +28,32 @@ ROUNDS = 20
 
 def test_fifty_checkouts_for_ten_units_sell_exactly_ten_every_time(django_assert_num_queries):
     started, hits = time.monotonic(), 0
-    for round_ in range(ROUNDS):
-        product = ProductFactory(name=f"Round {round_} Lamp", stock__quantity=STOCK)
-        owners = [f"s:r{round_}-{i}" for i in range(SHOPPERS)]
-        for owner in owners:
-            cart_with(owner, {product.pk: 1})
-        results = run_threads(SHOPPERS, lambda i, owners=owners: order_for(owners[i]).number)
+    with Crew(SHOPPERS) as crew:  # the same threads and connections for every round
+        for round_ in range(ROUNDS):
+            product = ProductFactory(name=f"Round {round_} Lamp", stock__quantity=STOCK)
+            owners = [f"s:r{round_}-{i}" for i in range(SHOPPERS)]
+            for owner in owners:
+                cart_with(owner, {product.pk: 1})
+            results = crew.run(lambda i, owners=owners: order_for(owners[i]).number)
 
-        kinds = Counter(kind for kind, _ in results)
-        assert kinds == {"ok": STOCK, "refused": SHOPPERS - STOCK}, (round_, results)
-        for kind, detail in results:
-            if kind == "refused":
-                assert f"Round {round_} Lamp is out of stock (you asked for 1)" in detail
-        assert Stock.objects.get(product=product).quantity == 0
-        numbers = {detail for kind, detail in results if kind == "ok"}
-        assert Order.objects.filter(number__in=numbers, status=Order.Status.PAID).count() == STOCK
-        assert OrderLine.objects.filter(product=product).count() == STOCK
-        # Reads through the shelf give PostgreSQL's value. Usually the entry the last sale
-        # wrote through is a hit; a write-through that read an older tag version may land
-        # last, and then this read reloads it (never serving the old value).
-        with CaptureQueriesContext(connection) as first_read:
-            assert stock_get_many([product.pk]) == {product.pk: 0}
-        hits += not first_read.captured_queries
-        with django_assert_num_queries(0):
-            assert stock_get_many([product.pk]) == {product.pk: 0}
+            kinds = Counter(kind for kind, _ in results)
+            assert kinds == {"ok": STOCK, "refused": SHOPPERS - STOCK}, (round_, results)
+            for kind, detail in results:
+                if kind == "refused":
+                    assert f"Round {round_} Lamp is out of stock (you asked for 1)" in detail
+            assert Stock.objects.get(product=product).quantity == 0
+            numbers = {detail for kind, detail in results if kind == "ok"}
+            paid = Order.objects.filter(number__in=numbers, status=Order.Status.PAID)
+            assert paid.count() == STOCK
+            assert OrderLine.objects.filter(product=product).count() == STOCK
+            # Reads through the shelf give PostgreSQL's value. Usually the entry the last sale
+            # wrote through is a hit; a write-through that read an older tag version may land
+            # last, and then this read reloads it (never serving the old value).
+            with CaptureQueriesContext(connection) as first_read:
+                assert stock_get_many([product.pk]) == {product.pk: 0}
+            hits += not first_read.captured_queries
+            with django_assert_num_queries(0):
+                assert stock_get_many([product.pk]) == {product.pk: 0}
     elapsed = time.monotonic() - started
     print(
         f"\n{ROUNDS} rounds of {SHOPPERS} checkouts: {elapsed:.1f} s, {hits} warm after the burst"
