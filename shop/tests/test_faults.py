@@ -102,13 +102,15 @@ def test_cache_redis_killed_while_requests_flow_through_gunicorn(shop_data):
     ):
         for path in paths:
             assert web.get(path)[0] == 200, path
+        # Killed at 1.5 s, back at 4 s: the issue fixes no length for this outage, and past
+        # the breaker's first opening every second of it looks the same.
         results = hammer(
-            web, paths, seconds=12, threads=4,
-            events=[(3, cache.kill), (7, cache.start)],
+            web, paths, seconds=6, threads=4,
+            events=[(1.5, cache.kill), (4, cache.start)],
         )  # fmt: skip
         statuses = _summary("cache Redis SIGKILL", results)
         assert statuses == {200: len(results)}, statuses
-        during = [r for r in results if 3.5 < r[0] < 6.5]
+        during = [r for r in results if 2 < r[0] < 3.5]
         assert during and all(status == 200 for _, _, status, _ in during)
         time.sleep(1.5)  # the breaker's reset (1 s): the next request tries Redis again
         for path in paths:
@@ -700,9 +702,12 @@ def test_worker_killed_while_sending_a_confirmation_loses_no_email(shop_data, tm
     assert len(mail.outbox) == 1
 
 
-def test_outbox_survives_both_redis_and_postgresql_trouble_without_raising():
+def test_outbox_survives_both_redis_and_postgresql_trouble_without_raising(monkeypatch):
     """A bump while the cache Redis is gone goes to the outbox; with PostgreSQL cut off too it
     is logged as lost, nothing raises; once both are back the outbox drains exactly once."""
+    # The breaker's reset (SHELF_BREAKER_RESET, 5 s) as short as in the gunicorn tests (1 s
+    # there): the wait for it is the test's longest part, and its length proves nothing here.
+    monkeypatch.setattr(backend.breaker, "reset_timeout", 0.5)
     with (
         redis_server() as cache,
         override_settings(CACHES=_caches_with("default", cache.url, 0.2)),
@@ -731,7 +736,7 @@ def test_outbox_survives_both_redis_and_postgresql_trouble_without_raising():
         assert outcome == [("drained", 0)], outcome
         assert outbox.pending() == 1  # "test:lost" is logged as lost, "test:kept" still waits
         cache.start()  # the same port, empty
-        time.sleep(settings.SHELF_BREAKER_RESET + 0.1)
+        time.sleep(backend.breaker.reset_timeout + 0.1)
         backend.request_started()
         assert outbox.drain_now() == 1
         assert outbox.pending() == 0 and outbox.drain_now() == 0
