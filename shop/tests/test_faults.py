@@ -541,14 +541,18 @@ def test_postgresql_hung_shelved_pages_stay_fast_the_rest_get_a_quick_503(shop_d
             f"{dict(Counter(r[2] for r in misses))}); /healthz "
             f"{[(s, round(t, 3)) for s, _, t in health]}; full service {recovered:.2f} s "
             "after the thaw; slowest shelf hits "
-            f"{sorted((round(r[3], 3), r[1], round(r[0], 2)) for r in shelf_hits)[-3:]}"
+            f"{sorted((round(r[3], 3), r[1], round(r[0], 2)) for r in shelf_hits)[-3:]}; "
+            "uncached not the 503 page (path, status, at, took): "
+            f"{[(r[1], r[2], round(r[0], 2), round(r[3], 3)) for r in misses if r[2] != 503]}"
         )
         assert len(shelf_hits) > 20 and len(misses) > 4
         assert {r[2] for r in shelf_hits} == {200}, Counter(r[2] for r in shelf_hits)
         assert max(r[3] for r in shelf_hits) < 1.0
         # Issue 16 wants every one the 503 page within 3 s; not yet. Measured after a failed
         # load began releasing its lock: 14 of 15 the 503 page and 1 a 200 (cause not found
-        # yet), slowest 2.7 s in one run and 4.0 s in another. So: an answer within 5 s, no
+        # yet), slowest 2.7 s in one run and 4.0 s in another; four later runs: slowest
+        # 2.05-2.21 s, two 200s in three of them, both clients at the same moment (the cold
+        # product's page, or the kettle search, after 1.5-2.1 s). So: an answer within 5 s, no
         # error, mostly the 503 page.
         statuses = Counter(r[2] for r in misses)
         assert set(statuses) <= {200, 404, 503} and statuses[503] >= len(misses) / 2, statuses
