@@ -1,7 +1,8 @@
 """The cache Redis connection, guarded so that Redis trouble never breaks a page.
 
 Every command the toolkit sends goes through `call()`. A failure (refused, reset, timed out) is
-counted by a circuit breaker; once it opens, calls fail at once without touching the network,
+counted by a circuit breaker (a timeout opens it at once: Redis hangs, and every other waiter
+would time out too); once it opens, calls fail at once without touching the network,
 so a hung Redis costs each request at most one short timeout (SHELF_REDIS_TIMEOUT) and the
 shop serves from PostgreSQL. The breaker counts per process, but its opening is shared with
 every process of the host (shelf/hostflag.py): they skip Redis too, without paying timeouts of
@@ -25,6 +26,7 @@ from django_redis import get_redis_connection
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import hostflag, metrics
 
@@ -149,6 +151,10 @@ def available() -> bool:
     return True
 
 
+# A read or connect that waited out SHELF_REDIS_TIMEOUT: redis-py's, or the socket's own.
+_TIMEOUTS = (RedisTimeoutError, TimeoutError)
+
+
 def _raise(exc: BaseException) -> None:
     raise exc
 
@@ -163,8 +169,12 @@ def _guarded(fn: Callable[[Redis], T], r: Redis) -> T:
     try:
         result = fn(r)
     except (RedisError, RedisClusterException, OSError) as exc:
-        if _host.opened_at():
-            breaker.open()  # the host's breaker was open: the same outage, not a first failure
+        if _host.opened_at() or isinstance(exc, _TIMEOUTS):
+            # The host's breaker was open: the same outage, not a first failure. Or a
+            # timeout: Redis hangs, and every other thread and process of the host waiting on
+            # it would time out too; open for all of them now rather than after
+            # SHELF_BREAKER_FAILURES waits (issue 16: 8 clients per worker).
+            breaker.open()
             raise
         breaker.call(_raise, exc)  # counts the failure (and may open), then re-raises it
         raise

@@ -214,6 +214,33 @@ def test_open_breaker_lets_a_call_through_after_its_reset_timeout(monkeypatch):
     assert get_redis_connection("default").exists(NS.key(4))
 
 
+@pytest.mark.slow
+def test_one_timeout_opens_the_breaker_for_the_whole_host_at_once():
+    """A hung Redis: the first call that waits out the timeout opens the breaker (not the
+    SHELF_BREAKER_FAILURES-th), for this process and, through the host flag, its others."""
+    from django.test import override_settings
+
+    from shelf import backend
+    from shelf.tests.clustering import cluster_caches
+    from shelf.tests.servers import redis_server
+
+    with redis_server() as server, override_settings(CACHES=cluster_caches(server.url)):
+        backend.reset()
+        assert backend.call(lambda r: r.ping())
+        server.pause()
+        try:
+            backend.request_started()
+            with pytest.raises(backend.ShelfUnavailable):
+                backend.call(lambda r: r.ping())
+            assert backend.breaker.current_state == "open"
+            assert backend._host.opened_at() > 0, "not opened for the host's other processes"
+            backend.request_started()
+            assert not backend.available()
+        finally:
+            server.resume()
+        backend.reset()
+
+
 def test_waiters_stop_waiting_when_the_loader_leaves_nothing_usable():
     ns = shelf.Namespace("test.abandoned", schema=1, ttl=60, wait=5.0)
     lock = f"shelf:lock:{ns.key(1)}"
