@@ -335,13 +335,13 @@ def test_state_redis_flushed_carts_come_back_and_nobody_is_logged_out(shop_data)
 
 
 def test_state_redis_hung_anonymous_unaffected_signed_in_pages_within_a_second(shop_data):
-    """SIGSTOP the state Redis for 8 s under load through gunicorn: anonymous visitors (no
+    """SIGSTOP the state Redis for 10 s under load through gunicorn: anonymous visitors (no
     cookie) keep their throughput and no request over 1 s; a signed-in shopper gets pages
     within 1 s (session from PostgreSQL), a cart change says "try again"; afterwards the cart
     is exactly what it was."""
     alice = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     paths, product = _pages(shop_data), shop_data["x15"]
-    pause, resume = 3.0, 11.0
+    pause, resume = 2.0, 12.0  # 10 s, as issue 16 asks
     with redis_server() as state, override_settings(CACHES=_caches_with("state", state.url, 0.3)):
         shopper = Client()
         shopper.force_login(alice)
