@@ -18,20 +18,25 @@ def _outcome(work: Callable[[int], str], i: int) -> tuple[str, str]:
 
 
 def run_threads(count: int, work, timeout: float = 60) -> list[tuple[str, str]]:
-    """Run `work(i)` in `count` threads released at once; return (outcome, detail) of each."""
-    with Crew(count) as crew:
+    """Run `work(i)` in `count` threads released at once; return (outcome, detail) of each.
+
+    Each thread closes its database connection as soon as its work is done: the shared
+    PostgreSQL allows 100 connections for every test run on the machine."""
+    with Crew(count, keep_connections=False) as crew:
         return crew.run(work, timeout)
 
 
 class Crew:
     """`count` threads that run rounds of work together, each round released at once.
 
-    The threads outlive a round, and so do their database connections (Django gives one per
-    thread): opening fifty connections took longer than the fifty checkouts of a round.
+    The threads outlive a round, and with `keep_connections` so do their database connections
+    (Django gives one per thread): opening fifty connections took longer than the fifty
+    checkouts of a round.
     """
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, keep_connections: bool = True) -> None:
         self.count = count
+        self._keep = keep_connections
         self._start = threading.Barrier(count + 1)
         self._end = threading.Barrier(count + 1)
         self._work: Callable[[int], str] | None = None
@@ -51,6 +56,8 @@ class Crew:
                 if work is None:
                     return
                 outcome = _outcome(work, i)
+                if not self._keep:
+                    connection.close()
                 with self._lock:
                     self._results.append(outcome)
                 self._end.wait()

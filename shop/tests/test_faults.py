@@ -512,7 +512,11 @@ def test_postgresql_hung_shelved_pages_stay_fast_the_rest_get_a_quick_503(shop_d
 
     def uncached_load() -> threading.Thread:
         def run() -> None:
-            misses.extend(hammer(web, need_db, seconds=THAW - FREEZE - 1, threads=2))
+            # On the main load's clock (this one starts 0.1 s after the freeze).
+            misses.extend(
+                (at + FREEZE + 0.1, *rest)
+                for at, *rest in hammer(web, need_db, seconds=THAW - FREEZE - 1, threads=2)
+            )
 
         thread = threading.Thread(target=run)
         thread.start()
@@ -555,22 +559,16 @@ def test_postgresql_hung_shelved_pages_stay_fast_the_rest_get_a_quick_503(shop_d
             f"{dict(Counter(r[2] for r in misses))}); /healthz "
             f"{[(s, round(t, 3)) for s, _, t in health]}; full service {recovered:.2f} s "
             "after the thaw; slowest shelf hits "
-            f"{sorted((round(r[3], 3), r[1], round(r[0], 2)) for r in shelf_hits)[-3:]}; "
-            "uncached not the 503 page (path, status, at, took): "
-            f"{[(r[1], r[2], round(r[0], 2), round(r[3], 3)) for r in misses if r[2] != 503]}"
+            f"{sorted((round(r[3], 3), r[1], round(r[0], 2)) for r in shelf_hits)[-3:]}"
         )
         assert len(shelf_hits) > 20 and len(misses) > 4
         assert {r[2] for r in shelf_hits} == {200}, Counter(r[2] for r in shelf_hits)
         assert max(r[3] for r in shelf_hits) < 1.0
-        # Issue 16 wants every one the 503 page within 3 s; not yet. Measured after a failed
-        # load began releasing its lock: 14 of 15 the 503 page and 1 a 200 (cause not found
-        # yet), slowest 2.7 s in one run and 4.0 s in another; four later runs: slowest
-        # 2.05-2.21 s, two 200s in three of them, both clients at the same moment (the cold
-        # product's page, or the kettle search, after 1.5-2.1 s). So: an answer within 5 s, no
-        # error, mostly the 503 page.
-        statuses = Counter(r[2] for r in misses)
-        assert set(statuses) <= {200, 404, 503} and statuses[503] >= len(misses) / 2, statuses
-        assert max(r[3] for r in misses) < 5.0
+        # Every one the 503 page (JSON under /api/), within 3 s. (The 200s an earlier version
+        # of this test saw were requests that ended after the thaw: their start was read on
+        # the uncached load's own clock, which starts 2.1 s later.)
+        assert Counter(r[2] for r in misses) == {503: len(misses)}, misses
+        assert max(r[3] for r in misses) < 3.0
         for status, body, took in health:
             assert status == 503 and took < 1.0, (status, took)
             assert json.loads(body)["checks"]["postgresql"]["ok"] is False
