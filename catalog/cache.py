@@ -14,7 +14,7 @@ Entries
   page; shared pages embed it and record `catalog:categories`.
 
 Tags (bumped after commit by catalog.services)
-- `product:<id>`: the product, its images, or its category's name changed.
+- `product:<id>`: the product, its images, or its category's name or active state changed.
 - `listing:<category id>`: a product in the category or below it changed, came or went.
 - `reviews:<id>`: a review of the product was approved, edited, rejected or deleted (the
   product page and its further review pages depend on it).

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,6 +13,22 @@ from django.utils import timezone
 from .images import picture, upload_validate
 
 
+class CategoryQuerySet(models.QuerySet):
+    def shown(self) -> CategoryQuerySet:
+        """The categories shoppers see: active, under an active department (if any)."""
+        return self.filter(is_active=True).filter(
+            models.Q(parent__isnull=True) | models.Q(parent__is_active=True)
+        )
+
+
+class ProductQuerySet(models.QuerySet):
+    def shown(self) -> ProductQuerySet:
+        """The products shoppers see: active, in a category they see (an inactive category
+        hides its products from every page, the API, search, sitemaps and checkout; they
+        come back with it)."""
+        return self.filter(is_active=True, category__in=Category.objects.shown().values("pk"))
+
+
 class Category(models.Model):
     """A node of the two-level category tree: departments and their leaf categories."""
 
@@ -22,9 +40,11 @@ class Category(models.Model):
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0)
     # An inactive category leaves the department menu and its listing is a 404; its products
-    # keep their own pages.
+    # (and a department's whole tree) are hidden with it: see CategoryQuerySet.shown.
     # db_default: seed_catalog's COPY names only the columns it knows.
     is_active = models.BooleanField(default=True, db_default=True)
+
+    objects = CategoryQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -70,6 +90,8 @@ class Product(models.Model):
     # PostgreSQL trigger writes it on every INSERT and on UPDATEs of those columns, so admin
     # saves, QuerySet.update() and COPY all keep it current (migration 0002).
     search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = ProductQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

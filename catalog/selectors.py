@@ -120,7 +120,8 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
     now = timezone.now()
     popular = cache.popular_among(product_ids)
     rows = (
-        Product.objects.filter(id__in=product_ids, is_active=True)
+        Product.objects.shown()
+        .filter(id__in=product_ids)
         .annotate(
             image_name=Subquery(_first_image().values("image")[:1]),
             image_width=Subquery(_first_image().values("width")[:1]),
@@ -154,17 +155,18 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
 
 
 def product_get_many(product_ids: list[int]) -> dict[int, dict | None]:
-    """The cached product entries by id (None for a product that is gone or inactive)."""
+    """The cached product entries by id (None for a product that is gone or not shown: inactive,
+    or in an inactive category)."""
     return cache.product_get_many(product_ids, _load_products)
 
 
 def product_get(product_id: int) -> dict | None:
-    """The cached product entry (active products only)."""
+    """The cached product entry (shown products only)."""
     return product_get_many([product_id])[product_id]
 
 
 def product_cards(product_ids: list[int]) -> list[dict]:
-    """Product entries in the given order, skipping any that are gone or inactive."""
+    """Product entries in the given order, skipping any that are gone or not shown."""
     found = cache.product_get_many(product_ids, _load_products)
     return [found[i] for i in product_ids if found.get(i)]
 
@@ -226,7 +228,9 @@ def _reviews_of(product_id: int, page: int) -> list[dict]:
 
 def _load_product_page(slug: str) -> Loaded:
     deps = cache.page_versions(cache.SLUGS_TAG, cache.CATEGORIES_TAG)
-    found = Product.objects.filter(slug=slug, is_active=True).values_list("id", flat=True).first()
+    # A product of an inactive category is missing like an unknown slug: one brief negative
+    # under its own slug, which the category's (re)activation expires (catalog:categories).
+    found = Product.objects.shown().filter(slug=slug).values_list("id", flat=True).first()
     if found is None:
         return Loaded(None, deps)
     deps |= cache.page_versions(cache.product_tag(found), cache.reviews_tag(found))
@@ -269,7 +273,7 @@ def _load_product_page(slug: str) -> Loaded:
 
 
 def product_page(slug: str, *, record: bool = True) -> ProductPage | None:
-    """The product page for `slug`, or None for an unknown or inactive product. `record`
+    """The product page for `slug`, or None for an unknown or hidden product. `record`
     counts the view towards popularity (a shopper's view, not a warm-up)."""
     value, follows = cache.page_get(slug, _load_product_page, _follow_stock)
     if value is None:
@@ -284,7 +288,8 @@ def _load_reviews(part: str) -> Loaded:
     product_id, page = map(int, part.split(":"))
     deps = cache.page_versions(cache.product_tag(product_id), cache.reviews_tag(product_id))
     product = (
-        Product.objects.filter(pk=product_id, is_active=True)
+        Product.objects.shown()
+        .filter(pk=product_id)
         .select_related("category__parent")
         .first()
     )
@@ -509,11 +514,11 @@ def _load_home(_part: str) -> Loaded:
     deps = cache.page_versions(cache.HOME_TAG, cache.CATEGORIES_TAG)
     popular = cache.popular_ids(HOME_COUNT)
     if len(popular) < HOME_COUNT:
-        top = Product.objects.filter(is_active=True).order_by("-rating_score", "id")
+        top = Product.objects.shown().order_by("-rating_score", "id")
         popular += [i for i in top.values_list("id", flat=True)[: HOME_COUNT * 2]
                     if i not in popular][: HOME_COUNT - len(popular)]  # fmt: skip
     newest = list(
-        Product.objects.filter(is_active=True)
+        Product.objects.shown()
         .order_by("-created_at", "-id")
         .values_list("id", flat=True)[:HOME_COUNT]
     )
@@ -535,6 +540,6 @@ def home_page() -> Page:
 
 
 def product_by_slug(slug: str) -> dict | None:
-    """The id, name and slug of an active product, from PostgreSQL (for per-visitor forms
+    """The id, name and slug of a shown product, from PostgreSQL (for per-visitor forms
     such as writing a review, which are never cached)."""
-    return Product.objects.filter(slug=slug, is_active=True).values("id", "name", "slug").first()
+    return Product.objects.shown().filter(slug=slug).values("id", "name", "slug").first()

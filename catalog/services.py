@@ -186,15 +186,15 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
     limit = products if products is not None else Product.objects.count()
     popular = cache.popular_ids(limit)
     if len(popular) < limit:
-        top = Product.objects.filter(is_active=True).order_by("-rating_score", "id")
+        top = Product.objects.shown().order_by("-rating_score", "id")
         seen = set(popular)
         popular += [i for i in top.values_list("id", flat=True)[:limit] if i not in seen]
         popular = popular[:limit]
-    slugs = dict(Product.objects.filter(pk__in=popular, is_active=True).values_list("pk", "slug"))
+    slugs = dict(Product.objects.shown().filter(pk__in=popular).values_list("pk", "slug"))
     # Home and listings are few and always loaded (a hit costs a read); pages are skipped
     # while on the shelf.
     plan = [Warm("catalog.home", selectors.home_page)]
-    active = Category.objects.filter(is_active=True).order_by("pk")
+    active = Category.objects.shown().order_by("pk")
     for slug in active.values_list("slug", flat=True):
         plan.append(Warm("catalog.listing", partial(selectors.category_page, slug, "", 1)))
     ids = [pid for pid in popular if pid in slugs]
@@ -222,7 +222,7 @@ def review_submit(
     rating of 1 to 5, are enforced here and by PostgreSQL's constraints."""
     if not 1 <= rating <= 5:
         raise ReviewError("Choose a rating from 1 to 5 stars.")
-    if not Product.objects.filter(pk=product_id, is_active=True).exists():
+    if not Product.objects.shown().filter(pk=product_id).exists():
         raise ReviewError("Sorry, that product is not available.")
     if Review.objects.filter(product_id=product_id, user_id=user_id).exists():
         raise ReviewError(ALREADY_REVIEWED)

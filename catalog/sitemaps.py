@@ -8,7 +8,7 @@ class ProductSitemap(Sitemap):
     limit = 10_000
 
     def items(self):
-        return Product.objects.filter(is_active=True).only("slug", "updated_at").order_by("pk")
+        return Product.objects.shown().only("slug", "updated_at").order_by("pk")
 
     def lastmod(self, product: Product):
         return product.updated_at
@@ -16,7 +16,7 @@ class ProductSitemap(Sitemap):
 
 class CategorySitemap(Sitemap):
     def items(self):
-        return Category.objects.only("slug").order_by("pk")
+        return Category.objects.shown().only("slug").order_by("pk")
 
 
 SITEMAPS = {"categories": CategorySitemap, "products": ProductSitemap}

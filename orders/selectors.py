@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from cart.selectors import CartView, cart_lines
 from cart.services import shipping_fee
@@ -60,9 +60,13 @@ class Priced:
 
 def lines_priced(lines: Mapping[int, int]) -> Priced:
     """Price `lines` ({product id: quantity}) at PostgreSQL's current prices; products that no
-    longer exist are left out (their cart lines go with them)."""
-    rows = Product.objects.filter(pk__in=list(lines)).values(
-        "pk", "name", "slug", "sku", "price", "is_active", "stock__quantity"
+    longer exist are left out (their cart lines go with them); those shoppers no longer see
+    (inactive, or in an inactive category) are not for sale."""
+    shown = Product.objects.shown().filter(pk=OuterRef("pk"))
+    rows = (
+        Product.objects.filter(pk__in=list(lines))
+        .annotate(shown=Exists(shown))
+        .values("pk", "name", "slug", "sku", "price", "shown", "stock__quantity")
     )
     priced = [
         PricedLine(
@@ -72,7 +76,7 @@ def lines_priced(lines: Mapping[int, int]) -> Priced:
             slug=row["slug"],
             sku=row["sku"],
             unit_price=row["price"],
-            active=row["is_active"],
+            active=row["shown"],
             left=row["stock__quantity"] or 0,
         )
         for row in rows.order_by("pk")

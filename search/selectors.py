@@ -251,9 +251,10 @@ class SearchResult:
 
 
 def _matches(text: str, params: SearchParams) -> tuple[QuerySet, SearchQuery]:
-    """Active products matching the tsquery text and the price and stock filters."""
+    """Shown products (catalog's Product.objects.shown) matching the tsquery text and the
+    price and stock filters."""
     query = SearchQuery(text, search_type="raw", config=CONFIG)
-    matches = Product.objects.filter(is_active=True, search_vector=query)
+    matches = Product.objects.shown().filter(search_vector=query)
     if params.min_price is not None:
         matches = matches.filter(price__gte=params.min_price)
     if params.max_price is not None:
@@ -322,7 +323,8 @@ def _run(text: str, params: SearchParams) -> dict:
     anywhere = "false"
     if _filtered(params):
         words_sql, words_params = (
-            Product.objects.filter(is_active=True, search_vector=query)
+            Product.objects.shown()
+            .filter(search_vector=query)
             .values("id")
             .order_by()
             .query.sql_with_params()

@@ -22,6 +22,7 @@ from inventory.selectors import stock_get_many
 from orders import services, tasks
 from orders.models import Order, Payment
 from orders.payments import PaymentUnavailable, TestCardProvider
+from orders.selectors import lines_priced
 from orders.tests.factories import APPROVED_CARD, DECLINED_CARD, DETAILS, cart_with, order_for
 from shelf.core import NAMESPACES
 
@@ -374,6 +375,16 @@ def test_the_review_warns_about_short_and_withdrawn_lines(lamp, kettle):
                                    "seen_total": "0"}, follow=True)  # fmt: skip
     assert "No longer for sale: Steel Kettle" in response.content.decode()
     assert Order.objects.count() == 0
+
+
+def test_a_product_of_a_category_made_inactive_is_no_longer_for_sale(lamp, kettle):
+    kettle.category.is_active = False
+    kettle.category.save()
+    priced = lines_priced({lamp.pk: 1, kettle.pk: 2})
+    assert [(line.name, line.active) for line in priced.lines] == [
+        ("Brass Desk Lamp", True), ("Steel Kettle", False)
+    ]
+    assert not priced.orderable and priced.subtotal == Decimal("30.00")
 
 
 @pytest.mark.parametrize(
