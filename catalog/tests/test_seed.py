@@ -22,9 +22,10 @@ from tqdm import tqdm
 
 from catalog import cache as catalog_cache
 from catalog import demo
+from catalog import services as catalog_services
 from catalog.demo_pictures import Picture
 from catalog.images import rendition_name, rendition_widths
-from catalog.models import Category, Product, ProductImage, Review
+from catalog.models import Category, Product, ProductImage, RatingPrior, Review
 from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from inventory.models import Stock
 from shelf import backend
@@ -397,3 +398,32 @@ def test_prices_fit_the_type():
         low, high = leaf.price
         assert low - 1 <= row.price <= high * Decimal("1.05"), (row.name, row.price)
     assert Picture("kettle", "#c8262c").name == "demo/v1/kettle/c8262c.webp"
+
+
+@pytest.mark.django_db
+def test_scores_are_written_with_the_prior_the_catalog_ends_up_with(settings):
+    settings.CATALOG_RATING_PRIOR_WEIGHT = 7
+    demo.seed_catalog(300)
+    # The refresh that follows a seed finds nothing to rewrite (it used to update every row).
+    assert catalog_services.rating_prior_refresh() == 0
+    prior = RatingPrior.objects.get(pk=1)
+    reviewed = Product.objects.filter(is_active=True, review_count__gt=0)
+    mean = sum(p.rating * p.review_count for p in reviewed) / sum(p.review_count for p in reviewed)
+    assert prior.weight == 7 and prior.mean == pytest.approx(float(mean))
+    product = reviewed.order_by("pk").first()
+    expected = (7 * prior.mean + float(product.rating) * product.review_count) / (
+        7 + product.review_count
+    )
+    assert product.rating_score == pytest.approx(expected)
+
+
+@pytest.mark.django_db
+def test_a_seed_whose_pictures_are_on_disk_starts_no_drawing_process(monkeypatch):
+    demo.seed_catalog(40)
+
+    def refused():
+        raise AssertionError("every picture was on disk already")
+
+    monkeypatch.setattr(demo, "_painter", refused)
+    demo.seed_catalog(40, replace=True)
+    assert ProductImage.objects.count() == 40
