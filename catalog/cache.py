@@ -6,7 +6,8 @@ Entries
   the rendered page of approved reviews, asked for only up to the product's last review page
   (catalog.selectors), so the number of entries is bounded by the reviews there are.
 - `catalog.page` per slug, `catalog.listing` per category/sort/page/filters and `catalog.home`:
-  whole rendered pages with visitor slots (see shelf.pages), so a hit renders no template. The
+  whole rendered pages with visitor slots (see shelf.pages), so a hit renders no template (a
+  listing also holds its total, pages and facets as data, for `/api/v1/categories/<slug>`). The
   listing's filters are part of its key in one canonical order (catalog.selectors.Filters), from
   bounded sets only: fixed price buckets and rating thresholds, "in stock", and the brands of the
   category; a value outside them is a 404 that stores nothing.
@@ -99,7 +100,7 @@ PAGE = shelf.Namespace(
     "catalog.page", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 LISTING = shelf.Namespace(
-    "catalog.listing", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+    "catalog.listing", schema=4, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 HOME = shelf.Namespace(
     "catalog.home", schema=2, ttl=HOME_TTL, prepare=prepare_page, dictionary=PAGES

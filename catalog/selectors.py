@@ -471,6 +471,7 @@ def _load_listing(slug: str, sort: str, page: int, filters: Filters) -> Loaded:
     offset = (page - 1) * PAGE_SIZE
     ids = list(products.order_by(*SORTS[sort]).values_list("id", flat=True)[offset:][:PAGE_SIZE])
     query = filters.query(sort=sort or None)
+    facets = _facets(counts, sort)
     html = render_shared(
         "catalog/category.html",
         {
@@ -485,19 +486,23 @@ def _load_listing(slug: str, sort: str, page: int, filters: Filters) -> Loaded:
             "sort": sort,
             "sorts": SORT_LABELS,
             "filters": filters,
-            "facets": _facets(counts, sort),
+            "facets": facets,
             "page_link": f"?{query}&page=" if query else "?page=",
             "menu": department_menu(),
         },
     )
-    return Loaded({"html": html, "stock": ids}, deps)
+    # What the JSON API answers besides the cards (`category_listing`): the same entry serves
+    # the page and the API, so either warms the other.
+    data = {
+        "category": {"name": category.name, "slug": category.slug},
+        "total": total,
+        "pages": pages,
+        "facets": {k: v for k, v in facets.items() if k != "clear"},
+    }
+    return Loaded({"html": html, "stock": ids, "data": data}, deps)
 
 
-def category_page(
-    slug: str, sort: str, page: int, filters: Filters = NO_FILTERS
-) -> Page | None:
-    """A category listing page, or None for an unknown or inactive category, a brand the
-    category does not have, or a page past the end (none of which is stored)."""
+def _listing(slug: str, sort: str, page: int, filters: Filters) -> tuple[dict, list] | None:
     if sort not in SORTS or not 1 <= page <= MAX_PAGE:
         return None
     part = f"{slug}:{sort}:{page}:{filters.query()}"
@@ -507,7 +512,30 @@ def category_page(
         )
     except NoSuchListing:
         return None
-    return _page(value, follows)
+    return None if value is None else (value, follows)
+
+
+def category_page(
+    slug: str, sort: str, page: int, filters: Filters = NO_FILTERS
+) -> Page | None:
+    """A category listing page, or None for an unknown or inactive category, a brand the
+    category does not have, or a page past the end (none of which is stored)."""
+    found = _listing(slug, sort, page, filters)
+    return None if found is None else _page(*found)
+
+
+def category_listing(
+    slug: str, sort: str, page: int, filters: Filters = NO_FILTERS
+) -> dict | None:
+    """The listing `category_page` shows, as data for the JSON API: the category, total,
+    pages, facets, and the page's product cards with their stock (read with the entry); None
+    where `category_page` is None. A hit runs no SQL."""
+    found = _listing(slug, sort, page, filters)
+    if found is None:
+        return None
+    value, follows = found
+    stock = follows[0] if follows else {}
+    return {**value["data"], "cards": product_cards(value["stock"]), "stock": stock}
 
 
 def _load_home(_part: str) -> Loaded:

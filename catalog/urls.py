@@ -13,6 +13,7 @@ urlpatterns = [
     path("p/<slug:slug>/reviews/", views.product_reviews, name="product-reviews"),
     path("media/<path:path>", views.media, name="media"),
     path("api/v1/products/<int:product_id>", views.api_product, name="api-product"),
+    path("api/v1/categories/<slug:slug>", views.api_category, name="api-category"),
     path(
         "sitemap.xml",
         sitemap_views.index,

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.static import serve
@@ -58,6 +59,49 @@ def api_product(request: HttpRequest, product_id: int) -> JsonResponse:
     if found is None:
         return JsonResponse({"error": "not found"}, status=404)
     return JsonResponse({k: v for k, v in found.items() if k != "tier"})
+
+
+@require_safe
+@edge.shared
+def api_category(request: HttpRequest, slug: str) -> JsonResponse:
+    """The category page's listing as JSON, with the same filters, sort and page, from the
+    same shelf entry. A value we do not offer is a 400 that stores nothing, as on the page
+    (which answers 404: a page has no other way to say it)."""
+    filters = selectors.Filters.parse(request.GET)
+    sort = request.GET.get("sort", "")
+    if filters is None or sort not in selectors.SORTS:
+        return JsonResponse({"error": "No such filter or sort."}, status=400)
+    page = page_number(request.GET.get("page"))
+    found = selectors.category_listing(slug, sort, page, filters)
+    if found is None:
+        return JsonResponse({"error": "No such category page."}, status=404)
+    stock = found["stock"]
+    return JsonResponse(
+        {
+            "category": found["category"],
+            "filters": {"brand": filters.brand, "price": filters.price,
+                        "rating": filters.rating, "in_stock": filters.in_stock},
+            "sort": sort,
+            "page": page,
+            "pages": found["pages"],
+            "total": found["total"],
+            "facets": found["facets"],
+            "results": [
+                {
+                    "id": card["id"],
+                    "name": card["name"],
+                    "brand": card["brand"],
+                    "price": card["price"],
+                    "rating": card["rating"],
+                    "reviews": card["reviews"],
+                    "in_stock": (stock.get(card["id"]) or 0) > 0,
+                    "url": reverse("catalog:product", kwargs={"slug": card["slug"]}),
+                    "image": card["image"],
+                }
+                for card in found["cards"]
+            ],
+        }
+    )  # fmt: skip
 
 
 @require_safe

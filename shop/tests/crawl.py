@@ -64,7 +64,7 @@ def url_of(route: Route, order_number: str, user_id: int) -> str:
     values.update(
         {
             "slug": Category.objects.order_by("pk").first().slug
-            if path.startswith("c/")
+            if path.startswith(("c/", "api/v1/categories/"))
             else product.slug,
             # A picture's file, or a missing one (a 404) when no product has a picture.
             "path": (ProductImage.objects.exclude(image="").values_list("image", flat=True).first()

@@ -18,8 +18,8 @@ from .crawl import routes, url_of
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-pass-1234"
 # Same bytes for every visitor; all else must be private.
-SHARED_ROUTES = {"catalog:media", "catalog:api-product", "catalog:sitemap",
-                 "catalog:sitemap-section", "search:api"}  # fmt: skip
+SHARED_ROUTES = {"catalog:media", "catalog:api-product", "catalog:api-category",
+                 "catalog:sitemap", "catalog:sitemap-section", "search:api"}  # fmt: skip
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
