@@ -15,7 +15,8 @@ without scanning the page.
 
 The toolkit fills `csrf` and `messages` itself; apps register the other slots' fillers from
 their AppConfig.ready() (`register_entry_slot`, `register_visitor_slot`). A slot with no
-filler is left as it is (an HTML comment, invisible).
+filler is left as it is (an HTML comment, invisible). What every shared page's context holds
+(the site's name) is registered the same way (`register_shared_context`).
 """
 
 import os
@@ -39,6 +40,7 @@ VisitorFiller = Callable[[HttpRequest], str]
 
 _entry_fillers: dict[str, EntryFiller] = {}
 _visitor_fillers: dict[bytes, VisitorFiller] = {}
+_shared_context: list[Callable[[], Mapping[str, Any]]] = []
 _patterns: dict[str, re.Pattern] = {}
 
 
@@ -52,6 +54,13 @@ def register_visitor_slot(name: str, fill: VisitorFiller) -> None:
     """Fill `<!--shelf:name-->` with `fill(request)` in every HTML response."""
     _visitor_fillers[name.encode()] = fill
     _patterns.clear()
+
+
+def register_shared_context(provide: Callable[[], Mapping[str, Any]]) -> None:
+    """Add `provide()` to the context of every shared page: values the same for every visitor
+    (the site's name) that pages rendered per request get from a context processor, which a
+    render without a request does not run."""
+    _shared_context.append(provide)
 
 
 def _slot_pattern() -> re.Pattern:
@@ -125,7 +134,10 @@ def _visitor_pattern() -> re.Pattern:
 
 def render_shared(template: str, context: Mapping[str, Any]) -> str:
     """Render a page with no request: safe to share between visitors."""
-    return render_to_string(template, context)
+    shared: dict[str, Any] = {}
+    for provide in _shared_context:
+        shared.update(provide())
+    return render_to_string(template, {**shared, **context})
 
 
 def respond(

@@ -7,9 +7,10 @@ class ShopConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
 
-        from shelf.pages import register_visitor_slot
+        from shelf.pages import register_shared_context, register_visitor_slot
 
         from . import accounts, checks, history, receivers  # noqa: F401  (checks registers itself)
+        from .context_processors import site_values
         from .db import base as db
 
         receivers.connect()
@@ -17,3 +18,4 @@ class ShopConfig(AppConfig):
         request_finished.connect(db.request_finished, dispatch_uid="shop.db.request_finished")
         register_visitor_slot("nav", accounts.nav_slot)
         register_visitor_slot("recent", history.recent_slot)
+        register_shared_context(site_values)

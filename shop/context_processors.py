@@ -4,8 +4,15 @@ from django.http import HttpRequest
 from catalog.selectors import department_menu
 
 
-def site(request: HttpRequest) -> dict:
+def site_values() -> dict:
+    """What every page may show of the site (SHELF_SITE_NAME): given to the pages rendered per
+    request (`site`), to the shared ones (shelf.pages.register_shared_context, in
+    ShopConfig.ready) and to the error pages."""
     return {"SITE_NAME": settings.SITE_NAME}
+
+
+def site(request: HttpRequest) -> dict:
+    return site_values()
 
 
 def menu(request: HttpRequest) -> dict:

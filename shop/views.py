@@ -1,6 +1,5 @@
 import sys
 
-from django.conf import settings
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.middleware.csrf import REASON_CSRF_TOKEN_MISSING, REASON_NO_CSRF_COOKIE
@@ -9,6 +8,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from shelf.pages import csrf_token, strip_visitor_slots
+
+from .context_processors import site_values
 
 # Seconds a client is asked to wait before retrying while PostgreSQL is away.
 RETRY_AFTER = 30
@@ -54,7 +55,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return database_unavailable(request)
     if is_api(request):
         return JsonResponse({"error": "server error"}, status=500)
-    return HttpResponseServerError(render_to_string("500.html"))
+    return HttpResponseServerError(render_to_string("500.html", site_values()))
 
 
 def database_unavailable(request: HttpRequest) -> HttpResponse:
@@ -65,7 +66,7 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
         )
     else:
         response = HttpResponse(
-            strip_visitor_slots(render_to_string("503.html", {"SITE_NAME": settings.SITE_NAME})),
+            strip_visitor_slots(render_to_string("503.html", site_values())),
             status=503,
         )
     response["Retry-After"] = str(RETRY_AFTER)
