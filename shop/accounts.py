@@ -19,7 +19,15 @@ from orders.selectors import address_default
 from shelf.pages import csrf_input
 
 from . import services
-from .forms import EmailChangeForm, LoginForm, ProfileForm, ResetForm, SignupForm
+from .forms import (
+    ChangePasswordForm,
+    EmailChangeForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    ResetForm,
+    SignupForm,
+)
 
 
 def nav_slot(request: HttpRequest) -> str:
@@ -130,14 +138,13 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Ask for a reset link: the same answer whether or not the address has an account (only
     an active account's owner gets mail), throttled per client and per address asked for."""
 
+    # The mail's templates are shop.services.RESET_*: the worker sends it (ResetForm).
     form_class = ResetForm
-    subject_template_name = "emails/password_reset_subject.txt"
-    email_template_name = "emails/password_reset.txt"
-    html_email_template_name = "emails/password_reset.html"
     success_url = reverse_lazy("password_reset_done")
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = NewPasswordForm
     success_url = reverse_lazy("password_reset_complete")
 
     def form_valid(self, form):
@@ -233,7 +240,9 @@ urlpatterns = [
     ),
     path(
         "accounts/password/",
-        auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("password_change_done")),
+        auth_views.PasswordChangeView.as_view(
+            form_class=ChangePasswordForm, success_url=reverse_lazy("password_change_done")
+        ),
         name="password_change",
     ),
     path(

@@ -1,11 +1,26 @@
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, PasswordResetForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    BaseUserCreationForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
+)
 from django.core.validators import MaxLengthValidator
+
+from . import services
 
 # An email address's longest form (RFC 5321), as Django's EmailField takes it.
 EMAIL_MAX_LENGTH = 254
+# In the shopper's words, in place of Django's (the validators' list, "Enter the same password
+# as before, for verification."): what to type, not how it is checked. Every form that
+# chooses a password says the same.
+PASSWORD_HELP = (
+    "At least 8 characters, not only digits, not a common password and not like your name or"
+    " email."
+)
+PASSWORD_AGAIN_HELP = "The same password again, to be sure."
 
 
 class SignupForm(BaseUserCreationForm):
@@ -29,11 +44,8 @@ class SignupForm(BaseUserCreationForm):
         self.fields["username"].help_text = (
             "The name you sign in with: letters, digits and @ . + - _ only."
         )
-        self.fields["password1"].help_text = (
-            "At least 8 characters, not only digits, not a common password and not like your"
-            " name or email."
-        )
-        self.fields["password2"].help_text = "The same password again, to be sure."
+        self.fields["password1"].help_text = PASSWORD_HELP
+        self.fields["password2"].help_text = PASSWORD_AGAIN_HELP
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
@@ -61,16 +73,43 @@ class LoginForm(AuthenticationForm):
         username.widget.attrs.update(maxlength=str(EMAIL_MAX_LENGTH), autocomplete="username")
 
 
+class NewPasswordForm(SetPasswordForm):
+    """Choosing a new password from a reset link, explained as sign-up explains it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = PASSWORD_HELP
+        self.fields["new_password2"].label = "New password again"
+        self.fields["new_password2"].help_text = PASSWORD_AGAIN_HELP
+
+
+class ChangePasswordForm(PasswordChangeForm):
+    """The account's password change, explained as sign-up explains it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = "Current password"
+        self.fields["new_password1"].help_text = PASSWORD_HELP
+        self.fields["new_password2"].label = "New password again"
+        self.fields["new_password2"].help_text = PASSWORD_AGAIN_HELP
+
+
 class ResetForm(PasswordResetForm):
     """Django's reset form, whose link names the host the shopper asked from (as sign-up's
-    does), not the sites framework's placeholder domain."""
+    does), not the sites framework's placeholder domain, and whose mail the Celery worker
+    sends (shop.services.password_reset_request)."""
 
     def save(self, domain_override=None, request=None, **kwargs) -> None:
         if request is not None:
             domain_override = request.get_host()
-        context = kwargs.get("extra_email_context") or {}
-        kwargs["extra_email_context"] = {**context, "shop_name": settings.SITE_NAME}
         super().save(domain_override=domain_override, request=request, **kwargs)
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email,
+                  to_email, html_email_template_name=None) -> None:  # fmt: skip
+        # The worker renders the mail and makes a token of its own (services.RESET_*).
+        services.password_reset_request(
+            context["user"].pk, context["domain"], context["protocol"] == "https"
+        )
 
 
 class ProfileForm(forms.Form):

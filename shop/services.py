@@ -3,6 +3,7 @@ a username or an email is already registered; the address's owner learns it by e
 same holds for a change of email address. Also the profile, and lifting a lockout after a
 password reset."""
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
@@ -21,6 +23,11 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from . import tasks
+
+logger = logging.getLogger(__name__)
 
 # confirm_link(uidb64, token) -> the absolute URL of the confirmation page.
 LinkBuilder = Callable[[str, str], str]
@@ -29,6 +36,9 @@ EmailLinkBuilder = Callable[[str], str]
 EMAIL_CHANGE_SALT = "shop.email-change"
 # Seconds an email change link works.
 EMAIL_CHANGE_MAX_AGE = 3 * 24 * 3600
+RESET_SUBJECT = "emails/password_reset_subject.txt"
+RESET_BODY = "emails/password_reset.txt"
+RESET_HTML = "emails/password_reset.html"
 
 
 def account_signup(
@@ -195,6 +205,39 @@ def _send_confirmation(user: AbstractBaseUser, confirm_link: LinkBuilder) -> Non
         f"Open this link to confirm your account and sign in:\n{link}\n\n"
         "If you did not sign up, ignore this.",
     )
+
+
+def password_reset_request(user_id: int, domain: str, use_https: bool) -> None:
+    """Have the Celery worker email a reset link, as order confirmations are sent: a slow or
+    unreachable SMTP server then holds up a worker (which retries), not the shopper's request.
+    The task takes the user's id and makes the link itself, so no reset token waits in the
+    broker. If the broker cannot take it, the mail is sent from here: slower, never lost."""
+    try:
+        tasks.send_password_reset.delay(user_id, domain, use_https)
+    except BrokerUnavailable:
+        logger.warning("broker unavailable: password reset mailed from the request")
+        password_reset_send(user_id, domain, use_https)
+
+
+def password_reset_send(user_id: int, domain: str, use_https: bool) -> bool:
+    """Email a reset link to an active account with a usable password (those Django's reset
+    form writes to); return whether a mail was sent. The link's token is made now, so it is
+    valid for PASSWORD_RESET_TIMEOUT from the sending."""
+    user = get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
+    email = user and getattr(user, user.get_email_field_name())
+    if not email or not user.has_usable_password():
+        return False
+    context = {
+        "email": email, "domain": domain, "site_name": domain,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)), "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": "https" if use_https else "http", "shop_name": settings.SITE_NAME,
+    }  # fmt: skip
+    # Django's own rendering and sending of the reset mail (text and HTML parts).
+    PasswordResetForm().send_mail(
+        RESET_SUBJECT, RESET_BODY, context, None, email, html_email_template_name=RESET_HTML
+    )
+    return True
 
 
 def _mail(to: str, subject: str, body: str) -> None:

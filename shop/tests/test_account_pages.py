@@ -9,10 +9,11 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_redis import get_redis_connection
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from catalog.tests.factories import ProductFactory
 from shelf.core import entry_envelope
-from shop import security
+from shop import security, tasks
 from shop.cache import user_get
 from shop.middleware import PRIVATE
 
@@ -84,6 +85,37 @@ def test_the_emailed_link_sets_a_new_password_that_signs_in(client, alice, mailo
     # The link works once.
     again = Client().get(link, follow=True)
     assert "This link does not work any more" in again.content.decode()
+
+
+def test_the_reset_mail_is_sent_by_the_worker_and_no_token_waits_in_the_broker(
+    client, alice, mailoutbox, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(tasks.send_password_reset, "delay", lambda *args: queued.append(args))
+    assert client.post(RESET, {"email": "alice@example.com"}).status_code == 302
+    assert mailoutbox == [], "nothing is mailed inside the request"
+    assert queued == [(alice.pk, "testserver", False)]
+    assert tasks.send_password_reset(*queued[0]) is True  # what the worker runs
+    assert _set_new_password(client, _reset_link(mailoutbox[0])).status_code == 302
+
+
+def test_with_the_broker_down_the_reset_mail_is_sent_from_the_request(
+    client, alice, mailoutbox, monkeypatch
+):
+    def refused(*args):
+        raise BrokerUnavailable("Error 111 connecting to the broker")
+
+    monkeypatch.setattr(tasks.send_password_reset, "delay", refused)
+    assert client.post(RESET, {"email": "alice@example.com"}).status_code == 302
+    (message,) = mailoutbox
+    assert message.to == ["alice@example.com"] and _reset_link(message)
+
+
+def test_the_worker_sends_nothing_to_an_account_deactivated_meanwhile(alice, mailoutbox):
+    alice.is_active = False
+    alice.save()
+    assert tasks.send_password_reset(alice.pk, "testserver", False) is False
+    assert mailoutbox == []
 
 
 def test_reset_signs_out_the_other_sessions_and_the_shelf_copy_follows(alice, mailoutbox):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.flatpages.models import FlatPage
 from django.contrib.sites.models import Site
+from django.core import mail
 from django.template.loader import render_to_string
 from django.test import Client
 
@@ -166,3 +167,18 @@ def test_sign_up_explains_its_fields_in_the_shoppers_words(client):
     assert "The name you sign in with" in body and "The same password again" in body
     for stock in ("Required. 150 characters", "Enter the same password as before", "can\u2019t"):
         assert stock not in body
+
+
+def test_choosing_a_new_password_is_explained_in_the_shoppers_words(client):
+    user = get_user_model().objects.create_user("ada", "ada@example.com", "pw-ada-12345")
+    client.force_login(user)
+    change = client.get("/accounts/password/").content.decode()
+    client.logout()
+    client.post("/accounts/password/reset/", {"email": "ada@example.com"})
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+/\S+/)", mail.outbox[0].body)
+    choose = client.get(link[1], follow=True).content.decode()
+    for body in (change, choose):
+        assert "At least 8 characters" in body and "The same password again" in body
+        for stock in ("Enter the same password as before", "can\u2019t", "Your password must"):
+            assert stock not in body
+    assert "Current password" in change
