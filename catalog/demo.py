@@ -816,7 +816,7 @@ def seed_catalog(
                     if picture not in pictures:
                         pictures.add(picture)
                         # The drawing processes start at the first picture not on disk yet
-                        # (none on a reseed: their start-up, about 2 s of CPU each, is saved).
+                        # (none on a reseed: their start-up, about 1 s of CPU each, is saved).
                         if not on_disk.exists(picture.name):
                             if painter is None:
                                 painter = stack.enter_context(_painter())
