@@ -78,13 +78,13 @@ SLUGS_TAG = "catalog:slugs"
 CATEGORIES_TAG = "catalog:categories"
 
 PRODUCT = shelf.Namespace(
-    "catalog.product", schema=2, ttl=_product_ttl, key_tags=lambda pid: (product_tag(pid),)
+    "catalog.product", schema=3, ttl=_product_ttl, key_tags=lambda pid: (product_tag(pid),)
 )
 # Rendered pages are stored compressed with a dictionary trained on the shop's own pages
 # (`manage.py train_dictionaries`): a product page takes about a seventeenth of its size.
 PAGES = Dictionary(Path(__file__).with_name("pages.zdict"))
 PAGE = shelf.Namespace(
-    "catalog.page", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+    "catalog.page", schema=4, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 LISTING = shelf.Namespace(
     "catalog.listing", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES

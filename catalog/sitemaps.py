@@ -8,7 +8,12 @@ class ProductSitemap(Sitemap):
     limit = 10_000
 
     def items(self):
-        return Product.objects.filter(is_active=True).only("slug", "updated_at").order_by("pk")
+        # Variants have no page of their own (theirs redirects to their parent's).
+        return (
+            Product.objects.filter(is_active=True, parent__isnull=True)
+            .only("slug", "updated_at")
+            .order_by("pk")
+        )
 
     def lastmod(self, product: Product):
         return product.updated_at

@@ -26,6 +26,13 @@ class OutOfStock(Exception):
         super().__init__("; ".join(parts))
 
 
+def _levels(product_ids: list[int]):
+    """(product id, units on hand, id of the product it is a variant of) of these rows."""
+    return Stock.objects.filter(product_id__in=product_ids).values_list(
+        "product_id", "quantity", "product__parent_id"
+    )
+
+
 def stock_reserve(lines: Mapping[int, int]) -> None:
     """Take `lines` ({product id: units}) off the stock, all or nothing.
 
@@ -56,11 +63,12 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
             raise OutOfStock(
                 {pid: v for pid, v in short.items() if pid == product_id or v[1] < v[0]}
             )
-    # update() sends no signals: write the new levels through to the shelf after the commit,
-    # and name the products this order sold out (one primary-key read of the rows just locked).
-    stock_refresh(ids)
-    sold_out = Stock.objects.filter(product_id__in=ids, quantity=0).values_list("product_id")
-    availability_changed([pid for (pid,) in sold_out])
+    # update() sends no signals: write the new levels through to the shelf after the commit
+    # (with the products these are variants of, whose levels sum theirs), and name the
+    # products this order sold out (one primary-key read of the rows just locked).
+    levels = list(_levels(ids))
+    stock_refresh(ids, [parent for _pid, _quantity, parent in levels])
+    availability_changed([pid for pid, quantity, _parent in levels if quantity == 0])
 
 
 def stock_release(lines: Mapping[int, int]) -> None:
@@ -80,7 +88,18 @@ def stock_release(lines: Mapping[int, int]) -> None:
         Stock.objects.filter(product_id=product_id).update(
             quantity=F("quantity") + lines[product_id], updated_at=now
         )
-    stock_refresh(ids)
+    levels = list(_levels(ids))
+    stock_refresh(ids, [parent for _pid, _quantity, parent in levels])
     # A row that now holds exactly what came back was at zero: back in stock.
-    levels = Stock.objects.filter(product_id__in=ids).values_list("product_id", "quantity")
-    availability_changed([pid for pid, quantity in levels if quantity == lines[pid]])
+    availability_changed([pid for pid, quantity, _parent in levels if quantity == lines[pid]])
+
+
+def stock_set(product_id: int, quantity: int) -> None:
+    """Set a product's units on hand (an admin's count); the save refreshes the shelf after
+    the commit (inventory.receivers)."""
+    stock, created = Stock.objects.get_or_create(
+        product_id=product_id, defaults={"quantity": quantity}
+    )
+    if not created and stock.quantity != quantity:
+        stock.quantity = quantity
+        stock.save()

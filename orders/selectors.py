@@ -5,7 +5,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from cart.selectors import CartView, cart_lines
 from cart.services import shipping_fee
@@ -61,8 +62,18 @@ class Priced:
 def lines_priced(lines: Mapping[int, int]) -> Priced:
     """Price `lines` ({product id: quantity}) at PostgreSQL's current prices; products that no
     longer exist are left out (their cart lines go with them)."""
-    rows = Product.objects.filter(pk__in=list(lines)).values(
-        "pk", "name", "slug", "sku", "price", "is_active", "stock__quantity"
+    # A variant without a price of its own costs its parent's; it is sold while both are
+    # active.
+    rows = (
+        Product.objects.filter(pk__in=list(lines))
+        .annotate(
+            unit_price=Coalesce("price", "parent__price"),
+            sold=ExpressionWrapper(
+                Q(is_active=True) & (Q(parent__isnull=True) | Q(parent__is_active=True)),
+                output_field=BooleanField(),
+            ),
+        )
+        .values("pk", "name", "slug", "sku", "unit_price", "sold", "stock__quantity")
     )
     priced = [
         PricedLine(
@@ -71,8 +82,8 @@ def lines_priced(lines: Mapping[int, int]) -> Priced:
             name=row["name"],
             slug=row["slug"],
             sku=row["sku"],
-            unit_price=row["price"],
-            active=row["is_active"],
+            unit_price=row["unit_price"],
+            active=row["sold"],
             left=row["stock__quantity"] or 0,
         )
         for row in rows.order_by("pk")
@@ -141,7 +152,10 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
 def has_bought(user_id: int, product_id: int) -> bool:
     """Whether the user has a paid (or shipped) order with this product: who may review it."""
     return (
-        Order.objects.filter(user_id=user_id, lines__product_id=product_id)
+        Order.objects.filter(
+            Q(lines__product_id=product_id) | Q(lines__product__parent_id=product_id),
+            user_id=user_id,
+        )
         .exclude(status__in=(*UNPLACED, Order.Status.CANCELLED))
         .exists()
     )
