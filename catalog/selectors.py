@@ -228,7 +228,8 @@ def popular_products(limit: int) -> list[dict]:
 
 
 def _follow_stock(data: dict) -> list:
-    return [stock_request(data["stock"])]
+    # A variant's own address is a redirect: it shows no stock.
+    return [stock_request(data["stock"])] if "stock" in data else []
 
 
 def _page(value, follows) -> Page | None:

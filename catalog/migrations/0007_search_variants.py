@@ -1,7 +1,8 @@
 """Search finds products by SKU, and products with variants by their variants' SKUs and
 option values too ("t-shirt xl red", "SH-FSH-0000123").
 
-The document gains the product's SKU (weight A) and, on a product with variants, their SKUs
+The document gains the product's SKU (weight A; its hyphens read as spaces, as search's query
+parser splits words, or PostgreSQL's parser would read "-0000012" as a negative number) and, on a product with variants, their SKUs
 and option values (weight B). Variants are never listed by search: their parent's document
 holds their words, so a query matches the product once. The trigger computes it on the
 parent's own writes; a variant's change re-indexes its parent
@@ -13,7 +14,7 @@ from django.db import migrations
 DOCUMENT_SQL = """
 CREATE FUNCTION catalog_product_variant_words(p_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT string_agg(concat_ws(' ', v.sku, (
+    SELECT string_agg(concat_ws(' ', translate(v.sku, '-_./', '    '), (
         SELECT string_agg(value, ' ') FROM jsonb_each_text(v.option_values)
     )), ' ')
     FROM catalog_product v WHERE v.parent_id = p_id AND v.is_active
@@ -24,7 +25,7 @@ CREATE FUNCTION catalog_product_search_document(
 ) RETURNS tsvector LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN catalog_product_search_document(p_name, p_brand, p_description, p_category_id)
-        || setweight(to_tsvector('english', coalesce(p_sku, '')), 'A')
+        || setweight(to_tsvector('english', translate(coalesce(p_sku, ''), '-_./', '    ')), 'A')
         || setweight(to_tsvector('english',
                                  coalesce(catalog_product_variant_words(p_id), '')), 'B');
 END
@@ -38,7 +39,8 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.search_vector := catalog_product_search_document(
                 NEW.name, NEW.brand, NEW.description, NEW.category_id)
-            || setweight(to_tsvector('english', coalesce(NEW.sku, '')), 'A');
+            || setweight(to_tsvector('english', translate(coalesce(NEW.sku, ''), '-_./', '    ')),
+                         'A');
     ELSE
         NEW.search_vector := catalog_product_search_document(
             NEW.id, NEW.sku, NEW.name, NEW.brand, NEW.description, NEW.category_id);
