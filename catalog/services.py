@@ -244,7 +244,7 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
     products (every one if None; the hourly ranking first, then the top rated)."""
     from . import selectors
 
-    limit = products if products is not None else Product.objects.count()
+    limit = products if products is not None else Product.objects.filter(parent=None).count()
     popular = cache.popular_ids(limit)
     if len(popular) < limit:
         top = Product.objects.filter(is_active=True, parent__isnull=True).order_by(

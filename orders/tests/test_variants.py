@@ -96,3 +96,15 @@ def test_concurrent_checkouts_of_one_variants_last_units_never_oversell_it():
         small.pk: 2,
         parent.pk: 42,
     }
+
+
+def test_a_buyer_of_a_variant_may_review_its_product():
+    from orders.selectors import has_bought
+    from orders.tests.factories import paid_order
+    from shop.tests.factories import UserFactory
+
+    parent, (_s, _mr, medium_blue, _xl) = _shirt()
+    buyer, other = UserFactory(), UserFactory()
+    paid_order(buyer, medium_blue)
+    assert has_bought(buyer.pk, parent.pk) and has_bought(buyer.pk, medium_blue.pk)
+    assert not has_bought(other.pk, parent.pk)
