@@ -52,10 +52,9 @@ def products_changed(
         category_ids.add(category_id)
         if parent_id is not None:
             parents.add(parent_id)
-    if parents:
+    if parents and not price_only:
         # A variant is shown on its parent's page and found by its parent's search document.
         product_search_reindex(parents)
-        price_only = False
     product_ids = sorted(product_ids | parents)
     cache.invalidate(
         product_ids,
@@ -215,20 +214,21 @@ def product_price_change_percent(product_ids: Iterable[int], percent: Decimal) -
     factor = (Decimal(100) + percent) / Decimal(100)
     if factor <= 0:
         raise ValueError("A price cannot drop by 100% or more.")
-    # A variant without a price of its own follows its parent's.
+    # A product's variants with prices of their own change with it; the others follow it.
     products = (
         Product.objects.select_for_update()
-        .filter(pk__in=product_ids, price__isnull=False)
+        .filter(Q(pk__in=product_ids) | Q(parent_id__in=product_ids), price__isnull=False)
         .order_by("pk")
     )
-    updated = 0
+    updated, changed = 0, set(product_ids)
     for product in products:
         new_price = (product.price * factor).quantize(Decimal("0.01"), ROUND_HALF_UP)
         Product.objects.filter(pk=product.pk).update(
             price=max(new_price, Decimal("0.01")), updated_at=timezone.now()
         )
-        updated += 1
-    products_changed(product_ids, price_only=True)
+        updated += product.pk in changed
+        changed.add(product.pk)
+    products_changed(changed, price_only=True)
     return updated
 
 

@@ -4,12 +4,14 @@ per variant and found by search."""
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 
+from catalog import selectors
 from catalog.models import Product
 from catalog.tests.factories import CategoryFactory, ProductFactory, product_with_variants
 from catalog.variants import option_values_parse, variant_choose
@@ -226,8 +228,9 @@ def _staff() -> Client:
     return staff
 
 
-@pytest.mark.django_db(transaction=True)
-def test_variants_edited_inline_in_the_admin_show_on_the_next_request():
+def test_variants_edited_inline_in_the_admin_show_on_the_next_request(
+    django_capture_on_commit_callbacks,
+):
     parent, children = _shirt()
     small, medium_red, medium_blue, extra_large = children
     staff, shopper = _staff(), Client()
@@ -241,9 +244,10 @@ def test_variants_edited_inline_in_the_admin_show_on_the_next_request():
         {"sku": "TEE-XXL", "option_values": "XXL / Red", "price": "", "stock": "7",
          "is_active": "on"},
     ]  # fmt: skip
-    response = staff.post(
-        f"/admin/catalog/product/{parent.pk}/change/", _admin_form(parent, variants)
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(
+            f"/admin/catalog/product/{parent.pk}/change/", _admin_form(parent, variants)
+        )
     assert response.status_code == 302, response.content.decode()[:3000]
     shown = shopper.get(url).content.decode()
     before = shown.split("<template")[0]
@@ -288,3 +292,19 @@ def test_option_values_parse_and_choose():
     assert variant_choose(variants, {"size": "M", "colour": "Blue"}, stock)["id"] == 3
     assert variant_choose(variants, {"colour": "Blue", "size": "S"}, stock)["id"] == 1
     assert variant_choose(variants, {"variant": "Z", "size": "?"}, stock)["id"] == 2
+
+
+def test_a_price_change_by_percent_changes_the_variants_own_prices_too(
+    django_capture_on_commit_callbacks,
+):
+    from catalog import services
+
+    parent, (small, _mr, medium_blue, _xl) = _shirt()
+    client = Client()
+    url = f"/p/{parent.slug}/?variant={medium_blue.sku}"
+    assert '$<span data-part="price">25.00</span>' in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.product_price_change_percent([parent.pk], Decimal("-10")) == 1
+    assert '$<span data-part="price">22.50</span>' in client.get(url).content.decode()
+    assert selectors.product_get(small.pk)["price"] == "18.00"  # it follows its parent's
+    assert selectors.product_get(medium_blue.pk)["price"] == "22.50"
