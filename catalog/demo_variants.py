@@ -4,7 +4,8 @@ its own price) and colours of some phones, tablets and laptops.
 Run by catalog.demo.seed_catalog once its products, stock and pictures are written, in the
 same transaction: it reads those products back, gives a share of them variants (each a
 product row of its own with its stock and, for another colour, its own picture), takes the
-options' values out of the product's own attributes, and re-indexes the products' search
+options' values out of the product's own attributes and its units off its own stock row (it
+is sold through its variants), and re-indexes the products' search
 documents, which hold their variants' SKUs and values. Deterministic: the same seed and
 catalog give the same variants. The variants' ids follow the catalog's, so the product ids
 the catalog's other generator gives are unchanged.
@@ -214,6 +215,10 @@ def variants_seed(seed: int, now: datetime, next_image_id: int) -> Made:
             [json.dumps([{"id": pid, "options": options, "keys": keys}
                          for pid, (options, keys) in parents.items()])],
         )  # fmt: skip
+        # A product with variants is sold through them: it holds no units itself.
+        cursor.execute(
+            "UPDATE inventory_stock SET quantity = 0 WHERE product_id = ANY(%s)", [list(parents)]
+        )
         cursor.execute(
             """
             UPDATE catalog_product SET search_vector = catalog_product_search_document(

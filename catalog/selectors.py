@@ -136,13 +136,16 @@ def sold(products):
     return products.filter(Q(parent__isnull=True) | Q(parent__is_active=True), is_active=True)
 
 
-def in_stock_q() -> Q:
-    """Listed products with units on hand: their own, or, for a product with variants (which
-    is sold through them only), those of an active variant."""
-    stocked_variant = Exists(
-        Product.objects.filter(parent=OuterRef("pk"), is_active=True, stock__quantity__gt=0)
+def in_stock_q(category_ids: list[int] | None = None) -> Q:
+    """Listed products (of these categories, if given) with units on hand: their own, or those
+    of an active variant (a product with variants holds none itself). The variants' side is
+    one uncorrelated subquery, which PostgreSQL hashes once, not a look-up per product."""
+    stocked_variants = Product.objects.filter(
+        parent__isnull=False, is_active=True, stock__quantity__gt=0
     )
-    return (~_has_variants() & Q(stock__quantity__gt=0)) | (_has_variants() & stocked_variant)
+    if category_ids is not None:  # a variant is in its product's category
+        stocked_variants = stocked_variants.filter(category_id__in=category_ids)
+    return Q(stock__quantity__gt=0) | Q(pk__in=stocked_variants.values("parent_id"))
 
 
 def _load_products(product_ids: list[int]) -> dict[int, dict]:
@@ -527,17 +530,16 @@ WITH f AS MATERIALIZED (
             OR width_bucket(p.price, %(edges)s::numeric[]) = %(bucket)s::int) AS pr,
            (%(rating)s::numeric IS NULL OR p.rating >= %(rating)s::numeric) AS r,
            (NOT %(in_stock)s OR stock.stocked) AS s
-    FROM catalog_product p
-    -- A product with variants is sold through them only (selectors.in_stock_q).
+    FROM catalog_product p LEFT JOIN inventory_stock s ON s.product_id = p.id
+    -- Products whose variants have units (variants are in their product's category): one
+    -- hashed pass over the category's variants, not a look-up per product.
+    LEFT JOIN (
+        SELECT DISTINCT v.parent_id FROM catalog_product v
+        JOIN inventory_stock vs ON vs.product_id = v.id AND vs.quantity > 0
+        WHERE v.category_id = ANY(%(categories)s) AND v.is_active AND v.parent_id IS NOT NULL
+    ) stocked_variant ON stocked_variant.parent_id = p.id
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN EXISTS (SELECT 1 FROM catalog_product v
-                                 WHERE v.parent_id = p.id AND v.is_active)
-            THEN EXISTS (SELECT 1 FROM catalog_product v
-                         JOIN inventory_stock vs ON vs.product_id = v.id
-                         WHERE v.parent_id = p.id AND v.is_active AND vs.quantity > 0)
-            ELSE coalesce((SELECT s.quantity FROM inventory_stock s
-                           WHERE s.product_id = p.id), 0) > 0
-        END AS stocked
+        SELECT coalesce(s.quantity, 0) > 0 OR stocked_variant.parent_id IS NOT NULL AS stocked
     ) stock
     WHERE p.category_id = ANY(%(categories)s) AND p.is_active AND p.parent_id IS NULL
 )
@@ -577,7 +579,7 @@ def _facet_counts(category_ids: list[int], filters: Filters) -> dict[str, dict[s
     return counts
 
 
-def _filtered(products, filters: Filters):
+def _filtered(products, filters: Filters, category_ids: list[int]):
     if filters.brand:
         products = products.filter(brand=filters.brand)
     if filters.price:
@@ -589,7 +591,7 @@ def _filtered(products, filters: Filters):
     if filters.rating:
         products = products.filter(rating__gte=Decimal(filters.rating))
     if filters.in_stock:
-        products = products.filter(in_stock_q())
+        products = products.filter(in_stock_q(category_ids))
     return products
 
 
@@ -645,7 +647,7 @@ def _load_listing(slug: str, sort: str, page: int, filters: Filters) -> Loaded:
     if page > pages:
         return _missing(filters, deps)
     products = _filtered(
-        listed(Product.objects.filter(category_id__in=tree, is_active=True)), filters
+        listed(Product.objects.filter(category_id__in=tree, is_active=True)), filters, tree
     )
     offset = (page - 1) * PAGE_SIZE
     ids = list(products.order_by(*SORTS[sort]).values_list("id", flat=True)[offset:][:PAGE_SIZE])

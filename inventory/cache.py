@@ -33,21 +33,19 @@ def _stock_ttl(quantity: int | None) -> int:
 
 
 def _load(product_ids: list[int]) -> dict[int, int]:
-    """Units on hand per product; for a product with variants, which is sold through them
-    only, the sum of its active variants' (its own row, if any, is not sold)."""
+    """Units on hand per product: its own, and those of its active variants (a product with
+    variants is sold through them, and holds none itself)."""
     rows = Stock.objects.filter(
         Q(product_id__in=product_ids)
         | Q(product__parent_id__in=product_ids, product__is_active=True)
     ).values_list("product_id", "product__parent_id", "quantity")
-    own: dict[int, int] = {}
-    variants: dict[int, int] = {}
-    asked = set(product_ids)
+    units = dict.fromkeys(product_ids, 0)
     for product_id, parent_id, quantity in rows:
-        if product_id in asked:
-            own[product_id] = quantity
-        if parent_id in asked:
-            variants[parent_id] = variants.get(parent_id, 0) + quantity
-    return {pid: 0 for pid in product_ids} | own | variants
+        if product_id in units:
+            units[product_id] += quantity
+        if parent_id in units:
+            units[parent_id] += quantity
+    return units
 
 
 STOCK = shelf.Namespace(
