@@ -37,6 +37,15 @@ class Migration(migrations.Migration):
             name='price',
             field=models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))]),
         ),
+        # Backwards, a variant without a price of its own takes its parent's first (the
+        # column becomes NOT NULL again).
+        migrations.RunSQL(
+            migrations.RunSQL.noop,
+            reverse_sql="""
+                UPDATE catalog_product v SET price = p.price
+                FROM catalog_product p WHERE v.parent_id = p.id AND v.price IS NULL
+            """,
+        ),
         migrations.AddConstraint(
             model_name='product',
             constraint=models.CheckConstraint(condition=models.Q(('price__gt', 0), models.Q(('parent__isnull', False), ('price__isnull', True)), _connector='OR'), name='product_price_positive'),
