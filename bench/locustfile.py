@@ -46,6 +46,7 @@ _index = itertools.count()
 _samples: list[tuple] = []
 _PRICE = b'class="price big"'
 _HIDDEN = re.compile(rb'name="(token|seen_total)" value="([^"]*)"')
+_CHOSEN = re.compile(rb'<input type="hidden" name="product" value="(\d+)"')
 _REMOVE = re.compile(rb'action="/cart/remove/".*?name="product" value="(\d+)"', re.S)
 
 
@@ -152,7 +153,9 @@ class ShopperUser(FastHttpUser):
     def view_product(self, product_id: int, path: str) -> None:
         response = self.get(path, "product")
         if response.status_code == 200 and _in_stock(response.content or b""):
-            self.seen.append((product_id, path))
+            # What the page's form adds: the product, or the variant the page chose.
+            chosen = _CHOSEN.search(response.content or b"")
+            self.seen.append((int(chosen[1]) if chosen else product_id, path))
 
     def add_to_cart(self, quantity: int = 1) -> None:
         if not self.seen:

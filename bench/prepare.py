@@ -101,7 +101,7 @@ def sessions_create(users: list) -> list[str]:
 
 
 def catalog_export(seed: int, sessions: list[str]) -> Catalog:
-    active = Product.objects.filter(is_active=True)
+    active = Product.objects.filter(is_active=True, parent__isnull=True)  # variants: no page
     slugs = dict(active.values_list("id", "slug"))
     order = popularity_order(slugs, seed)
     vocabulary = build_vocabulary(active.values_list("name", "brand", "category__name").iterator())

@@ -67,8 +67,12 @@ def _loaded(owner: str, change: Callable[[], int]) -> int:
 
 
 def _limit(product_id: int) -> int:
-    if product_get(product_id) is None:
+    product = product_get(product_id)
+    if product is None:
         raise CartError("Sorry, that product is not available.")
+    if product.get("variants"):
+        # Sold as one of its variants: the page's form names the chosen one.
+        raise CartError("Please choose one of its options first.")
     stock = stock_get_many([product_id]).get(product_id) or 0
     if stock < 1:
         raise CartError("Sorry, that product is out of stock.")

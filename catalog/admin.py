@@ -7,9 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from inventory.admin import StockInline
+from inventory.services import stock_set
 
 from . import services
 from .models import Category, Product, ProductImage, Review
+from .variants import option_values_parse, option_values_text
 
 
 @admin.register(Category)
@@ -32,6 +34,91 @@ class ProductImageInline(admin.TabularInline):
     @admin.display(description="size")
     def size(self, image: ProductImage) -> str:
         return f"{image.width} x {image.height}" if image.width else "-"
+
+
+class SlashListField(forms.CharField):
+    """A list of names typed as "Size / Colour"."""
+
+    def prepare_value(self, value):
+        return " / ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        names = [n.strip() for n in (super().to_python(value) or "").split("/")]
+        return [n for n in names if n]
+
+    def validate(self, value) -> None:
+        if len(set(value)) != len(value):
+            raise forms.ValidationError("Each option needs a name of its own.")
+
+
+class ProductForm(forms.ModelForm):
+    variant_options = SlashListField(
+        label="Variant options",
+        required=False,
+        help_text="What a shopper chooses among its variants, separated by '/', for example "
+        "Size / Colour. Leave empty for a product sold as it is; its variants are added "
+        "once it has options (save it first).",
+    )
+
+
+class VariantFormSet(forms.BaseInlineFormSet):
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "parent": self.instance}
+
+    def clean(self) -> None:
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            values = getattr(form, "cleaned_data", {}).get("option_values")
+            if not values or form.cleaned_data.get("DELETE"):
+                continue
+            key = tuple(sorted(values.items()))
+            if key in seen:
+                form.add_error("option_values", "Another variant has these options.")
+            seen.add(key)
+
+
+class VariantForm(forms.ModelForm):
+    """A variant on its parent's admin page: its SKU, option values in the parent's order
+    ("XL / Red"), price (blank: the parent's) and units on hand."""
+
+    option_values = forms.CharField(label="Options", help_text="For example XL / Red.")
+    stock = forms.IntegerField(label="Stock", min_value=0, initial=0)
+
+    class Meta:
+        model = Product
+        fields = ["sku", "option_values", "price", "is_active"]
+
+    def __init__(self, *args, parent: Product, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.parent = parent
+        self.instance.parent = parent  # for the model's clean(), also on an unsaved parent
+        if self.instance.pk:
+            self.initial["option_values"] = option_values_text(
+                parent.variant_options, self.instance.option_values
+            )
+            stock = getattr(self.instance, "stock", None)
+            self.initial["stock"] = stock.quantity if stock else 0
+
+    def clean_option_values(self) -> dict[str, str]:
+        try:
+            names = self.parent.variant_options
+            return option_values_parse(names, self.cleaned_data["option_values"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class VariantInline(admin.TabularInline):
+    """The sizes, colours... of a product, edited on its page: each a product of its own
+    (SKU, stock, optional price), shown and sold through its parent's page."""
+
+    model = Product
+    fk_name = "parent"
+    form = VariantForm
+    formset = VariantFormSet
+    extra = 0
+    verbose_name = "variant"
+    verbose_name_plural = "variants"
 
 
 class LowStockFilter(admin.SimpleListFilter):
@@ -61,12 +148,45 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["name", "sku", "price", "stock_quantity", "category", "is_active"]
     list_filter = ["is_active", LowStockFilter, ("category", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["category__parent", "stock"]
-    search_fields = ["name", "sku", "brand"]
+    search_fields = ["name", "sku", "brand", "variants__sku"]
     autocomplete_fields = ["category"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [StockInline, ProductImageInline]
+    form = ProductForm
+    inlines = [StockInline, ProductImageInline, VariantInline]  # see get_inlines
     actions = ["change_price"]
     readonly_fields = ["updated_at"]
+    exclude = ["parent", "option_values"]
+
+    def get_inlines(self, request: HttpRequest, obj: Product | None) -> list:
+        # Variants once the product has options to tell them apart (saved first).
+        inlines = [StockInline, ProductImageInline]
+        return [*inlines, VariantInline] if obj is not None and obj.variant_options else inlines
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Variants are edited on their parent's page.
+        return super().get_queryset(request).filter(parent__isnull=True)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not Product:
+            return super().save_formset(request, form, formset, change)
+        parent = form.instance
+        for variant in formset.save(commit=False):
+            services.variant_prepare(parent, variant)
+            variant.save()
+        for variant_form in formset.forms:
+            data = getattr(variant_form, "cleaned_data", None)
+            if data and not data.get("DELETE") and variant_form.instance.pk:
+                stock_set(variant_form.instance.pk, data["stock"])
+        for variant in formset.deleted_objects:
+            variant.delete()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # A renamed or moved product renames or moves its variants (their cards and orders
+        # name them).
+        variants = services.product_variants_sync(form.instance)
+        if variants:
+            services.products_changed(variants)
 
     @admin.display(description="stock", ordering="stock__quantity")
     def stock_quantity(self, product: Product) -> int | None:

@@ -85,7 +85,7 @@ CATEGORIES_TAG = "catalog:categories"
 CARDS = Dictionary(Path(__file__).with_name("cards.zdict"), min_bytes=256, size=16_384)
 PRODUCT = shelf.Namespace(
     "catalog.product",
-    schema=2,
+    schema=3,
     ttl=_product_ttl,
     key_tags=lambda pid: (product_tag(pid),),
     dictionary=CARDS,
@@ -97,7 +97,7 @@ PRODUCT = shelf.Namespace(
 # milliseconds anyway); reading is as fast at any level.
 PAGES = Dictionary(Path(__file__).with_name("pages.zdict"), level=9)
 PAGE = shelf.Namespace(
-    "catalog.page", schema=3, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
+    "catalog.page", schema=4, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES
 )
 LISTING = shelf.Namespace(
     "catalog.listing", schema=4, ttl=PAGE_TTL, prepare=prepare_page, dictionary=PAGES

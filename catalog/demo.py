@@ -47,6 +47,7 @@ from django.utils.text import slugify
 
 from catalog.demo_pictures import SIZE as PICTURE_SIZE
 from catalog.demo_pictures import Picture, pictures_make
+from catalog.demo_variants import variants_seed
 from catalog.models import Category, Product, ProductImage, Review
 from inventory.models import Stock
 
@@ -279,6 +280,7 @@ class SeedSummary:
     seconds: float
     replaced_products: int = 0  # products deleted by ``replace=True``
     reviews: int = 0
+    variants: int = 0  # variants of the products (catalog.demo_variants), not among them
 
 
 class CatalogNotEmptyError(Exception):
@@ -725,6 +727,7 @@ def seed_catalog(
     replace: bool = False,
     now: datetime | None = None,
     progress: Callable[[int], object] | None = None,
+    with_variants: bool = True,
 ) -> SeedSummary:
     """Load a demo catalog of ``products`` products in one transaction and return a summary.
 
@@ -852,6 +855,11 @@ def seed_catalog(
         review_fields = ("product", "user", "author", "rating", "title", "text", "status",
                          "created_at")  # fmt: skip
         _write_rows(_copy_sql(Review, review_fields), review_rows)
+        # Sizes, colours and storage for some clothing, shoes and electronics.
+        variants = variants_seed(seed, now, len(image_rows) + 1) if with_variants else None
+        for picture in variants.pictures - pictures if variants else ():
+            pictures.add(picture)
+            drawn.append(painter.submit(pictures_make, [picture], media_root))
         for future in drawn:  # every picture is on disk before its rows are committed
             future.result()
         with connection.cursor() as cursor:
@@ -864,7 +872,7 @@ def seed_catalog(
         transaction.on_commit(_notify_catalog_changed)
     return SeedSummary(
         products=products,
-        images=len(image_rows),
+        images=len(image_rows) + (variants.images if variants else 0),
         categories=len(categories),
         departments=sum(1 for row in categories if row.parent_id is None),
         out_of_stock=out_of_stock,
@@ -872,6 +880,7 @@ def seed_catalog(
         seconds=time.perf_counter() - started,
         replaced_products=existing_products if replaced else 0,
         reviews=len(review_rows),
+        variants=variants.variants if variants else 0,
     )
 
 

@@ -5,8 +5,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import JSONField, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -58,6 +60,10 @@ class Category(models.Model):
 
 
 class Product(models.Model):
+    """A product of the catalog, or a variant of one (`parent` set: a size or colour of it,
+    with its own SKU, stock and optionally price). Variants are sold, listed under their
+    parent's page only; a product with variants is sold through them."""
+
     sku = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
@@ -65,8 +71,13 @@ class Product(models.Model):
     model = models.CharField(max_length=80, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
+    # Blank only on a variant, which then costs what its parent does.
     price = models.DecimalField(
-        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
     )
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
     rating = models.DecimalField(
@@ -90,6 +101,18 @@ class Product(models.Model):
     # PostgreSQL trigger writes it on every INSERT and on UPDATEs of those columns, so admin
     # saves, QuerySet.update() and COPY all keep it current (migration 0002).
     search_vector = SearchVectorField(null=True, editable=False)
+    # Variants (Django Oscar's parent and child products): a variant is a Product row of its
+    # own, so that stock, carts, orders and reservations, which key on product ids, work per
+    # variant as they are. Its name, brand and category follow its parent's
+    # (catalog.services.product_variants_sync).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, related_name="variants", on_delete=models.CASCADE
+    )
+    # On a product with variants: the names of its options, in the order shown ("Size",
+    # "Colour"). On a variant: its value of each ({"Size": "XL", "Colour": "Red"}).
+    # db_default: seed_catalog's COPY names only the columns it knows.
+    variant_options = models.JSONField(default=list, blank=True, db_default=Value([], JSONField()))
+    option_values = models.JSONField(default=dict, blank=True, db_default=Value({}, JSONField()))
 
     objects = ProductQuerySet.as_manager()
 
@@ -105,7 +128,11 @@ class Product(models.Model):
             models.Index(fields=["is_active", "created_at"], name="product_active_new"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price__gt=0), name="product_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(price__gt=0)
+                | models.Q(price__isnull=True, parent__isnull=False),
+                name="product_price_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -113,6 +140,11 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        if self.parent_id is None and self.price is None:
+            raise ValidationError({"price": "A product needs a price (only a variant may take "
+                                            "its parent's)."})
 
 
 class RatingPrior(models.Model):

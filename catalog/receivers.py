@@ -7,8 +7,10 @@ from inventory.signals import stock_availability_changed
 from . import services
 from .models import Category, Product, ProductImage, Review
 
-# What search results depend on: a save that changes none of these changes only prices.
-SEARCHED_FIELDS = ("category_id", "name", "brand", "description", "is_active")
+# What search results depend on: a save that changes none of these changes only prices (a
+# variant's SKU and option values are words of its parent's document).
+SEARCHED_FIELDS = ("category_id", "name", "brand", "description", "is_active", "sku",
+                   "option_values")  # fmt: skip
 
 
 def product_pre_save(sender, instance: Product, raw: bool = False, **kwargs) -> None:

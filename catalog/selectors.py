@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from inventory.selectors import stock_request
@@ -23,7 +27,8 @@ from shelf.pages import Page, render_shared
 from . import cache
 from .images import picture
 from .models import Category, Product, ProductImage, Review
-from .structured_data import breadcrumb_jsonld, product_jsonld
+from .structured_data import breadcrumb_jsonld, json_string, product_jsonld
+from .variants import option_key, variant_choose
 
 PAGE_SIZE = 24
 RELATED_COUNT = 8
@@ -110,25 +115,62 @@ class Filters:
 NO_FILTERS = Filters()
 
 
-def _first_image():
-    return ProductImage.objects.filter(product=OuterRef("pk")).exclude(image="").order_by(
+def _first_image(of: str = "pk"):
+    return ProductImage.objects.filter(product=OuterRef(of)).exclude(image="").order_by(
         "position"
     )
+
+
+def _has_variants():
+    return Exists(Product.objects.filter(parent=OuterRef("pk"), is_active=True))
+
+
+def listed(products):
+    """The products a listing, search or sitemap shows: not variants, which are shown on
+    their parent's page."""
+    return products.filter(parent__isnull=True)
+
+
+def sold(products):
+    """Active products that can be sold: a variant of an inactive product cannot."""
+    return products.filter(Q(parent__isnull=True) | Q(parent__is_active=True), is_active=True)
+
+
+def in_stock_q(category_ids: list[int] | None = None) -> Q:
+    """Listed products (of these categories, if given) with units on hand: their own, or those
+    of an active variant (a product with variants holds none itself). The variants' side is
+    one uncorrelated subquery, which PostgreSQL hashes once, not a look-up per product."""
+    stocked_variants = Product.objects.filter(
+        parent__isnull=False, is_active=True, stock__quantity__gt=0
+    )
+    if category_ids is not None:  # a variant is in its product's category
+        stocked_variants = stocked_variants.filter(category_id__in=category_ids)
+    return Q(stock__quantity__gt=0) | Q(pk__in=stocked_variants.values("parent_id"))
 
 
 def _load_products(product_ids: list[int]) -> dict[int, dict]:
     now = timezone.now()
     popular = cache.popular_among(product_ids)
     rows = (
-        Product.objects.shown()
-        .filter(id__in=product_ids)
+        sold(Product.objects.shown().filter(id__in=product_ids))
         .annotate(
-            image_name=Subquery(_first_image().values("image")[:1]),
-            image_width=Subquery(_first_image().values("width")[:1]),
+            # A variant shows its own picture, else its parent's, and costs its parent's
+            # price unless it has its own.
+            image_name=Coalesce(
+                Subquery(_first_image().values("image")[:1]),
+                Subquery(_first_image("parent_id").values("image")[:1]),
+            ),
+            image_width=Coalesce(
+                Subquery(_first_image().values("width")[:1]),
+                Subquery(_first_image("parent_id").values("width")[:1]),
+            ),
+            shown_price=Coalesce("price", "parent__price"),
+            has_variants=_has_variants(),
         )
         .values(
-            "id", "name", "slug", "brand", "price", "rating", "review_count", "created_at",
+            "id", "name", "slug", "brand", "shown_price", "rating", "review_count", "created_at",
             "category_id", "category__name", "category__slug", "image_name", "image_width",
+            "parent_id", "has_variants",
         )
     )  # fmt: skip
     products = {}
@@ -143,7 +185,7 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
             "name": row["name"],
             "slug": row["slug"],
             "brand": row["brand"],
-            "price": str(row["price"]),
+            "price": str(row["shown_price"]),
             "rating": float(row["rating"]),
             "reviews": row["review_count"],
             "category": [row["category_id"], row["category__name"], row["category__slug"]],
@@ -151,6 +193,13 @@ def _load_products(product_ids: list[int]) -> dict[int, dict]:
             "srcset": image and image["srcset"],
             "tier": tier,
         }
+        # Only where they apply, so a plain product's card stays as small as it was: a
+        # product with variants is bought as one of them (the cart refuses it); a variant
+        # names its parent, whose page shows it.
+        if row["has_variants"]:
+            products[row["id"]]["variants"] = True
+        if row["parent_id"] is not None:
+            products[row["id"]]["parent"] = row["parent_id"]
     return products
 
 
@@ -183,7 +232,8 @@ def popular_products(limit: int) -> list[dict]:
 
 
 def _follow_stock(data: dict) -> list:
-    return [stock_request(data["stock"])]
+    # A variant's own address is a redirect: it shows no stock.
+    return [stock_request(data["stock"])] if "stock" in data else []
 
 
 def _page(value, follows) -> Page | None:
@@ -201,6 +251,79 @@ class ProductPage(Page):
     """A product page and the product it shows."""
 
     product_id: int = 0
+
+
+@dataclass(frozen=True)
+class VariantRedirect:
+    """A variant's own address: its parent's page with it chosen (a permanent redirect)."""
+
+    url: str
+
+
+# The parts of a product page that follow the chosen variant: `<!--variant:<n>-->` entry slots
+# filled from the chosen variant's `parts` (rendered and escaped with the page), so that every
+# choice is served from the page's one entry.
+(PART_PRICE, PART_SKU, PART_ID, PART_URL, PART_GALLERY, PART_JSON_PRICE, PART_JSON_SKU,
+ PART_LABEL) = range(8)  # fmt: skip
+
+
+def _gallery(product: Product, images: list[dict]) -> str:
+    return render_to_string("includes/gallery.html", {"product": product, "images": images})
+
+
+def _variants_of(product: Product, images: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The options of a product with variants ([{name, key, values: [{value, n}]}]) and its
+    active variants as the page entry keeps them: {id, sku, values, chosen, parts, gallery}.
+    Each (option, value) pair has a number `n`, its `<!--chosen:<n>-->` slot; a variant's
+    `chosen` lists the numbers of its values."""
+    rows = list(
+        Product.objects.filter(parent=product, is_active=True)
+        .order_by("id")
+        .values("id", "sku", "price", "option_values")
+    )
+    if not rows:
+        return [], []
+    own = {}
+    for image in ProductImage.objects.filter(product_id__in=[r["id"] for r in rows]).exclude(
+        image=""
+    ):
+        own.setdefault(image.product_id, image)
+    options, numbers = [], {}
+    for position, name in enumerate(product.variant_options):
+        key, values = option_key(name, position), []
+        for row in rows:
+            value = row["option_values"].get(name)
+            if value and (key, value) not in numbers:
+                numbers[key, value] = len(numbers)
+                values.append({"value": value, "n": numbers[key, value]})
+        if values:
+            options.append({"name": name, "key": key, "values": values})
+    url = product.get_absolute_url()
+    variants = []
+    for row in rows:
+        values = {o["key"]: row["option_values"].get(o["name"], "") for o in options}
+        price = str(row["price"] if row["price"] is not None else product.price)
+        image = own.get(row["id"])
+        shown = [image.picture(), *images] if image else images
+        label = " / ".join(v for v in values.values() if v)
+        parts = {
+            PART_PRICE: escape(price),
+            PART_SKU: escape(row["sku"]),
+            PART_ID: str(row["id"]),
+            PART_URL: escape(f"{url}?{urlencode({'variant': row['sku']})}"),
+            PART_GALLERY: _gallery(product, shown),
+            PART_JSON_PRICE: json_string(price),
+            PART_JSON_SKU: json_string(row["sku"]),
+            PART_LABEL: escape(label),
+        }
+        variants.append({
+            "id": row["id"], "sku": row["sku"], "values": values, "label": label,
+            "price": price, "gallery": mark_safe(parts[PART_GALLERY]),
+            "values_json": json.dumps(values, ensure_ascii=False),
+            "chosen": [numbers[k, v] for k, v in values.items() if (k, v) in numbers],
+            "parts": [parts[i] for i in range(len(parts))],
+        })  # fmt: skip
+    return options, variants
 
 
 def _breadcrumb_jsonld(category: Category) -> str:
@@ -226,32 +349,53 @@ def _reviews_of(product_id: int, page: int) -> list[dict]:
     return list(rows)
 
 
+def _variant_redirect(variant: dict, deps: dict[str, str]) -> Loaded:
+    deps |= cache.page_versions(
+        cache.product_tag(variant["id"]), cache.product_tag(variant["parent_id"])
+    )
+    parent = Product.objects.filter(pk=variant["parent_id"], is_active=True).first()
+    if parent is None:
+        return Loaded(None, deps)
+    query = urlencode({"variant": variant["sku"]})
+    return Loaded({"redirect": f"{parent.get_absolute_url()}?{query}"}, deps)
+
+
 def _load_product_page(slug: str) -> Loaded:
     deps = cache.page_versions(cache.SLUGS_TAG, cache.CATEGORIES_TAG)
     # A product of an inactive category is missing like an unknown slug: one brief negative
     # under its own slug, which the category's (re)activation expires (catalog:categories).
-    found = Product.objects.shown().filter(slug=slug).values_list("id", flat=True).first()
+    found = Product.objects.shown().filter(slug=slug).values("id", "sku", "parent_id").first()
     if found is None:
         return Loaded(None, deps)
+    if found["parent_id"] is not None:
+        return _variant_redirect(found, deps)
+    found = found["id"]
     deps |= cache.page_versions(cache.product_tag(found), cache.reviews_tag(found))
     product = (
         Product.objects.select_related("category__parent").prefetch_related("images").get(pk=found)
     )
     review_count = _approved_reviews(found).count()
+    images = [i.picture() for i in product.images.all() if i.image]
+    options, variants = _variants_of(product, images)
+    # A variant's save bumps its parent's tag too (services.products_changed), so a variant
+    # added since is seen; these cover each variant's own changes.
+    deps |= cache.page_versions(*(cache.product_tag(v["id"]) for v in variants))
     related = list(
-        Product.objects.filter(category_id=product.category_id, is_active=True)
+        listed(Product.objects.filter(category_id=product.category_id, is_active=True))
         .exclude(pk=product.pk)
         .order_by("-rating_score", "id")
         .values_list("id", flat=True)[:RELATED_COUNT]
     )
     deps |= cache.page_versions(*(cache.product_tag(i) for i in related))
     category = product.category
-    images = [i.picture() for i in product.images.all() if i.image]
     html = render_shared(
         "catalog/product.html",
         {
             "product": product,
             "images": images,
+            "options": options,
+            "variants": variants,
+            "gallery": _gallery(product, images),
             "breadcrumb": [c for c in (category.parent, category) if c is not None],
             "related": product_cards(related),
             "reviews": _reviews_of(found, 1),
@@ -264,24 +408,51 @@ def _load_product_page(slug: str) -> Loaded:
                 url=product.get_absolute_url(), images=[i["src"] for i in images],
                 price=str(product.price),
                 rating=float(product.rating), review_count=product.review_count,
+                offer_slots=(
+                    f"<!--variant:{PART_JSON_PRICE}-->", f"<!--variant:{PART_JSON_SKU}-->"
+                ) if variants else None,
             ),
             "menu": department_menu(),
         },
     )  # fmt: skip
     pages = _review_pages(review_count)
-    return Loaded({"html": html, "stock": [product.pk, *related], "review_pages": pages}, deps)
+    stock = [product.pk, *(v["id"] for v in variants), *related]
+    entry = {"html": html, "stock": stock, "review_pages": pages}
+    if variants:
+        entry["variants"] = [{k: v[k] for k in ("id", "sku", "values", "chosen", "parts")}
+                             for v in variants]  # fmt: skip
+    return Loaded(entry, deps)
 
 
-def product_page(slug: str, *, record: bool = True) -> ProductPage | None:
-    """The product page for `slug`, or None for an unknown or hidden product. `record`
-    counts the view towards popularity (a shopper's view, not a warm-up)."""
+def product_page(
+    slug: str, choice: Mapping[str, str] | None = None, *, record: bool = True
+) -> ProductPage | VariantRedirect | None:
+    """The product page for `slug` with the variant `choice` asks for (query parameters, see
+    catalog.variants) chosen, a redirect for a variant's own slug, or None for an unknown or
+    hidden product. `record` counts the view towards popularity (a shopper's view, not a
+    warm-up). Every choice is served from the product's one entry: the chosen variant's
+    price, picture and stock fill the page's slots."""
     value, follows = cache.page_get(slug, _load_product_page, _follow_stock)
     if value is None:
         return None
+    if "redirect" in value:
+        return VariantRedirect(value["redirect"])
+    product_id = value["stock"][0]
     if record:
-        cache.record_view(value["stock"][0])
+        cache.record_view(product_id)
     page = _page(value, follows)
-    return ProductPage(page.body, page.values, product_id=value["stock"][0])
+    if "variants" not in value:
+        return ProductPage(page.body, page.values, product_id=product_id)
+    stock = dict(page.values["stock"])
+    chosen = variant_choose(value["variants"], choice or {}, stock)
+    # The buy box's stock, quantity and availability slots carry the product's id: they
+    # show the chosen variant's units.
+    stock[product_id] = stock.get(chosen["id"])
+    values = {
+        "stock": stock, "availability": stock, "buy": stock,
+        "variant": dict(enumerate(chosen["parts"])), "chosen": dict.fromkeys(chosen["chosen"], 1),
+    }  # fmt: skip
+    return ProductPage(page.body, values, product_id=product_id)
 
 
 def _load_reviews(part: str) -> Loaded:
@@ -319,7 +490,7 @@ def review_page(slug: str, page: int) -> Page | None:
     past the last. The product page's entry says how many pages there are, so a page number
     beyond them is refused before any entry is made for it (their number stays bounded)."""
     value, _follows = cache.page_get(slug, _load_product_page, _follow_stock)
-    if value is None or not 1 <= page <= value["review_pages"]:
+    if value is None or "redirect" in value or not 1 <= page <= value["review_pages"]:
         return None
     return _page(cache.reviews_get(value["stock"][0], page, _load_reviews), [])
 
@@ -355,14 +526,24 @@ def menu_versions() -> dict[str, str]:
 _FACETS_SQL = """
 WITH f AS MATERIALIZED (
     SELECT p.brand, width_bucket(p.price, %(edges)s::numeric[]) AS bucket, p.rating,
-           coalesce(s.quantity, 0) > 0 AS stocked,
+           stock.stocked,
            (%(brand)s::text IS NULL OR p.brand = %(brand)s::text) AS b,
            (%(bucket)s::int IS NULL
             OR width_bucket(p.price, %(edges)s::numeric[]) = %(bucket)s::int) AS pr,
            (%(rating)s::numeric IS NULL OR p.rating >= %(rating)s::numeric) AS r,
-           (NOT %(in_stock)s OR coalesce(s.quantity, 0) > 0) AS s
+           (NOT %(in_stock)s OR stock.stocked) AS s
     FROM catalog_product p LEFT JOIN inventory_stock s ON s.product_id = p.id
-    WHERE p.category_id = ANY(%(categories)s) AND p.is_active
+    -- Products whose variants have units (variants are in their product's category): one
+    -- hashed pass over the category's variants, not a look-up per product.
+    LEFT JOIN (
+        SELECT DISTINCT v.parent_id FROM catalog_product v
+        JOIN inventory_stock vs ON vs.product_id = v.id AND vs.quantity > 0
+        WHERE v.category_id = ANY(%(categories)s) AND v.is_active AND v.parent_id IS NOT NULL
+    ) stocked_variant ON stocked_variant.parent_id = p.id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(s.quantity, 0) > 0 OR stocked_variant.parent_id IS NOT NULL AS stocked
+    ) stock
+    WHERE p.category_id = ANY(%(categories)s) AND p.is_active AND p.parent_id IS NULL
 )
 SELECT 'brand', brand, count(*) FILTER (WHERE pr AND r AND s) FROM f GROUP BY brand
 UNION ALL
@@ -400,7 +581,7 @@ def _facet_counts(category_ids: list[int], filters: Filters) -> dict[str, dict[s
     return counts
 
 
-def _filtered(products, filters: Filters):
+def _filtered(products, filters: Filters, category_ids: list[int]):
     if filters.brand:
         products = products.filter(brand=filters.brand)
     if filters.price:
@@ -412,7 +593,7 @@ def _filtered(products, filters: Filters):
     if filters.rating:
         products = products.filter(rating__gte=Decimal(filters.rating))
     if filters.in_stock:
-        products = products.filter(stock__quantity__gt=0)
+        products = products.filter(in_stock_q(category_ids))
     return products
 
 
@@ -467,7 +648,9 @@ def _load_listing(slug: str, sort: str, page: int, filters: Filters) -> Loaded:
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         return _missing(filters, deps)
-    products = _filtered(Product.objects.filter(category_id__in=tree, is_active=True), filters)
+    products = _filtered(
+        listed(Product.objects.filter(category_id__in=tree, is_active=True)), filters, tree
+    )
     offset = (page - 1) * PAGE_SIZE
     ids = list(products.order_by(*SORTS[sort]).values_list("id", flat=True)[offset:][:PAGE_SIZE])
     query = filters.query(sort=sort or None)
@@ -542,11 +725,11 @@ def _load_home(_part: str) -> Loaded:
     deps = cache.page_versions(cache.HOME_TAG, cache.CATEGORIES_TAG)
     popular = cache.popular_ids(HOME_COUNT)
     if len(popular) < HOME_COUNT:
-        top = Product.objects.shown().order_by("-rating_score", "id")
+        top = listed(Product.objects.shown()).order_by("-rating_score", "id")
         popular += [i for i in top.values_list("id", flat=True)[: HOME_COUNT * 2]
                     if i not in popular][: HOME_COUNT - len(popular)]  # fmt: skip
     newest = list(
-        Product.objects.shown()
+        listed(Product.objects.shown())
         .order_by("-created_at", "-id")
         .values_list("id", flat=True)[:HOME_COUNT]
     )
@@ -570,4 +753,4 @@ def home_page() -> Page:
 def product_by_slug(slug: str) -> dict | None:
     """The id, name and slug of a shown product, from PostgreSQL (for per-visitor forms
     such as writing a review, which are never cached)."""
-    return Product.objects.shown().filter(slug=slug).values("id", "name", "slug").first()
+    return listed(Product.objects.shown().filter(slug=slug)).values("id", "name", "slug").first()

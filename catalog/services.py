@@ -8,11 +8,13 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from shelf.warming import Warm
 
 from . import cache, images, signals
 from .models import Category, Product, ProductImage, Review
+from .variants import option_values_text
 
 # Cards loaded per step of the warm plan, before the pages of those products.
 CARDS_PER_WARM = 100
@@ -43,10 +45,17 @@ def products_changed(
     """
     from .selectors import product_cards
 
-    product_ids = sorted(set(product_ids))
-    category_ids = set(category_ids) | set(
-        Product.objects.filter(pk__in=product_ids).values_list("category_id", flat=True)
-    )
+    product_ids = set(product_ids)
+    rows = Product.objects.filter(pk__in=product_ids).values_list("category_id", "parent_id")
+    category_ids, parents = set(category_ids), set()
+    for category_id, parent_id in rows:
+        category_ids.add(category_id)
+        if parent_id is not None:
+            parents.add(parent_id)
+    if parents and not price_only:
+        # A variant is shown on its parent's page and found by its parent's search document.
+        product_search_reindex(parents)
+    product_ids = sorted(product_ids | parents)
     cache.invalidate(
         product_ids,
         _with_ancestors(category_ids),
@@ -54,6 +63,38 @@ def products_changed(
         then=lambda: product_cards(product_ids),
     )
     _tell(change="prices" if price_only else "products")
+
+
+def product_variants_sync(parent: Product) -> list[int]:
+    """Give a product's variants its name (with their option values), brand, category and
+    model, which they are listed and ordered by; return their ids. A bulk update sends no
+    signals: the caller invalidates (the admin's save of the parent does)."""
+    updated = []
+    for variant in Product.objects.filter(parent=parent).order_by("pk"):
+        values = option_values_text(parent.variant_options, variant.option_values)
+        fields = {
+            "name": f"{parent.name} ({values})"[:200],
+            "brand": parent.brand,
+            "model": parent.model,
+            "category_id": parent.category_id,
+        }
+        if any(getattr(variant, k) != v for k, v in fields.items()):
+            Product.objects.filter(pk=variant.pk).update(**fields, updated_at=timezone.now())
+        updated.append(variant.pk)
+    return updated
+
+
+def variant_prepare(parent: Product, variant: Product) -> None:
+    """Fill a new or edited variant's fields that follow its parent, before it is saved: its
+    name, brand, category, model and creation time, and a slug (its own address redirects
+    to the parent's page with it chosen)."""
+    values = option_values_text(parent.variant_options, variant.option_values)
+    variant.name = f"{parent.name} ({values})"[:200]
+    variant.brand, variant.model = parent.brand, parent.model
+    variant.category_id = parent.category_id
+    variant.created_at = variant.created_at or parent.created_at or timezone.now()
+    if not variant.slug:
+        variant.slug = f"{parent.slug}-{slugify(variant.sku)}"[:220]
 
 
 def product_image_saved(image: ProductImage) -> None:
@@ -67,6 +108,20 @@ def product_image_saved(image: ProductImage) -> None:
     products_changed([image.product_id])
 
 
+def product_search_reindex(product_ids: Iterable[int]) -> None:
+    """Recompute these products' search documents, which hold their variants' SKUs and option
+    values (a variant's change does not fire its parent's trigger)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE catalog_product SET search_vector = catalog_product_search_document(
+                id, sku, name, brand, description, category_id)
+            WHERE id = ANY(%s)
+            """,
+            [sorted(product_ids)],
+        )
+
+
 def _search_reindex(category_ids: list[int]) -> None:
     """Recompute the search document of the products in these categories, whose names it
     holds; rows whose document is unchanged are not written."""
@@ -75,8 +130,8 @@ def _search_reindex(category_ids: list[int]) -> None:
             """
             UPDATE catalog_product p SET search_vector = d.document
             FROM (
-                SELECT id, catalog_product_search_document(name, brand, description, category_id)
-                    AS document
+                SELECT id, catalog_product_search_document(
+                    id, sku, name, brand, description, category_id) AS document
                 FROM catalog_product WHERE category_id = ANY(%s)
             ) d
             WHERE p.id = d.id AND p.search_vector IS DISTINCT FROM d.document
@@ -159,21 +214,27 @@ def product_price_change_percent(product_ids: Iterable[int], percent: Decimal) -
     factor = (Decimal(100) + percent) / Decimal(100)
     if factor <= 0:
         raise ValueError("A price cannot drop by 100% or more.")
-    products = Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")
-    updated = 0
+    # A product's variants with prices of their own change with it; the others follow it.
+    products = (
+        Product.objects.select_for_update()
+        .filter(Q(pk__in=product_ids) | Q(parent_id__in=product_ids), price__isnull=False)
+        .order_by("pk")
+    )
+    updated, changed = 0, set(product_ids)
     for product in products:
         new_price = (product.price * factor).quantize(Decimal("0.01"), ROUND_HALF_UP)
         Product.objects.filter(pk=product.pk).update(
             price=max(new_price, Decimal("0.01")), updated_at=timezone.now()
         )
-        updated += 1
-    products_changed(product_ids, price_only=True)
+        updated += product.pk in changed
+        changed.add(product.pk)
+    products_changed(changed, price_only=True)
     return updated
 
 
 def popular_rank() -> int:
     """Rank the top 10% of active products by views over the last 24 hours; return how many."""
-    size = max(1, Product.objects.filter(is_active=True).count() // 10)
+    size = max(1, Product.objects.filter(is_active=True, parent__isnull=True).count() // 10)
     return cache.popular_rank(size)
 
 
@@ -183,10 +244,10 @@ def catalog_warm_plan(products: int | None = None) -> list[Warm]:
     products (every one if None; the hourly ranking first, then the top rated)."""
     from . import selectors
 
-    limit = products if products is not None else Product.objects.count()
+    limit = products if products is not None else Product.objects.filter(parent=None).count()
     popular = cache.popular_ids(limit)
     if len(popular) < limit:
-        top = Product.objects.shown().order_by("-rating_score", "id")
+        top = Product.objects.shown().filter(parent__isnull=True).order_by("-rating_score", "id")
         seen = set(popular)
         popular += [i for i in top.values_list("id", flat=True)[:limit] if i not in seen]
         popular = popular[:limit]
@@ -222,7 +283,7 @@ def review_submit(
     rating of 1 to 5, are enforced here and by PostgreSQL's constraints."""
     if not 1 <= rating <= 5:
         raise ReviewError("Choose a rating from 1 to 5 stars.")
-    if not Product.objects.shown().filter(pk=product_id).exists():
+    if not Product.objects.shown().filter(pk=product_id, parent__isnull=True).exists():
         raise ReviewError("Sorry, that product is not available.")
     if Review.objects.filter(product_id=product_id, user_id=user_id).exists():
         raise ReviewError(ALREADY_REVIEWED)

@@ -8,7 +8,12 @@ class ProductSitemap(Sitemap):
     limit = 10_000
 
     def items(self):
-        return Product.objects.shown().only("slug", "updated_at").order_by("pk")
+        # Variants have no page of their own (theirs redirects to their parent's).
+        return (
+            Product.objects.shown().filter(parent__isnull=True)
+            .only("slug", "updated_at")
+            .order_by("pk")
+        )
 
     def lastmod(self, product: Product):
         return product.updated_at

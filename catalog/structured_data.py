@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 # Stands for the availability member until the JSON is serialised (a value no product has).
 _AVAILABILITY = "\x00availability\x00"
+_PRICE, _SKU = "\x00price\x00", "\x00sku\x00"
 
 
 def _dumps(data: dict) -> str:
@@ -27,8 +28,11 @@ def _dumps(data: dict) -> str:
 def product_jsonld(
     *, product_id: int, name: str, sku: str, brand: str, description: str, url: str,
     images: Iterable[str], price: str, rating: float, review_count: int,
+    offer_slots: tuple[str, str] | None = None,
 ) -> SafeString:  # fmt: skip
-    """The `Product` of a product page; its availability is the `availability` entry slot."""
+    """The `Product` of a product page; its availability is the `availability` entry slot.
+    `offer_slots`, on a page with variants: the slots of the chosen variant's price and SKU
+    (filled with JSON strings), for the offer's."""
     data: dict = {
         "@context": "https://schema.org",
         "@type": "Product",
@@ -57,8 +61,19 @@ def product_jsonld(
             "bestRating": 5,
             "worstRating": 1,
         }
+    if offer_slots:
+        data["offers"] |= {"price": _PRICE, "sku": _SKU}
     slot = f"<!--availability:{product_id}-->"
-    return mark_safe(_dumps(data).replace(json.dumps(_AVAILABILITY), slot))
+    text = _dumps(data).replace(json.dumps(_AVAILABILITY), slot)
+    if offer_slots:
+        text = text.replace(json.dumps(_PRICE), offer_slots[0])
+        text = text.replace(json.dumps(_SKU), offer_slots[1])
+    return mark_safe(text)
+
+
+def json_string(text: str) -> str:
+    """`text` as a JSON string that is safe inside a <script> element (a slot's filling)."""
+    return json.dumps(text, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
 
 
 def availability_json(quantity: int | None) -> str:

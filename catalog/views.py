@@ -1,5 +1,11 @@
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
@@ -36,9 +42,13 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 @edge.shared
 def product(request: HttpRequest, slug: str) -> HttpResponse:
-    page = selectors.product_page(slug)
+    # The variant asked for, if any (?variant=<sku>, or one parameter per option); values
+    # the product does not have choose its default variant and are never stored.
+    page = selectors.product_page(slug, request.GET.dict())
     if page is None:
         raise Http404("No such product.")
+    if isinstance(page, selectors.VariantRedirect):
+        return HttpResponsePermanentRedirect(page.url)
     # For the visitor slots filled below (the shop's recently viewed list records it).
     request.viewed_product_id = page.product_id
     return respond(request, page.body, page.values)

@@ -9,6 +9,10 @@ never reloads it early, takes a refresh lock or talks to the broker. Decisions (
 be placed?) are never taken from here, only from PostgreSQL.
 """
 
+from collections.abc import Iterable
+
+from django.db.models import Q
+
 import shelf
 
 from .models import Stock
@@ -29,8 +33,19 @@ def _stock_ttl(quantity: int | None) -> int:
 
 
 def _load(product_ids: list[int]) -> dict[int, int]:
-    rows = Stock.objects.filter(product_id__in=product_ids).values_list("product_id", "quantity")
-    return {pid: 0 for pid in product_ids} | dict(rows)
+    """Units on hand per product: its own, and those of its active variants (a product with
+    variants is sold through them, and holds none itself)."""
+    rows = Stock.objects.filter(
+        Q(product_id__in=product_ids)
+        | Q(product__parent_id__in=product_ids, product__is_active=True)
+    ).values_list("product_id", "product__parent_id", "quantity")
+    units = dict.fromkeys(product_ids, 0)
+    for product_id, parent_id, quantity in rows:
+        if product_id in units:
+            units[product_id] += quantity
+        if parent_id in units:
+            units[parent_id] += quantity
+    return units
 
 
 STOCK = shelf.Namespace(
@@ -57,8 +72,9 @@ def stock_get_many(product_ids: list[int]) -> dict[int, int]:
     return shelf.fetch_many(STOCK, product_ids, _load)
 
 
-def stock_refresh(product_ids: list[int]) -> None:
+def stock_refresh(product_ids: list[int], parent_ids: Iterable[int | None] = ()) -> None:
     """After the commit, invalidate these entries and load them again (write-through), so the
-    next page view finds the committed levels instead of a miss."""
-    ids = sorted(set(product_ids))
+    next page view finds the committed levels instead of a miss. `parent_ids`: the products
+    these are variants of, whose entries sum theirs."""
+    ids = sorted(set(product_ids) | {p for p in parent_ids if p is not None})
     shelf.bump_on_commit(*(f"stock:{pid}" for pid in ids), then=lambda: stock_get_many(ids))

@@ -1,6 +1,7 @@
 """Writes to stock: reservations taken and released. Whether an order can be placed is decided
 here, from PostgreSQL only."""
 
+import functools
 from collections.abc import Mapping
 
 from django.db import connection, transaction
@@ -26,6 +27,13 @@ class OutOfStock(Exception):
         super().__init__("; ".join(parts))
 
 
+def _levels(product_ids: list[int]):
+    """(product id, units on hand, id of the product it is a variant of) of these rows."""
+    return Stock.objects.filter(product_id__in=product_ids).values_list(
+        "product_id", "quantity", "product__parent_id"
+    )
+
+
 def stock_reserve(lines: Mapping[int, int]) -> None:
     """Take `lines` ({product id: units}) off the stock, all or nothing.
 
@@ -40,14 +48,16 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
         raise transaction.TransactionManagementError("stock_reserve needs a transaction")
     if any(n < 1 for n in lines.values()):
         raise ValueError("Reserve at least one unit of each product.")
-    now, ids, sold_out = timezone.now(), sorted(lines), []
+    now, ids, sold_out, parents = timezone.now(), sorted(lines), [], []
     with connection.cursor() as cursor:
         for position, product_id in enumerate(ids):
-            # RETURNING says whether this sale sold the product out, so that nothing but the
-            # COMMIT follows the last UPDATE while its row is locked (issue 16: a row is held
-            # for milliseconds; a query more would add a round trip and, under load, a wait
-            # for the GIL).
-            cursor.execute(_RESERVE_SQL, [lines[product_id], now, product_id, lines[product_id]])
+            # RETURNING says whether this sale sold the product out, and which product it is a
+            # variant of, so that nothing but the COMMIT follows the last UPDATE while its row
+            # is locked (issue 16: a row is held for milliseconds; a query more would add a
+            # round trip and, under load, a wait for the GIL).
+            cursor.execute(
+                _reserve_sql(), [lines[product_id], now, product_id, lines[product_id]]
+            )
             row = cursor.fetchone()
             if row is None:
                 # Stop taking locks; read the rest only to tell the shopper every short line.
@@ -62,18 +72,24 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
                 )
             if row[0] == 0:
                 sold_out.append(product_id)
-    # update() sends no signals: write the new levels through to the shelf after the commit,
-    # and tell the catalog which products sold out then too (its listings are bumped after the
-    # commit anyway, and reading their categories need not hold the rows).
-    stock_refresh(ids)
+            parents.append(row[1])
+    # update() sends no signals: write the new levels through to the shelf after the commit
+    # (with the products these are variants of, whose levels sum theirs), and tell the catalog
+    # which products sold out then too (its listings are bumped after the commit anyway, and
+    # reading their categories need not hold the rows).
+    stock_refresh(ids, parents)
     if sold_out:
         transaction.on_commit(lambda: availability_changed(sold_out), robust=True)
 
 
-_RESERVE_SQL = (
-    f"UPDATE {Stock._meta.db_table} SET quantity = quantity - %s, updated_at = %s"
-    " WHERE product_id = %s AND quantity >= %s RETURNING quantity"
-)
+@functools.cache
+def _reserve_sql() -> str:
+    products = Stock._meta.get_field("product").related_model._meta.db_table
+    return (
+        f"UPDATE {Stock._meta.db_table} AS s SET quantity = s.quantity - %s, updated_at = %s"
+        f" FROM {products} AS p WHERE s.product_id = %s AND s.quantity >= %s"
+        " AND p.id = s.product_id RETURNING s.quantity, p.parent_id"
+    )
 
 
 def stock_release(lines: Mapping[int, int]) -> None:
@@ -93,7 +109,18 @@ def stock_release(lines: Mapping[int, int]) -> None:
         Stock.objects.filter(product_id=product_id).update(
             quantity=F("quantity") + lines[product_id], updated_at=now
         )
-    stock_refresh(ids)
+    levels = list(_levels(ids))
+    stock_refresh(ids, [parent for _pid, _quantity, parent in levels])
     # A row that now holds exactly what came back was at zero: back in stock.
-    levels = Stock.objects.filter(product_id__in=ids).values_list("product_id", "quantity")
-    availability_changed([pid for pid, quantity in levels if quantity == lines[pid]])
+    availability_changed([pid for pid, quantity, _parent in levels if quantity == lines[pid]])
+
+
+def stock_set(product_id: int, quantity: int) -> None:
+    """Set a product's units on hand (an admin's count); the save refreshes the shelf after
+    the commit (inventory.receivers)."""
+    stock, created = Stock.objects.get_or_create(
+        product_id=product_id, defaults={"quantity": quantity}
+    )
+    if not created and stock.quantity != quantity:
+        stock.quantity = quantity
+        stock.save()

@@ -5,7 +5,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from cart.selectors import CartView, cart_lines
 from cart.services import shipping_fee
@@ -63,10 +64,19 @@ def lines_priced(lines: Mapping[int, int]) -> Priced:
     longer exist are left out (their cart lines go with them); those shoppers no longer see
     (inactive, or in an inactive category) are not for sale."""
     shown = Product.objects.shown().filter(pk=OuterRef("pk"))
+    # A variant without a price of its own costs its parent's; it is sold while both are
+    # active.
     rows = (
         Product.objects.filter(pk__in=list(lines))
-        .annotate(shown=Exists(shown))
-        .values("pk", "name", "slug", "sku", "price", "shown", "stock__quantity")
+        .annotate(
+            unit_price=Coalesce("price", "parent__price"),
+            sold=ExpressionWrapper(
+                Q(is_active=True) & (Q(parent__isnull=True) | Q(parent__is_active=True)),
+                output_field=BooleanField(),
+            ),
+            shown=Exists(shown),
+        )
+        .values("pk", "name", "slug", "sku", "unit_price", "sold", "shown", "stock__quantity")
     )
     priced = [
         PricedLine(
@@ -75,8 +85,8 @@ def lines_priced(lines: Mapping[int, int]) -> Priced:
             name=row["name"],
             slug=row["slug"],
             sku=row["sku"],
-            unit_price=row["price"],
-            active=row["shown"],
+            unit_price=row["unit_price"],
+            active=row["sold"] and row["shown"],
             left=row["stock__quantity"] or 0,
         )
         for row in rows.order_by("pk")
@@ -145,7 +155,10 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
 def has_bought(user_id: int, product_id: int) -> bool:
     """Whether the user has a paid (or shipped) order with this product: who may review it."""
     return (
-        Order.objects.filter(user_id=user_id, lines__product_id=product_id)
+        Order.objects.filter(
+            Q(lines__product_id=product_id) | Q(lines__product__parent_id=product_id),
+            user_id=user_id,
+        )
         .exclude(status__in=(*UNPLACED, Order.Status.CANCELLED))
         .exists()
     )

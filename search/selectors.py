@@ -32,7 +32,14 @@ from django.db.models import (
 )
 
 from catalog.models import Category, Product
-from catalog.selectors import department_menu, menu_versions, product_cards, product_versions
+from catalog.selectors import (
+    department_menu,
+    in_stock_q,
+    listed,
+    menu_versions,
+    product_cards,
+    product_versions,
+)
 from inventory.selectors import stock_request
 from shelf import Loaded, Request
 from shelf.pages import Page, render_shared
@@ -254,13 +261,14 @@ def _matches(text: str, params: SearchParams) -> tuple[QuerySet, SearchQuery]:
     """Shown products (catalog's Product.objects.shown) matching the tsquery text and the
     price and stock filters."""
     query = SearchQuery(text, search_type="raw", config=CONFIG)
-    matches = Product.objects.shown().filter(search_vector=query)
+    # Variants are found through their parent, whose document holds their SKUs and values.
+    matches = listed(Product.objects.shown().filter(search_vector=query))
     if params.min_price is not None:
         matches = matches.filter(price__gte=params.min_price)
     if params.max_price is not None:
         matches = matches.filter(price__lte=params.max_price)
     if params.in_stock:
-        matches = matches.filter(stock__quantity__gt=0)
+        matches = matches.filter(in_stock_q())
     return matches, query
 
 
@@ -323,8 +331,7 @@ def _run(text: str, params: SearchParams) -> dict:
     anywhere = "false"
     if _filtered(params):
         words_sql, words_params = (
-            Product.objects.shown()
-            .filter(search_vector=query)
+            listed(Product.objects.shown().filter(search_vector=query))
             .values("id")
             .order_by()
             .query.sql_with_params()

@@ -121,7 +121,10 @@ class Page:
 
 
 def prepare_page(value: dict) -> dict:
-    """A page entry's `prepare` (shelf.Namespace): its `html` split at the slots."""
+    """A page entry's `prepare` (shelf.Namespace): its `html` split at the slots. An entry of
+    the namespace that holds no page (a redirect, say) is kept as it is."""
+    if "html" not in value:
+        return value
     return {**value, "html": SplitPage(value["html"])}
 
 

@@ -145,3 +145,33 @@ class ReviewFactory(DjangoModelFactory):
     text = "Does what it says."
     status = Review.Status.APPROVED
     created_at = factory.LazyFunction(timezone.now)
+
+
+def product_with_variants(
+    variants: list[tuple[tuple[str, ...], int, str | None]],
+    options: tuple[str, ...] = ("Size", "Colour"),
+    **fields,
+) -> tuple[Product, list[Product]]:
+    """A product with `options` and one variant per (values, units on hand, own price or None),
+    in that order, made as the admin makes them (catalog.services.variant_prepare). The
+    product's own stock row holds 0 units: it is sold through its variants."""
+    from catalog import services
+    from inventory.tests.factories import StockFactory
+
+    defaults = {"name": "Loomwell Crew T-Shirt", "brand": "Loomwell", "price": Decimal("20.00")}
+    parent = ProductFactory(
+        variant_options=list(options), stock__quantity=0, **(defaults | fields)
+    )
+    children = []
+    for n, (values, units, price) in enumerate(variants):
+        child = Product(
+            parent=parent,
+            sku=f"{parent.sku}-{n}",
+            option_values=dict(zip(options, values, strict=True)),
+            price=Decimal(price) if price else None,
+        )
+        services.variant_prepare(parent, child)
+        child.save()
+        StockFactory(product=child, quantity=units)
+        children.append(child)
+    return parent, children

@@ -25,6 +25,12 @@ class Command(BaseCommand):
             default=demo.DEFAULT_SEED,
             help=f"random seed (default {demo.DEFAULT_SEED})",
         )
+        parser.add_argument(
+            "--no-variants",
+            action="store_false",
+            dest="variants",
+            help="give no product variants (sizes, colours, storage: catalog.demo_variants)",
+        )
         existing = parser.add_mutually_exclusive_group()
         existing.add_argument(
             "--if-empty",
@@ -50,7 +56,11 @@ class Command(BaseCommand):
         ) as bar:
             try:
                 summary = demo.seed_catalog(
-                    count, options["seed"], replace=bool(options["replace"]), progress=bar.update
+                    count,
+                    options["seed"],
+                    replace=bool(options["replace"]),
+                    progress=bar.update,
+                    with_variants=options.get("variants", True),
                 )
             except demo.CatalogNotEmptyError as exc:
                 if options["if_empty"]:
@@ -66,7 +76,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Replaced {summary.replaced_products:,} existing products.")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Seeded {summary.products:,} products, {summary.images:,} images, "
+                f"Seeded {summary.products:,} products ({summary.variants:,} variants of them "
+                f"besides), {summary.images:,} images, "
                 f"{summary.reviews:,} reviews and {summary.categories} categories "
                 f"({summary.departments} departments) "
                 f"in {summary.seconds:.1f} s "

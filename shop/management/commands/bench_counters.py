@@ -18,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=500)
 
     def handle(self, *args, rounds: int, requests: int, **options) -> None:
-        slugs = list(Product.objects.filter(is_active=True).values_list("slug", flat=True)[:50])
+        products = Product.objects.filter(is_active=True, parent__isnull=True)
+        slugs = list(products.values_list("slug", flat=True)[:50])
         if not slugs:
             raise CommandError("No products: run seed_catalog first.")
         client = Client(SERVER_NAME="127.0.0.1")

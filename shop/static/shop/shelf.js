@@ -68,29 +68,85 @@
     var refine = document.querySelector("details.refine");
     if (refine && window.matchMedia("(max-width: 719px)").matches) refine.open = false;
 
-    // Product gallery: thumbnails scroll the main strip instead of jumping the page.
-    document.querySelectorAll(".gallery").forEach(function (gallery) {
-      var strip = gallery.querySelector(".gallery-main");
-      var thumbs = gallery.querySelectorAll(".gallery-thumbs a");
-      if (!strip || !thumbs.length) return;
-      function mark(index) {
-        thumbs.forEach(function (t, i) {
-          if (i === index) t.setAttribute("aria-current", "true");
-          else t.removeAttribute("aria-current");
-        });
-      }
-      thumbs.forEach(function (thumb, index) {
-        thumb.addEventListener("click", function (event) {
-          event.preventDefault();
-          strip.scrollTo({ left: index * strip.clientWidth });
-          mark(index);
-        });
-      });
-      strip.addEventListener("scroll", function () {
-        mark(Math.round(strip.scrollLeft / Math.max(1, strip.clientWidth)));
-      }, { passive: true });
-    });
+    document.querySelectorAll(".gallery").forEach(galleryInit);
+    document.querySelectorAll("[data-variant-choice]").forEach(variantChoiceInit);
   });
+
+  // Product gallery: thumbnails scroll the main strip instead of jumping the page.
+  function galleryInit(gallery) {
+    var strip = gallery.querySelector(".gallery-main");
+    var thumbs = gallery.querySelectorAll(".gallery-thumbs a");
+    if (!strip || !thumbs.length) return;
+    function mark(index) {
+      thumbs.forEach(function (t, i) {
+        if (i === index) t.setAttribute("aria-current", "true");
+        else t.removeAttribute("aria-current");
+      });
+    }
+    thumbs.forEach(function (thumb, index) {
+      thumb.addEventListener("click", function (event) {
+        event.preventDefault();
+        strip.scrollTo({ left: index * strip.clientWidth });
+        mark(index);
+      });
+    });
+    strip.addEventListener("scroll", function () {
+      mark(Math.round(strip.scrollLeft / Math.max(1, strip.clientWidth)));
+    }, { passive: true });
+  }
+
+  // Choosing a variant switches at once, from what the page already holds: one <template> per
+  // variant with its price, picture, and its stock badge and buttons filled for this response.
+  // Without this file the form's button reloads the page with the choice instead.
+  function variantChoiceInit(form) {
+    var box = document.querySelector("[data-variant-box]");
+    var variants = Array.prototype.slice.call(document.querySelectorAll("template[data-variant]"));
+    if (!box || !variants.length) return;
+    var show = form.querySelector(".variant-show");
+    if (show) show.hidden = true;
+    form.addEventListener("change", function (event) {
+      var changed = event.target.name, chosen = {};
+      form.querySelectorAll("input[type=radio]:checked").forEach(function (input) {
+        chosen[input.name] = input.value;
+      });
+      // The variant with the value just chosen that matches most of the others (a size may
+      // not come in every colour): the other choices follow it.
+      var best = null, bestScore = -1;
+      variants.forEach(function (variant) {
+        var values = JSON.parse(variant.dataset.values), score = 0;
+        if (values[changed] !== chosen[changed]) return;
+        Object.keys(values).forEach(function (key) { if (values[key] === chosen[key]) score++; });
+        if (score > bestScore) { best = variant; bestScore = score; }
+      });
+      if (best) variantShow(form, box, best);
+    });
+  }
+
+  function variantShow(form, box, variant) {
+    var values = JSON.parse(variant.dataset.values);
+    Object.keys(values).forEach(function (key) {
+      form.querySelectorAll("input[type=radio]").forEach(function (input) {
+        if (input.name === key) input.checked = input.value === values[key];
+      });
+    });
+    var parts = variant.content;
+    function part(name) { return parts.querySelector('[data-part="' + name + '"]'); }
+    ["label", "price", "stock", "buy"].forEach(function (name) {
+      var target = box.querySelector('[data-part="' + name + '"]');
+      if (target) target.innerHTML = part(name).innerHTML;
+    });
+    box.querySelector('[data-part="id"]').value = variant.dataset.id;
+    box.querySelector('[data-part="url"]').value = variant.dataset.url;
+    var sku = document.querySelector('dd[data-part="sku"]');
+    if (sku) sku.textContent = part("sku").textContent;
+    var gallery = document.querySelector(".gallery");
+    if (gallery) {
+      gallery.innerHTML = part("gallery").innerHTML;
+      galleryInit(gallery);
+    }
+    // The address says the choice, so that it can be shared or reloaded.
+    if (window.history && history.replaceState) history.replaceState(null, "", variant.dataset.url);
+  }
 
   // A refused change is answered 400 with the page that says why (the cart, with the message
   // beside the line): swap it in like any answer, as the browser shows it without htmx.
