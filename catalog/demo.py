@@ -859,7 +859,10 @@ def seed_catalog(
         variants = variants_seed(seed, now, len(image_rows) + 1) if with_variants else None
         for picture in variants.pictures - pictures if variants else ():
             pictures.add(picture)
-            drawn.append(painter.submit(pictures_make, [picture], media_root))
+            if not on_disk.exists(picture.name):
+                if painter is None:
+                    painter = stack.enter_context(_painter())
+                drawn.append(painter.submit(pictures_make, [picture], media_root))
         for future in drawn:  # every picture is on disk before its rows are committed
             future.result()
         with connection.cursor() as cursor:
