@@ -175,3 +175,17 @@ def product_with_variants(
         StockFactory(product=child, quantity=units)
         children.append(child)
     return parent, children
+
+
+# A T-shirt in sizes and colours: (size, colour), units, own price (None: the shirt's).
+SHIRT = [
+    (("S", "Red"), 5, None),
+    (("M", "Red"), 0, None),
+    (("M", "Blue"), 3, "25.00"),
+    (("XL", "Red"), 40, None),
+]
+
+
+def shirt_with_variants(**fields):
+    """A product with SHIRT's four variants: (the product, [its variants in SHIRT's order])."""
+    return product_with_variants(SHIRT, **fields)

@@ -13,25 +13,18 @@ from django.test import Client
 
 from catalog import selectors
 from catalog.models import Product
-from catalog.tests.factories import CategoryFactory, ProductFactory, product_with_variants
+from catalog.tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    product_with_variants,
+    shirt_with_variants,
+)
 from catalog.variants import option_values_parse, variant_choose
 from inventory.models import Stock
 from inventory.selectors import stock_get_many
 from inventory.services import stock_reserve
 
 pytestmark = pytest.mark.django_db
-
-SHIRT = [
-    (("S", "Red"), 5, None),
-    (("M", "Red"), 0, None),
-    (("M", "Blue"), 3, "25.00"),
-    (("XL", "Red"), 40, None),
-]
-
-
-def _shirt(**fields):
-    return product_with_variants(SHIRT, **fields)
-
 
 def _checked(body: str) -> list[str]:
     """The values of the checked radio buttons of the variant form."""
@@ -48,7 +41,7 @@ def _jsonld(body: str) -> dict:
 
 
 def test_the_page_offers_the_variants_and_shows_the_first_in_stock():
-    parent, (small, _medium_red, _medium_blue, _xl) = _shirt()
+    parent, (small, _medium_red, _medium_blue, _xl) = shirt_with_variants()
     body = Client().get(f"/p/{parent.slug}/").content.decode()
     assert '<form method="get" action="/p/' in body
     for value in ("S", "M", "XL", "Red", "Blue"):
@@ -61,7 +54,7 @@ def test_the_page_offers_the_variants_and_shows_the_first_in_stock():
 
 
 def test_the_get_form_reloads_the_page_with_the_chosen_variant():
-    parent, (_s, medium_red, medium_blue, _xl) = _shirt()
+    parent, (_s, medium_red, medium_blue, _xl) = shirt_with_variants()
     client = Client()
     body = client.get(f"/p/{parent.slug}/", {"size": "M", "colour": "Blue"}).content.decode()
     shown = body.split("<template")[0]
@@ -81,7 +74,7 @@ def test_the_get_form_reloads_the_page_with_the_chosen_variant():
 def test_a_variant_with_its_own_picture_shows_it_first():
     from catalog.tests.factories import ProductImageFactory
 
-    parent, (_s, _mr, medium_blue, _xl) = _shirt()
+    parent, (_s, _mr, medium_blue, _xl) = shirt_with_variants()
     ProductImageFactory(product=parent, alt="The shirt, folded")
     ProductImageFactory(product=medium_blue, alt="The blue shirt")
     client = Client()
@@ -93,7 +86,7 @@ def test_a_variant_with_its_own_picture_shows_it_first():
 
 
 def test_unknown_choices_show_the_default_variant_and_store_nothing_new():
-    parent, (small, *_rest) = _shirt()
+    parent, (small, *_rest) = shirt_with_variants()
     client = Client()
     client.get(f"/p/{parent.slug}/")
     for query in ("?variant=NOPE", "?size=XXXL", "?colour=%3Cscript%3E", "?size=S&size=M&x=1"):
@@ -108,7 +101,7 @@ def test_unknown_choices_show_the_default_variant_and_store_nothing_new():
 
 
 def test_a_combination_that_is_not_made_chooses_the_closest():
-    parent, (_s, _mr, medium_blue, extra_large) = _shirt()
+    parent, (_s, _mr, medium_blue, extra_large) = shirt_with_variants()
     body = Client().get(f"/p/{parent.slug}/", {"size": "XL", "colour": "Blue"}).content.decode()
     # XL comes in red only: the first variant matching most of the choice.
     assert _chosen_id(body) in {extra_large.pk, medium_blue.pk}
@@ -116,7 +109,7 @@ def test_a_combination_that_is_not_made_chooses_the_closest():
 
 
 def test_a_warm_page_is_served_with_no_sql_for_every_choice(django_assert_num_queries):
-    parent, (_s, medium_red, _mb, _xl) = _shirt()
+    parent, (_s, medium_red, _mb, _xl) = shirt_with_variants()
     client = Client()
     url = f"/p/{parent.slug}/"
     assert client.get(url).status_code == 200
@@ -133,7 +126,7 @@ def test_the_page_is_one_entry_whatever_the_choice():
 
     from catalog import cache
 
-    parent, (_s, medium_red, _mb, _xl) = _shirt()
+    parent, (_s, medium_red, _mb, _xl) = shirt_with_variants()
     client = Client()
     client.get(f"/p/{parent.slug}/")
     client.get(f"/p/{parent.slug}/?variant={medium_red.sku}")
@@ -144,7 +137,7 @@ def test_the_page_is_one_entry_whatever_the_choice():
 
 
 def test_a_variants_own_address_redirects_to_its_parents_page():
-    parent, (_s, medium_red, _mb, _xl) = _shirt()
+    parent, (_s, medium_red, _mb, _xl) = shirt_with_variants()
     response = Client().get(f"/p/{medium_red.slug}/")
     assert response.status_code == 301
     assert response["Location"] == f"/p/{parent.slug}/?variant={medium_red.sku}"
@@ -153,7 +146,7 @@ def test_a_variants_own_address_redirects_to_its_parents_page():
 def test_variant_stock_shows_at_once_and_the_card_shows_their_sum(
     django_capture_on_commit_callbacks,
 ):
-    parent, (small, _mr, medium_blue, _xl) = _shirt()
+    parent, (small, _mr, medium_blue, _xl) = shirt_with_variants()
     assert stock_get_many([parent.pk]) == {parent.pk: 48}
     client = Client()
     url = f"/p/{parent.slug}/?variant={medium_blue.sku}"
@@ -167,7 +160,7 @@ def test_variant_stock_shows_at_once_and_the_card_shows_their_sum(
 
 def test_listings_show_the_product_once_and_count_it_in_stock_through_its_variants():
     category = CategoryFactory(leaf=True, slug="t-shirts", name="T-Shirts")
-    _shirt(category=category)
+    shirt_with_variants(category=category)
     product_with_variants(
         [(("S", "Red"), 0, None)], category=category, name="Loomwell Sold Out Tee",
         slug="sold-out-tee",
@@ -231,7 +224,7 @@ def _staff() -> Client:
 def test_variants_edited_inline_in_the_admin_show_on_the_next_request(
     django_capture_on_commit_callbacks,
 ):
-    parent, children = _shirt()
+    parent, children = shirt_with_variants()
     small, medium_red, medium_blue, extra_large = children
     staff, shopper = _staff(), Client()
     url = f"/p/{parent.slug}/"
@@ -262,7 +255,7 @@ def test_variants_edited_inline_in_the_admin_show_on_the_next_request(
 
 
 def test_the_admin_refuses_values_that_do_not_fit_the_options():
-    parent, children = _shirt()
+    parent, children = shirt_with_variants()
     staff = _staff()
     for bad in ("XL", "XL / Red / Cotton", " / Red", "S / Red"):  # S / Red is taken
         variants = [_existing(c) for c in children] + [
@@ -299,7 +292,7 @@ def test_a_price_change_by_percent_changes_the_variants_own_prices_too(
 ):
     from catalog import services
 
-    parent, (small, _mr, medium_blue, _xl) = _shirt()
+    parent, (small, _mr, medium_blue, _xl) = shirt_with_variants()
     client = Client()
     url = f"/p/{parent.slug}/?variant={medium_blue.sku}"
     assert '$<span data-part="price">25.00</span>' in client.get(url).content.decode()

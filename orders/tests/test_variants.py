@@ -9,7 +9,7 @@ from django.test import Client
 from cart.selectors import cart_get
 from catalog.models import Product
 from catalog.selectors import product_get
-from catalog.tests.factories import product_with_variants
+from catalog.tests.factories import shirt_with_variants
 from inventory.models import Stock
 from inventory.selectors import stock_get_many
 from orders.models import OrderLine
@@ -19,20 +19,8 @@ from orders.tests.threads import run_threads
 
 pytestmark = pytest.mark.django_db
 
-SHIRT = [
-    (("S", "Red"), 5, None),
-    (("M", "Red"), 0, None),
-    (("M", "Blue"), 3, "25.00"),
-    (("XL", "Red"), 40, None),
-]
-
-
-def _shirt(**fields):
-    return product_with_variants(SHIRT, **fields)
-
-
 def test_the_cart_refuses_the_product_itself_and_takes_a_variant():
-    parent, (_s, _mr, medium_blue, _xl) = _shirt()
+    parent, (_s, _mr, medium_blue, _xl) = shirt_with_variants()
     client = Client()
     client.post("/cart/add/", {"product": parent.pk, "quantity": 1})
     response = client.post("/cart/add/", {"product": medium_blue.pk, "quantity": 2}, follow=True)
@@ -49,7 +37,7 @@ def test_the_cart_refuses_the_product_itself_and_takes_a_variant():
 
 
 def test_checkout_prices_and_reserves_the_variant():
-    parent, (small, _mr, medium_blue, _xl) = _shirt()
+    parent, (small, _mr, medium_blue, _xl) = shirt_with_variants()
     priced = lines_priced({small.pk: 1, medium_blue.pk: 1})
     assert [str(line.unit_price) for line in priced.lines] == ["20.00", "25.00"]
     cart_with("s:variant-buyer", {small.pk: 1, medium_blue.pk: 3})
@@ -64,7 +52,7 @@ def test_checkout_prices_and_reserves_the_variant():
 
 
 def test_a_variant_of_an_inactive_product_is_not_sold():
-    parent, (small, *_rest) = _shirt()
+    parent, (small, *_rest) = shirt_with_variants()
     Product.objects.filter(pk=parent.pk).update(is_active=False)
     assert product_get(small.pk) is None
     assert [line.active for line in lines_priced({small.pk: 1}).lines] == [False]
@@ -78,7 +66,7 @@ def test_concurrent_checkouts_of_one_variants_last_units_never_oversell_it():
     """Twelve shoppers at once for the 3 units of M / Blue, each also buying one S / Red (5
     units): exactly three orders go through; the other variants and the product's own row
     are untouched, and the shelf shows PostgreSQL's levels, the product's as their sum."""
-    parent, (small, medium_red, medium_blue, extra_large) = _shirt()
+    parent, (small, medium_red, medium_blue, extra_large) = shirt_with_variants()
     owners = [f"s:variant-{i}" for i in range(SHOPPERS)]
     for owner in owners:
         cart_with(owner, {medium_blue.pk: 1, small.pk: 1})
@@ -103,7 +91,7 @@ def test_a_buyer_of_a_variant_may_review_its_product():
     from orders.tests.factories import paid_order
     from shop.tests.factories import UserFactory
 
-    parent, (_s, _mr, medium_blue, _xl) = _shirt()
+    parent, (_s, _mr, medium_blue, _xl) = shirt_with_variants()
     buyer, other = UserFactory(), UserFactory()
     paid_order(buyer, medium_blue)
     assert has_bought(buyer.pk, parent.pk) and has_bought(buyer.pk, medium_blue.pk)
