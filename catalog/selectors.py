@@ -370,7 +370,7 @@ def _load_product_page(slug: str) -> Loaded:
     if found["parent_id"] is not None:
         return _variant_redirect(found, deps)
     found = found["id"]
-    deps |= cache.page_versions(cache.product_tag(found), cache.reviews_tag(found))
+    deps |= cache.page_versions(cache.product_tag(found))
     product = (
         Product.objects.select_related("category__parent").prefetch_related("images").get(pk=found)
     )
@@ -457,7 +457,7 @@ def product_page(
 
 def _load_reviews(part: str) -> Loaded:
     product_id, page = map(int, part.split(":"))
-    deps = cache.page_versions(cache.product_tag(product_id), cache.reviews_tag(product_id))
+    deps = cache.page_versions(cache.product_tag(product_id))
     product = (
         Product.objects.shown()
         .filter(pk=product_id)

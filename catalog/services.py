@@ -327,7 +327,7 @@ def product_ratings_refresh(product_ids: Iterable[int]) -> None:
             Product.objects.filter(pk__in=locked).values_list("category_id", flat=True)
         )
         cache.invalidate(
-            locked, _with_ancestors(category_ids), reviews=locked,
+            locked, _with_ancestors(category_ids),
             then=lambda: _products_write_through(locked),
         )  # fmt: skip
 

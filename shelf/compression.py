@@ -9,6 +9,11 @@ process with another dictionary (a new one trained and deployed) reads and write
 and never misreads an entry, and is also in the entry's header, so that whoever decodes an
 entry knows which dictionary it needs. `manage.py train_dictionaries` trains each dictionary
 from the entries on the shelf and writes its file; a missing file means uncompressed entries.
+
+Each app ships its dictionaries, trained on the demo catalog. A shop trains its own from its
+own pages into SHELF_DICTIONARY_DIR (as `<app>-<name>.zdict`), which processes started with
+that setting read instead: pages of one category share their related products' cards and most
+of their words, which a dictionary trained on another catalog cannot know.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ from functools import cached_property
 from pathlib import Path
 
 import zstandard
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 # Every dictionary declared by an app, by path: the training command and the decoder find them.
 DICTIONARIES: dict[Path, Dictionary] = {}
-# zstd's default: larger dictionaries buy little more for pages of this size.
+# zstd's default, for entries that share mostly markup (a namespace may ask for more).
 TRAINED_SIZE = 112_640
 
 
 class Dictionary:
-    """A zstd dictionary from `path` (trained by `manage.py train_dictionaries`).
+    """A zstd dictionary, shipped at `path` (trained by `manage.py train_dictionaries`).
 
     Values shorter than `min_bytes` are stored as they are: a few hundred bytes of JSON gain
     less than the header costs to say they are compressed. zstd's level 3 compresses a page in
@@ -39,12 +45,28 @@ class Dictionary:
     def __init__(
         self, path: Path, *, level: int = 3, min_bytes: int = 512, size: int = TRAINED_SIZE
     ) -> None:
-        self.path = Path(path)
+        self.shipped = Path(path)
         self.level = level
         self.min_bytes = min_bytes
         self.size = size  # what `manage.py train_dictionaries` makes it
         self._local = threading.local()  # zstd (de)compressor objects are one per thread
-        DICTIONARIES[self.path] = self
+        DICTIONARIES[self.shipped] = self
+
+    @property
+    def own(self) -> Path:
+        """Where `train_dictionaries` writes this dictionary: under SHELF_DICTIONARY_DIR if
+        set, else over the shipped file (a developer retraining the demo's)."""
+        if not settings.SHELF_DICTIONARY_DIR:
+            return self.shipped
+        name = f"{self.shipped.parent.name}-{self.shipped.name}"  # catalog-pages.zdict
+        return Path(settings.SHELF_DICTIONARY_DIR) / name
+
+    @property
+    def path(self) -> Path:
+        """Where this process reads the dictionary: the shop's own once trained, else the
+        shipped one."""
+        own = self.own
+        return own if own.exists() else self.shipped
 
     @cached_property
     def _data(self) -> zstandard.ZstdCompressionDict | None:

@@ -11,14 +11,14 @@ value can never be served as fresh: the set-after-delete race cannot resurrect o
 
 One round trip at most
 ----------------------
-An entry is stored as a small JSON header (recorded tag versions, expiry, load cost, and the keys
-a page's reader will want next, e.g. the stock of the products it shows, grouped by prefix) and
-the JSON value, compressed with the namespace's zstd dictionary if it has one (shelf/
-compression.py: the header stays plain, so that the script below can read it). A
-page and everything it needs come in one round trip: from the process's L1 when it holds them
-(shelf/l1.py, 0 round trips), else one MGET of what L1 lacks, else one script that reads the
-entry and then the keys its header names (on a Redis Cluster, two MGETs: the keys live on
-several nodes).
+An entry is stored as a small JSON header (the tags it recorded, grouped by prefix, with one
+digest of their versions; expiry, load cost, and the keys a page's reader will want next, e.g.
+the stock of the products it shows, grouped by prefix) and the JSON value, compressed with the
+namespace's zstd dictionary if it has one (shelf/compression.py: the header stays plain, so
+that the script below can read it). A page and everything it needs come in one round trip:
+from the process's L1 when it holds them (shelf/l1.py, 0 round trips), else one MGET of what
+L1 lacks, else one script that reads the entry and then the keys its header names (on a Redis
+Cluster, two MGETs: the keys live on several nodes).
 
 Freshness and load
 ------------------
@@ -63,6 +63,7 @@ XFETCH_BETA = 1.0
 JITTER = 0.10
 _MAX_BUMP = 2**40
 _MAX_INIT = 2**52
+ENTRY_FORMAT = 2
 # Store an entry only if every tag it recorded still has that version: a load that raced with a
 # write is dropped instead of overwriting a fresher entry (KEYS: entry, tags; ARGV: body, px,
 # versions).
@@ -87,8 +88,11 @@ if not nl then return {first} end
 local ok, head = pcall(cjson.decode, string.sub(raw, 1, nl - 1))
 if not ok or type(head) ~= 'table' then return {first} end
 local extra = {}
-for tag, _ in pairs(head['t'] or {}) do extra[#extra + 1] = 'shelf:tag:' .. tag end
+for prefix, rest in pairs(head['k'] or {}) do
+  for _, suffix in ipairs(rest) do extra[#extra + 1] = 'shelf:tag:' .. prefix .. suffix end
+end
 for prefix, rest in pairs(head['g'] or {}) do
+  if type(rest) == 'string' then rest = head['k'][rest] end
   for _, suffix in ipairs(rest) do extra[#extra + 1] = prefix .. suffix end
 end
 if #extra == 0 then return {first} end
@@ -138,9 +142,11 @@ class Namespace:
     @functools.cached_property
     def _prefix(self) -> str:
         # Made at the first key, not at import: it reads the dictionary's file.
+        # ENTRY_FORMAT: a process that stores entries in another form reads other keys.
+        start = f"{self.name}:v{self.schema}f{ENTRY_FORMAT}"
         if self.dictionary is not None and self.dictionary.id:
-            return f"{self.name}:v{self.schema}z{self.dictionary.id}:"
-        return f"{self.name}:v{self.schema}:"
+            return f"{start}z{self.dictionary.id}:"
+        return f"{start}:"
 
     def key(self, part: Part) -> str:
         return f"{self._prefix}{part}"
@@ -191,6 +197,13 @@ def _entry(raw: bytes | None) -> tuple[dict | None, int]:
         return None, 0  # not an entry this version wrote: a miss, reloaded in the new form
     try:
         envelope = json.loads(head)
+        if "h" not in envelope:
+            return None, 0
+        groups = envelope.pop("k", {})
+        envelope["t"] = _ungrouped(groups)
+        if "g" in envelope:
+            envelope["g"] = {p: groups[s] if isinstance(s, str) else s
+                             for p, s in envelope["g"].items()}  # fmt: skip
         if "z" in envelope:
             body = compression.decompress(envelope.pop("z"), body)
             if body is None:
@@ -202,16 +215,33 @@ def _entry(raw: bytes | None) -> tuple[dict | None, int]:
 
 
 def entry_envelope(raw: bytes | None) -> dict | None:
-    """An entry as stored, decoded: {"t": recorded tag versions, "x": logical expiry (epoch
-    seconds), "c": load cost, "g": keys read next (if any) as {prefix: [suffixes]}, "d": the
-    value}; None if absent or not in this form."""
+    """An entry as stored, decoded: {"t": the tags it recorded, "h": the digest of their
+    versions, "x": logical expiry (epoch seconds), "c": load cost, "g": keys read next (if
+    any) as {prefix: [suffixes]}, "d": the value}; None if absent or not in this form."""
     return _entry(raw)[0]
 
 
 def entry_bytes(envelope: dict, dictionary: compression.Dictionary | None = None) -> bytes:
-    """The stored form of `envelope` (the inverse of entry_envelope), its value compressed
-    with `dictionary` where that pays ("z" in the header names the dictionary)."""
-    head = {k: v for k, v in envelope.items() if k != "d"}
+    """The stored form of `envelope` (the inverse of entry_envelope; "t" may also be the
+    {tag: version} a loader recorded), its value compressed with `dictionary` where that pays
+    ("z" in the header names the dictionary).
+
+    The header names its tags grouped by prefix ("k") and keeps one digest of their versions
+    ("h") rather than each version: a product page records 13 tags, whose versions were
+    about a third of its bytes in Redis.
+    """
+    head = {k: v for k, v in envelope.items() if k not in ("d", "t")}
+    tags = envelope.get("t", {})
+    grouped = _grouped(list(tags))
+    if isinstance(tags, dict):
+        head["h"] = versions_digest([tags[t] for t in _ungrouped(grouped)])
+    if grouped:
+        head["k"] = grouped
+    if "g" in head:
+        # A page follows the stock of the products whose tags it records: the same ids, named
+        # once (a follow group's suffixes may be a tag group's prefix).
+        same = {tuple(suffixes): prefix for prefix, suffixes in grouped.items()}
+        head["g"] = {p: same.get(tuple(s), s) for p, s in head["g"].items()}
     body = json.dumps(envelope["d"], separators=(",", ":")).encode()
     packed = dictionary.compress(body) if dictionary is not None else None
     if packed is not None:
@@ -322,6 +352,16 @@ def _header_keys(envelope: dict) -> list[str]:
     for prefix, suffixes in envelope.get("g", {}).items():
         keys += [prefix + s for s in suffixes]
     return keys
+
+
+def _ungrouped(groups: dict[str, list[str]]) -> list[str]:
+    return [prefix + suffix for prefix, suffixes in groups.items() for suffix in suffixes]
+
+
+def versions_digest(values: Sequence[str]) -> str:
+    """What an entry keeps of the versions of the tags it recorded (in its header's order): 64
+    bits, so that a bumped tag matches an old entry with a chance of 2**-64."""
+    return hashlib.blake2b("\0".join(values).encode(), digest_size=8).hexdigest()
 
 
 def _grouped(keys: list[str]) -> dict[str, list[str]]:
@@ -475,8 +515,8 @@ def _expired(envelope: dict, now: float) -> bool:
 
 
 def _valid(envelope: dict, reader: _Reader) -> bool:
-    raw = reader.raw
-    return all(raw.get(TAG_PREFIX + t) == v for t, v in envelope["t"].items())
+    current = [reader.raw.get(TAG_PREFIX + t) for t in envelope["t"]]
+    return None not in current and versions_digest(current) == envelope["h"]
 
 
 def _follow_keys(follow: Follow | None, data: Any) -> list[str]:
@@ -496,7 +536,7 @@ def _envelope(
     """The stored form of an entry (header line, then the value) and its Redis TTL in ms."""
     ttl = ns.ttl_for(data) * random.uniform(1 - JITTER, 1 + JITTER)
     grace = ns.grace if data is not None else 0
-    envelope = {"t": deps, "x": time.time() + ttl, "c": round(cost, 4), "d": data}
+    envelope = {"t": deps, "x": round(time.time() + ttl, 2), "c": round(cost, 4), "d": data}
     if follow:
         envelope["g"] = _grouped(follow)
     return entry_bytes(envelope, ns.dictionary), max(1, round((ttl + grace) * 1000))

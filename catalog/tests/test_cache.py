@@ -8,8 +8,9 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 
 from catalog import cache, selectors, services
+from inventory.cache import STOCK
 from shelf import stats
-from shelf.core import entry_envelope
+from shelf.core import ENTRY_FORMAT, entry_envelope
 
 from .factories import ProductFactory
 
@@ -60,7 +61,7 @@ def test_a_cached_product_takes_under_3000_bytes_of_redis(client):
     keys = [
         cache.PAGE.key(product.slug),
         cache.PRODUCT.key(product.pk),
-        f"inventory.stock:v1:{product.pk}",
+        STOCK.key(product.pk),
         f"shelf:tag:product:{product.pk}",
         f"shelf:tag:stock:{product.pk}",
     ]
@@ -75,4 +76,4 @@ def test_a_cached_product_takes_under_3000_bytes_of_redis(client):
 def test_the_shipped_page_dictionaries_are_in_use():
     for ns in (cache.PAGE, cache.LISTING, cache.HOME):
         assert ns.dictionary is not None and ns.dictionary.id, ns.name
-        assert f"v{ns.schema}z{ns.dictionary.id}:" in ns.key("x")
+        assert f"v{ns.schema}f{ENTRY_FORMAT}z{ns.dictionary.id}:" in ns.key("x")

@@ -96,6 +96,9 @@ SHELF_SLOW_LOAD = env.float("SHELF_SLOW_LOAD", default=0.5)
 # warm_cache and the beat task fill the cache Redis up to this share of its maxmemory, so that
 # warming never makes it evict (shelf/warming.py).
 SHELF_WARM_BUDGET = env.float("SHELF_WARM_BUDGET", default=0.8)
+# Where `manage.py train_dictionaries` writes the shop's own zstd dictionaries and every process
+# reads them ("": the ones the apps ship; see shelf/compression.py and the README).
+SHELF_DICTIONARY_DIR = env("SHELF_DICTIONARY_DIR", default="")
 
 # The per-process L1 in front of the cache Redis (shelf/l1.py): its size in bytes (0: off),
 # how long a key may stay in it at most, and how recently the invalidation channel must have

@@ -13,7 +13,7 @@ from catalog.tests.factories import CategoryFactory, ProductFactory
 from inventory.cache import BACKSTOP_TTL, STOCK, _stock_ttl, stock_get_many
 from inventory.models import Stock
 from inventory.services import OutOfStock, stock_release, stock_reserve
-from shelf.core import entry_envelope, tag_key
+from shelf.core import entry_envelope, tag_key, versions_digest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +34,8 @@ def entry_is_current(product_id: int) -> bool:
     if env is None:
         return False
     redis = get_redis_connection("default")
-    return all(redis.get(tag_key(t)).decode() == v for t, v in env["t"].items())
+    current = [redis.get(tag_key(t)) for t in env["t"]]
+    return None not in current and versions_digest([v.decode() for v in current]) == env["h"]
 
 
 def test_reserve_takes_every_line_or_none_and_names_each_short_one():

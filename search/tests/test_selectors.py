@@ -16,7 +16,7 @@ from catalog.models import Product
 from search import cache, selectors, services
 from search.models import SearchTerm
 from search.selectors import SearchParams, normalise, parse, tsquery_text
-from shelf.core import entry_envelope
+from shelf.core import ENTRY_FORMAT, entry_envelope
 
 from .factories import product, search_catalog
 
@@ -284,4 +284,4 @@ def test_a_filtered_search_is_corrected_only_when_its_words_match_nothing(catalo
 def test_the_rendered_results_are_stored_with_the_shipped_dictionary():
     page = cache.PAGE
     assert page.dictionary is not None and page.dictionary.id
-    assert f"v{page.schema}z{page.dictionary.id}:" in page.key("x")
+    assert f"v{page.schema}f{ENTRY_FORMAT}z{page.dictionary.id}:" in page.key("x")

@@ -1,10 +1,12 @@
 """Entries stored compressed with a namespace's zstd dictionary (shelf/compression.py)."""
 
+import io
 import json
 import logging
 import random
 
 import pytest
+from django.core.management import call_command
 from django_redis import get_redis_connection
 
 import shelf
@@ -51,7 +53,7 @@ def test_a_page_is_stored_compressed_under_a_key_naming_its_dictionary(paged):
     value = {"html": _page(random.Random(7))}
     calls = []
     assert shelf.fetch(paged, "a", lambda p: calls.append(p) or value) == value
-    assert paged.key("a") == f"test.zpage:v1z{paged.dictionary.id}:a" and paged.dictionary.id
+    assert paged.key("a") == f"test.zpage:v1f2z{paged.dictionary.id}:a" and paged.dictionary.id
     head, _, body = _raw(paged, "a").partition(b"\n")
     assert json.loads(head)["z"] == paged.dictionary.id
     plain = json.dumps(value, separators=(",", ":")).encode()
@@ -87,7 +89,7 @@ def test_an_entry_this_process_cannot_decompress_is_a_miss(paged, tmp_path):
     foreign = core.entry_bytes(envelope, unknown)
     del compression.DICTIONARIES[unknown.path]  # a dictionary this process was not given
     fresh = {"html": _page(random.Random(5))}
-    for written in (foreign, b'{"t":{},"x":2e9,"c":0,"z":%d}\nnot zstd' % paged.dictionary.id):
+    for written in (foreign, b'{"h":"","x":2e9,"c":0,"z":%d}\nnot zstd' % paged.dictionary.id):
         r.set(paged.key("e"), written)
         core.l1_empty()
         assert shelf.fetch(paged, "e", lambda p: fresh) == fresh
@@ -108,8 +110,35 @@ def test_without_its_file_a_dictionary_stores_plain_entries(tmp_path, caplog):
     value = {"html": _page(random.Random(3))}
     with caplog.at_level(logging.WARNING, logger="shelf.compression"):
         assert shelf.fetch(ns, "d", lambda p: value) == value
-    assert ns.key("d") == "test.znone:v1:d"
+    assert ns.key("d") == "test.znone:v1f2:d"
     assert "dictionary missing" in caplog.text
     head, _, body = _raw(ns, "d").partition(b"\n")
     assert "z" not in json.loads(head) and json.loads(body) == value
 
+
+
+def test_a_shop_trains_its_own_dictionaries_beside_the_shipped_ones(tmp_path, settings):
+    """`train_dictionaries` writes under SHELF_DICTIONARY_DIR, never over the app's file, and
+    processes started with that setting compress with the shop's own dictionary."""
+    shipped = tmp_path / "app" / "pages.zdict"
+    shipped.parent.mkdir()
+    _trained(shipped, seed=1)
+    before = shipped.read_bytes()
+    settings.SHELF_DICTIONARY_DIR = str(tmp_path / "own")
+    dictionary = Dictionary(shipped)
+    try:
+        assert dictionary.path == shipped  # nothing trained yet: the shipped one
+        shipped_id = dictionary.id
+        ns = shelf.Namespace("test.zown", schema=1, ttl=60, dictionary=dictionary)
+        rng = random.Random(9)
+        for n in range(40):
+            shelf.fetch(ns, n, lambda _p: {"html": _page(rng)})
+        call_command("train_dictionaries", samples=40, stderr=io.StringIO(), stdout=io.StringIO())
+        own = tmp_path / "own" / "app-pages.zdict"
+        assert own.exists() and shipped.read_bytes() == before
+        restarted = Dictionary(shipped)  # a process started after the training
+        assert restarted.path == own
+        assert restarted.id not in (0, shipped_id)
+    finally:
+        compression.DICTIONARIES.pop(shipped, None)
+        core.NAMESPACES.pop("test.zown", None)

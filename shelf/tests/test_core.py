@@ -12,6 +12,7 @@ from redis.cluster import RedisCluster
 
 import shelf
 from shelf import stats
+from shelf.core import tag_key, versions_digest
 
 NS = shelf.Namespace("test.thing", schema=1, ttl=60, key_tags=lambda part: (f"thing:{part}",))
 
@@ -39,7 +40,11 @@ def test_miss_then_hit_runs_loader_once_and_stores_json():
     raw = get_redis_connection("default").get(NS.key(7))
     head, newline, body = raw.partition(b"\n")  # JSON, never pickle: a header, then the value
     assert newline and json.loads(body) == {"part": 7}
-    assert set(json.loads(head)["t"]) == {"ns:test.thing", "thing:7"}
+    header = json.loads(head)  # its tags by prefix, and one digest of their current versions
+    assert header["k"] == {"ns:": ["test.thing"], "thing:": ["7"]}
+    current = [get_redis_connection("default").get(tag_key(t)).decode()
+               for t in ("ns:test.thing", "thing:7")]  # fmt: skip
+    assert header["h"] == versions_digest(current)
     counts = stats.snapshot()
     assert counts["test.thing:miss"] >= 1 and counts["test.thing:hit"] >= 1
 
