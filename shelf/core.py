@@ -797,8 +797,11 @@ def fetch_many(ns: Namespace, parts: Iterable[Part], loader: Loader) -> dict:
 
     `loader(parts)` returns {part: value}; a part it leaves out is cached as None, briefly.
     """
+    parts = list(dict.fromkeys(parts))
+    if not parts:  # e.g. a first visit's recently viewed cards: no L1 check, no round trip
+        return {}
     reader = _Reader(use_l1=True)
-    found = _read(Request(ns, list(dict.fromkeys(parts)), loader), reader)
+    found = _read(Request(ns, parts, loader), reader)
     reader.done()
     edge.note_keys(reader.raw, TAG_PREFIX)
     return found

@@ -184,3 +184,15 @@ def test_a_kept_page_with_what_it_shows_is_dropped_by_any_invalidation_of_its_ke
     core.write_bumps(get_redis_connection("default"), ["l1f:2"])  # another process's write
     assert read_page() == {1: "one", 2: "TWO"}
     assert read_page() == {1: "one", 2: "TWO"}
+
+
+def test_a_read_of_no_keys_does_not_even_look_at_l1(monkeypatch):
+    """A first visit's recently viewed cards ask for none: no channel read, no round trip."""
+    begun = []
+    real = core._l1_begin
+    monkeypatch.setattr(core, "_l1_begin", lambda: begun.append(1) or real())
+    load = lambda parts: {p: "one" for p in parts}  # noqa: E731
+    assert counting_calls(lambda: shelf.fetch_many(NS, [], load)) == 0
+    assert begun == []
+    assert shelf.fetch_many(NS, ["a"], load) == {"a": "one"}
+    assert begun == [1]
