@@ -11,8 +11,6 @@ be placed?) are never taken from here, only from PostgreSQL.
 
 from collections.abc import Iterable
 
-from django.db.models import Q
-
 import shelf
 
 from .models import Stock
@@ -35,10 +33,15 @@ def _stock_ttl(quantity: int | None) -> int:
 def _load(product_ids: list[int]) -> dict[int, int]:
     """Units on hand per product: its own, and those of its active variants (a product with
     variants is sold through them, and holds none itself)."""
-    rows = Stock.objects.filter(
-        Q(product_id__in=product_ids)
-        | Q(product__parent_id__in=product_ids, product__is_active=True)
-    ).values_list("product_id", "product__parent_id", "quantity")
+    # Two index scans in one statement. One filter with OR across the join could use neither
+    # index: at 98,000 products each load was a parallel scan of every stock row (about 200
+    # ms, against 0.2). UNION, not UNION ALL: a variant asked for with its parent is one row.
+    fields = ("product_id", "product__parent_id", "quantity")
+    own = Stock.objects.filter(product_id__in=product_ids).values_list(*fields)
+    of_variants = Stock.objects.filter(
+        product__parent_id__in=product_ids, product__is_active=True
+    ).values_list(*fields)
+    rows = own.union(of_variants)
     units = dict.fromkeys(product_ids, 0)
     for product_id, parent_id, quantity in rows:
         if product_id in units:
