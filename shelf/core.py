@@ -58,12 +58,11 @@ from . import backend, compression, edge, l1, outbox, stats
 
 logger = logging.getLogger("shelf")
 
-TAG_TTL = 30 * 24 * 3600
 XFETCH_BETA = 1.0
 JITTER = 0.10
 _MAX_BUMP = 2**40
 _MAX_INIT = 2**52
-ENTRY_FORMAT = 2
+ENTRY_FORMAT = 3
 # Store an entry only if every tag it recorded still has that version: a load that raced with a
 # write is dropped instead of overwriting a fresher entry (KEYS: entry, tags; ARGV: body, px,
 # versions).
@@ -188,7 +187,16 @@ def tag_key(tag: str) -> str:
     return f"{TAG_PREFIX}{tag}"
 
 
-def _entry(raw: bytes | None) -> tuple[dict | None, int]:
+def _implicit(key: str | None) -> tuple[str, ...]:
+    """The tags an entry's key names (its namespace's generation and key tags): every reader
+    knows them from the key and reads them with the entry, so its header does not name them."""
+    ns = NAMESPACES.get(key.partition(":")[0]) if key else None
+    if ns is None or not key.startswith(ns._prefix):
+        return ()
+    return ns.tags(key[len(ns._prefix) :])
+
+
+def _entry(raw: bytes | None, key: str | None = None) -> tuple[dict | None, int]:
     """An entry's envelope (see entry_envelope) and the bytes of its value once decompressed."""
     if raw is None:
         return None, 0
@@ -200,7 +208,7 @@ def _entry(raw: bytes | None) -> tuple[dict | None, int]:
         if "h" not in envelope:
             return None, 0
         groups = envelope.pop("k", {})
-        envelope["t"] = _ungrouped(groups)
+        envelope["t"] = [*_implicit(key), *_ungrouped(groups)]
         if "g" in envelope:
             envelope["g"] = {p: groups[s] if isinstance(s, str) else s
                              for p, s in envelope["g"].items()}  # fmt: skip
@@ -214,27 +222,33 @@ def _entry(raw: bytes | None) -> tuple[dict | None, int]:
     return envelope, len(head) + len(body)
 
 
-def entry_envelope(raw: bytes | None) -> dict | None:
-    """An entry as stored, decoded: {"t": the tags it recorded, "h": the digest of their
-    versions, "x": logical expiry (epoch seconds), "c": load cost, "g": keys read next (if
-    any) as {prefix: [suffixes]}, "d": the value}; None if absent or not in this form."""
-    return _entry(raw)[0]
+def entry_envelope(raw: bytes | None, key: str | None = None) -> dict | None:
+    """An entry as stored under `key`, decoded: {"t": the tags it recorded, "h": the digest of
+    their versions, "x": logical expiry (epoch seconds), "c": load cost, "g": keys read next
+    (if any) as {prefix: [suffixes]}, "d": the value}; None if absent or not in this form.
+    Without `key`, "t" lacks the tags the key names."""
+    return _entry(raw, key)[0]
 
 
-def entry_bytes(envelope: dict, dictionary: compression.Dictionary | None = None) -> bytes:
-    """The stored form of `envelope` (the inverse of entry_envelope; "t" may also be the
-    {tag: version} a loader recorded), its value compressed with `dictionary` where that pays
-    ("z" in the header names the dictionary).
+def entry_bytes(
+    envelope: dict, dictionary: compression.Dictionary | None = None, key: str | None = None
+) -> bytes:
+    """The stored form of `envelope` under `key` (the inverse of entry_envelope; "t" may also
+    be the {tag: version} a loader recorded), its value compressed with `dictionary` where that
+    pays ("z" in the header names the dictionary).
 
-    The header names its tags grouped by prefix ("k") and keeps one digest of their versions
-    ("h") rather than each version: a product page records 13 tags, whose versions were
-    about a third of its bytes in Redis.
+    The header names the tags the key does not imply, grouped by prefix ("k"), and keeps one
+    digest of all their versions ("h") rather than each version: a product page records 13
+    tags, whose versions were about a third of its bytes in Redis, and a product's card and
+    stock entries record only the tags their keys name.
     """
     head = {k: v for k, v in envelope.items() if k not in ("d", "t")}
     tags = envelope.get("t", {})
-    grouped = _grouped(list(tags))
+    implicit = _implicit(key)
+    grouped = _grouped([t for t in tags if t not in implicit])
     if isinstance(tags, dict):
-        head["h"] = versions_digest([tags[t] for t in _ungrouped(grouped)])
+        order = [*implicit, *_ungrouped(grouped)]
+        head["h"] = versions_digest([tags[t] for t in order])
     if grouped:
         head["k"] = grouped
     if "g" in head:
@@ -251,7 +265,7 @@ def entry_bytes(envelope: dict, dictionary: compression.Dictionary | None = None
 
 def _decode(key: str, raw: bytes | None) -> tuple[dict | None, int]:
     """An entry's envelope, its value prepared for readers (Namespace.prepare), and its size."""
-    envelope, size = _entry(raw)
+    envelope, size = _entry(raw, key)
     if envelope is None:
         return None, 0
     ns = NAMESPACES.get(key.partition(":")[0])
@@ -456,7 +470,10 @@ def _ensure_tags(reader: _Reader, keys: dict[str, str]) -> dict[str, str]:
         def create(r):
             pipe = r.pipeline(transaction=False)
             for k in missing:
-                pipe.set(k, random.randint(1, _MAX_INIT), nx=True, ex=TAG_TTL)
+                # No TTL: a tag key of 72 B would cost about 35 B more in Redis's table of
+                # expiring keys, and the cache role's allkeys-lru evicts the tags of products
+                # nobody views with their entries (an evicted tag only makes its entries miss).
+                pipe.set(k, random.randint(1, _MAX_INIT), nx=True)
                 pipe.get(k)
             return pipe.execute()[1::2]
 
@@ -490,7 +507,6 @@ def write_bumps(r, tags: Iterable[str]) -> None:
     pipe = r.pipeline(transaction=False)
     for tag in dict.fromkeys(tags):
         pipe.incrby(tag_key(tag), random.randint(1, _MAX_BUMP))
-        pipe.expire(tag_key(tag), TAG_TTL)
     pipe.execute()
 
 
@@ -531,7 +547,7 @@ def _follow_keys(follow: Follow | None, data: Any) -> list[str]:
 
 
 def _envelope(
-    ns: Namespace, data: Any, deps: dict[str, str], cost: float, follow: list[str]
+    ns: Namespace, part: Part, data: Any, deps: dict[str, str], cost: float, follow: list[str]
 ) -> tuple[bytes, int]:
     """The stored form of an entry (header line, then the value) and its Redis TTL in ms."""
     ttl = ns.ttl_for(data) * random.uniform(1 - JITTER, 1 + JITTER)
@@ -539,7 +555,7 @@ def _envelope(
     envelope = {"t": deps, "x": round(time.time() + ttl, 2), "c": round(cost, 4), "d": data}
     if follow:
         envelope["g"] = _grouped(follow)
-    return entry_bytes(envelope, ns.dictionary), max(1, round((ttl + grace) * 1000))
+    return entry_bytes(envelope, ns.dictionary, ns.key(part)), max(1, round((ttl + grace) * 1000))
 
 
 def _run_loader(req: Request, parts: list) -> dict:
@@ -605,7 +621,7 @@ def _load_and_store(req: Request, parts: list, reader: _Reader, locks: dict[str,
             deps.update(value.deps)
         data = _plain(value)
         follow = _follow_keys(req.follow, data)
-        writes.append((ns.key(part), deps, *_envelope(ns, data, deps, cost, follow)))
+        writes.append((ns.key(part), deps, *_envelope(ns, part, data, deps, cost, follow)))
         # What a reader gets is the same whether it was loaded or read from Redis.
         out[part] = ns.prepare(data) if ns.prepare is not None and data is not None else data
 

@@ -25,7 +25,7 @@ def quantity(product) -> int:
 def entry(product_id: int) -> dict | None:
     """The raw shelf entry of a product's stock, or None."""
     raw = get_redis_connection("default").get(STOCK.key(product_id))
-    return entry_envelope(raw)
+    return entry_envelope(raw, STOCK.key(product_id))
 
 
 def entry_is_current(product_id: int) -> bool:

@@ -53,7 +53,7 @@ def test_a_page_is_stored_compressed_under_a_key_naming_its_dictionary(paged):
     value = {"html": _page(random.Random(7))}
     calls = []
     assert shelf.fetch(paged, "a", lambda p: calls.append(p) or value) == value
-    assert paged.key("a") == f"test.zpage:v1f2z{paged.dictionary.id}:a" and paged.dictionary.id
+    assert paged.key("a") == f"test.zpage:v1f3z{paged.dictionary.id}:a" and paged.dictionary.id
     head, _, body = _raw(paged, "a").partition(b"\n")
     assert json.loads(head)["z"] == paged.dictionary.id
     plain = json.dumps(value, separators=(",", ":")).encode()
@@ -110,7 +110,7 @@ def test_without_its_file_a_dictionary_stores_plain_entries(tmp_path, caplog):
     value = {"html": _page(random.Random(3))}
     with caplog.at_level(logging.WARNING, logger="shelf.compression"):
         assert shelf.fetch(ns, "d", lambda p: value) == value
-    assert ns.key("d") == "test.znone:v1f2:d"
+    assert ns.key("d") == "test.znone:v1f3:d"
     assert "dictionary missing" in caplog.text
     head, _, body = _raw(ns, "d").partition(b"\n")
     assert "z" not in json.loads(head) and json.loads(body) == value
