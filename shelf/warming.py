@@ -164,6 +164,8 @@ def _child(plan: Plan, budget: int | None, deadline: float, done, full) -> None:
     try:
         _warm_share(plan, budget, deadline, done, full)
     finally:
+        # Also when the budget stopped it early: its loads count in the summary.
+        stats.maybe_flush(force=True)
         connections.close_all()
 
 
