@@ -119,7 +119,15 @@ class Product(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [
-            GinIndex(fields=["search_vector"], name="product_search_vector"),
+            # Search reads only listed, active products: variants (whose own documents match
+            # their parent's words) and inactive ones are left out of the index, so a broad
+            # query's bitmap is not ANDed with a second index and an OR query is not planned
+            # as a filter over every listed row (search.selectors, docs/search-benchmark.md).
+            GinIndex(
+                fields=["search_vector"],
+                name="product_search_listed",
+                condition=models.Q(parent__isnull=True, is_active=True),
+            ),
             models.Index(fields=["category", "is_active", "price"], name="product_cat_price"),
             models.Index(fields=["category", "is_active", "rating"], name="product_cat_rating"),
             models.Index(

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.core.management import call_command
+from django.db import connection
 from django_redis import get_redis_connection
 
 from catalog import services as catalog_services
@@ -285,3 +286,14 @@ def test_the_rendered_results_are_stored_with_the_shipped_dictionary():
     page = cache.PAGE
     assert page.dictionary is not None and page.dictionary.id
     assert f"v{page.schema}f{ENTRY_FORMAT}z{page.dictionary.id}:" in page.key("x")
+
+
+def test_the_search_index_holds_listed_active_products_only():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'catalog_product'"
+            " AND indexdef LIKE '%%USING gin (search_vector)%%'"
+        )
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert len(definitions) == 1, definitions  # no second index to keep current
+    assert definitions[0].endswith("WHERE (is_active AND (parent_id IS NULL))"), definitions
