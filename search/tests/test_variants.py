@@ -4,6 +4,7 @@ the product once, never its variants."""
 import pytest
 
 from catalog.tests.factories import ProductFactory, product_with_variants
+from inventory.models import Stock
 from search.selectors import SearchParams, normalise, search
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +45,18 @@ def test_a_new_variant_is_found_at_the_next_search(django_capture_on_commit_call
     assert [
         card["id"] for card in search(SearchParams(query="tee l green"), record=False).cards
     ] == [parent.pk]
+
+
+def test_in_stock_only_finds_a_product_through_its_active_variants_stock():
+    stocked, _children = _shirt()
+    sold_out, (small, medium, large) = _shirt(name="Loomwell Crew Hoodie")
+    Stock.objects.filter(product__in=[small, medium]).update(quantity=0)
+    large.is_active = False  # its 40 units are not for sale
+    large.save()
+    ProductFactory(name="Loomwell Socks", stock__quantity=0)
+    ProductFactory(name="Loomwell Cap", stock__quantity=2)
+    found = search(SearchParams(query="loomwell", in_stock=True), record=False)
+    assert {card["name"] for card in found.cards} == {stocked.name, "Loomwell Cap"}
+    assert found.total == 2
+    everything = search(SearchParams(query="loomwell"), record=False)
+    assert sold_out.pk in {card["id"] for card in everything.cards}
