@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -221,6 +222,23 @@ def product_cards(product_ids: list[int]) -> list[dict]:
     """Product entries in the given order, skipping any that are gone or not shown."""
     found = cache.product_get_many(product_ids, _load_products)
     return [found[i] for i in product_ids if found.get(i)]
+
+
+# How many rendered cards each process keeps (about 1 kB each): the cards of the pages served
+# most, so that a results page built on a miss renders none of them again.
+CARD_HTML_KEEP = 4096
+
+
+@functools.lru_cache(maxsize=CARD_HTML_KEEP)
+def _card_html(card_json: str) -> SafeString:
+    return render_to_string("includes/product_card.html", {"p": json.loads(card_json)})
+
+
+def product_cards_html(cards: list[dict]) -> list[SafeString]:
+    """Each card rendered by includes/product_card.html, as a page built on a miss would include
+    it. The card's whole entry is the memo's key, so a changed price, name or picture is a new
+    key and can never show the old markup; the markup reads nothing but the card."""
+    return [_card_html(json.dumps(card, sort_keys=True, separators=(",", ":"))) for card in cards]
 
 
 def product_versions(product_ids: list[int]) -> dict[str, str]:

@@ -38,6 +38,7 @@ from catalog.selectors import (
     listed,
     menu_versions,
     product_cards,
+    product_cards_html,
     product_versions,
 )
 from inventory.selectors import stock_request
@@ -487,6 +488,7 @@ def _page_context(shown: str, found: SearchResult) -> dict:
         "sort": p.sort,
         "sorts": SORT_LABELS.items(),
         "found": found,
+        "cards": product_cards_html(found.cards),
         "facets": [(f, _link(p, category=f.slug)) for f in found.facets],
         "all_categories": _link(p, category=None),
         "page_link": _link(p) + "&page=",

@@ -3,13 +3,15 @@
 from decimal import Decimal
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.test.signals import template_rendered
 from django_redis import get_redis_connection
 
 from catalog import services as catalog_services
+from catalog.selectors import product_cards
 from inventory.models import Stock
-from search import services
+from search import cache, services
 from shelf import stats
 
 from .factories import product, search_catalog
@@ -106,6 +108,28 @@ def test_a_cached_results_page_renders_no_template_and_runs_no_sql(
     assert again == first and "Only 3 left" in again  # the stock slots are filled on a hit
     assert 'value="Laptop"' in again, "the query as typed is the page's"
     assert 'value="laptop"' in body(client, "/search/", q="laptop", sort="price")
+
+
+def test_a_results_page_built_on_a_miss_includes_the_cards_rendered_before(
+    catalog, client, templates_rendered
+):
+    first = body(client, "/search/", q="laptop")
+    cache.invalidate_results()  # outside a transaction: bumped at once
+    templates_rendered.clear()
+    again = body(client, "/search/", q="laptop")
+    assert "search/results.html" in templates_rendered, "the page itself was built again"
+    assert "includes/product_card.html" not in templates_rendered
+    assert again == first
+
+
+def test_each_card_on_a_results_page_is_the_catalogs_card_markup(catalog, client):
+    html = body(client, "/search/", q="laptop")
+    cards = product_cards([catalog[name].pk for name in ("x15", "usbc")])
+    assert len(cards) == 2
+    for card in cards:
+        markup = render_to_string("includes/product_card.html", {"p": card})
+        before_badge, _slot, after_badge = markup.partition(f"<!--stock:{card['id']}-->")
+        assert before_badge in html and after_badge in html, card["name"]
 
 
 def test_a_price_change_shows_in_a_cached_search_page_on_the_next_request(catalog, client):
