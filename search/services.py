@@ -87,11 +87,17 @@ def search_warm_queries(limit: int) -> list[str]:
 def search_warm_plan(queries: int | None = None) -> list[Warm]:
     """What `warm_cache` and the beat task do for search: rebuild the typo vocabulary if
     products changed since it was built, then load the first results page of each of the top
-    `queries` queries (SEARCH_POPULAR_QUERIES by default, ranked now) with its cards."""
+    `queries` queries (SEARCH_POPULAR_QUERIES by default, ranked now): the rendered page as
+    /search/?q=<query> serves it, which loads the results entry (the API's) and the cards."""
     cache.queries_rank()
     limit = cache.popular_size() if queries is None else queries
+    # The ranking holds normalised queries; typed in lower case, as most are, a query is shown
+    # as it is normalised, so that is the page its shoppers get.
     pages = [
-        Warm("search.results", partial(selectors.search, selectors.SearchParams(q), record=False))
+        Warm(
+            "search.results",
+            partial(selectors.results_page, q, selectors.SearchParams(q), record=False),
+        )
         for q in search_warm_queries(limit)
     ]
     return [Warm("search.terms", search_terms_refresh_if_outdated), *pages]

@@ -116,6 +116,21 @@ def test_warm_cache_twice_is_idempotent_and_leaves_the_top_queries_as_hits(
     assert not entry_exists("charger")  # the top 3 were all history
 
 
+def test_the_warm_plan_leaves_the_top_queries_rendered_pages_on_the_shelf(
+    catalog, client, django_assert_num_queries
+):
+    count("laptop", 2)
+    count("headphones", 1)
+    services.search_warm(queries=2)
+    before = loads()
+    for query in ("laptop", "headphones"):
+        with django_assert_num_queries(0):
+            response = client.get("/search/", {"q": query})
+        assert response.status_code == 200 and "Results for" in response.content.decode()
+    assert loads() == before, "the pages were on the shelf: nothing was loaded or rendered"
+    assert entry_exists("laptop"), "the API's results entry is warm too"
+
+
 def test_popular_queries_are_stored_for_ten_minutes_after_ranking(catalog):
     count("laptop", 1)
     services.search_warm(queries=1)
