@@ -278,15 +278,18 @@ def _matches(text: str, params: SearchParams) -> tuple[QuerySet, SearchQuery]:
 # its sort key; the facets, the total and the page are then counted and sorted from that small
 # set. On the 100,000-product demo catalog a broad query (`phone`, 15,000 matches) used to read
 # them twice (a GROUP BY, then ts_rank_cd over every match); the rank is now computed once, and
-# only for the rows the category filter keeps. `{anywhere}` asks, only when a filtered search
-# finds nothing, whether the words alone match (a CASE evaluates it on that path only).
+# only for the rows the category filter keeps. Whether the filter keeps a row depends on its
+# category alone, so the total is the sum of the kept categories' counts: the matches are
+# scanned twice (counted, then the page sorted), not three times. `{anywhere}` asks, only when
+# a filtered search finds nothing, whether the words alone match (a CASE evaluates it on that
+# path only).
 _RESULTS_SQL = """
 WITH matches (id, category_id, chosen, key) AS MATERIALIZED ({matches}),
-facets AS (SELECT category_id, count(*) AS n FROM matches GROUP BY category_id)
+facets AS (SELECT category_id, chosen, count(*) AS n FROM matches GROUP BY category_id, chosen)
 SELECT
     (SELECT coalesce(json_agg(json_build_array(c.slug, c.name, f.n)), '[]')::text
      FROM facets f JOIN {categories} c ON c.id = f.category_id),
-    (SELECT count(*) FROM matches WHERE chosen),
+    (SELECT coalesce(sum(n), 0)::bigint FROM facets WHERE chosen),
     ARRAY(SELECT id FROM matches WHERE chosen ORDER BY {order} LIMIT %s OFFSET %s),
     {anywhere}
 """
