@@ -3,7 +3,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -99,7 +98,8 @@ class Product(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Weighted full-text document (name A; brand and category names B; description D). A
     # PostgreSQL trigger writes it on every INSERT and on UPDATEs of those columns, so admin
-    # saves, QuerySet.update() and COPY all keep it current (migration 0002).
+    # saves, QuerySet.update() and COPY all keep it current (migration 0002). Not indexed
+    # here: search reads its copy in search.SearchDocument, which has the GIN index.
     search_vector = SearchVectorField(null=True, editable=False)
     # Variants (Django Oscar's parent and child products): a variant is a Product row of its
     # own, so that stock, carts, orders and reservations, which key on product ids, work per
@@ -119,15 +119,6 @@ class Product(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [
-            # Search reads only listed, active products: variants (whose own documents match
-            # their parent's words) and inactive ones are left out of the index, so a broad
-            # query's bitmap is not ANDed with a second index and an OR query is not planned
-            # as a filter over every listed row (search.selectors, docs/search-benchmark.md).
-            GinIndex(
-                fields=["search_vector"],
-                name="product_search_listed",
-                condition=models.Q(parent__isnull=True, is_active=True),
-            ),
             models.Index(fields=["category", "is_active", "price"], name="product_cat_price"),
             models.Index(fields=["category", "is_active", "rating"], name="product_cat_rating"),
             models.Index(

@@ -31,11 +31,10 @@ from django.db.models import (
     When,
 )
 
-from catalog.models import Category, Product
+from catalog.models import Category
 from catalog.selectors import (
     department_menu,
     in_stock_q,
-    listed,
     menu_versions,
     product_cards,
     product_cards_html,
@@ -46,7 +45,7 @@ from shelf import Loaded, Request
 from shelf.pages import Page, render_shared
 
 from . import cache
-from .models import SearchTerm
+from .models import SearchDocument, SearchTerm
 
 MAX_QUERY = 200
 # Longer input is cut before normalising, so a huge parameter costs no more than this.
@@ -258,12 +257,20 @@ class SearchResult:
     corrected: str | None = None
 
 
+def _shown(query: SearchQuery) -> QuerySet:
+    """Search documents of shown products (catalog's Product.objects.shown, listed) matching
+    `query`: a document exists only for a listed, active product, so its category is left to
+    check. Variants are found through their parent, whose document holds their SKUs and
+    values."""
+    return SearchDocument.objects.filter(
+        search_vector=query, category_id__in=Category.objects.shown().values("pk")
+    )
+
+
 def _matches(text: str, params: SearchParams) -> tuple[QuerySet, SearchQuery]:
-    """Shown products (catalog's Product.objects.shown) matching the tsquery text and the
-    price and stock filters."""
+    """Shown products matching the tsquery text and the price and stock filters."""
     query = SearchQuery(text, search_type="raw", config=CONFIG)
-    # Variants are found through their parent, whose document holds their SKUs and values.
-    matches = listed(Product.objects.shown().filter(search_vector=query))
+    matches = _shown(query)
     if params.min_price is not None:
         matches = matches.filter(price__gte=params.min_price)
     if params.max_price is not None:
@@ -329,16 +336,15 @@ def _run(text: str, params: SearchParams) -> dict:
             key = Case(When(Q(category_id__in=chosen_ids), then=key), default=None)
     else:
         key = _KEY[params.sort]
-    inner = matches.annotate(chosen=chosen, key=key).values("id", "category_id", "chosen", "key")
+    inner = matches.annotate(chosen=chosen, key=key).values(
+        "product_id", "category_id", "chosen", "key"
+    )
     inner_sql, inner_params = inner.order_by().query.sql_with_params()
     sql_params = [*inner_params]
     anywhere = "false"
     if _filtered(params):
         words_sql, words_params = (
-            listed(Product.objects.shown().filter(search_vector=query))
-            .values("id")
-            .order_by()
-            .query.sql_with_params()
+            _shown(query).values("product_id").order_by().query.sql_with_params()
         )
         anywhere = (
             f"CASE WHEN EXISTS (SELECT 1 FROM facets) THEN true ELSE EXISTS ({words_sql}) END"

@@ -9,13 +9,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.core.management import call_command
-from django.db import connection
 from django_redis import get_redis_connection
 
 from catalog import services as catalog_services
 from catalog.models import Product
 from search import cache, selectors, services
-from search.models import SearchTerm
+from search.models import SearchDocument, SearchTerm
 from search.selectors import SearchParams, normalise, parse, tsquery_text
 from shelf.core import ENTRY_FORMAT, entry_envelope
 
@@ -263,7 +262,9 @@ def test_a_miss_reads_the_products_in_one_statement(catalog, django_assert_max_n
         with django_assert_max_num_queries(10) as queries:
             found = search("laptop", sort="price", **filters)
         assert found.total and found.facets
-        assert len(_statements(queries, "catalog_product")) == 1
+        assert len(_statements(queries, "search_searchdocument")) == 1
+        if not filters:  # the narrow documents only: the product rows are not read back
+            assert _statements(queries, "catalog_product") == []
 
 
 def test_a_typo_costs_one_statement_for_all_its_corrections(catalog, django_assert_max_num_queries):
@@ -271,7 +272,7 @@ def test_a_typo_costs_one_statement_for_all_its_corrections(catalog, django_asse
         found = search("sonora studyo headphnes")
     assert found.corrected == "sonora studio headphones"
     assert len(_statements(queries, "search_searchterm")) == 1
-    assert len(_statements(queries, "catalog_product")) == 2  # the words, then the corrected
+    assert len(_statements(queries, "search_searchdocument")) == 2  # the words, the corrected
 
 
 def test_a_filtered_search_is_corrected_only_when_its_words_match_nothing(catalog):
@@ -288,12 +289,43 @@ def test_the_rendered_results_are_stored_with_the_shipped_dictionary():
     assert f"v{page.schema}f{ENTRY_FORMAT}z{page.dictionary.id}:" in page.key("x")
 
 
-def test_the_search_index_holds_listed_active_products_only():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'catalog_product'"
-            " AND indexdef LIKE '%%USING gin (search_vector)%%'"
+def _documents() -> set[tuple]:
+    return set(
+        SearchDocument.objects.values_list(
+            "product_id", "category_id", "price", "rating_score", "search_vector"
         )
-        definitions = [row[0] for row in cursor.fetchall()]
-    assert len(definitions) == 1, definitions  # no second index to keep current
-    assert definitions[0].endswith("WHERE (is_active AND (parent_id IS NULL))"), definitions
+    )
+
+
+def _listed_active() -> set[tuple]:
+    return set(
+        Product.objects.filter(parent__isnull=True, is_active=True).values_list(
+            "id", "category_id", "price", "rating_score", "search_vector"
+        )
+    )
+
+
+def test_search_documents_mirror_listed_active_products_through_every_write(catalog):
+    from catalog.tests.factories import CategoryFactory, product_with_variants
+
+    shirt, (small, _large) = product_with_variants(
+        [(("S",), 2, None), (("L",), 0, "21.00")], ("Size",)
+    )
+    assert _documents() == _listed_active() and len(_documents()) == 8  # 7 and the shirt
+    x15, usbc = catalog["x15"], catalog["usbc"]
+    x15.price = Decimal("777.00")
+    x15.save()  # an admin save
+    Product.objects.filter(pk=usbc.pk).update(name="Nordvik USB-C Dock")  # new words
+    Product.objects.filter(pk=shirt.pk).update(rating=Decimal("4.5"), review_count=12)
+    Product.objects.filter(pk=usbc.pk).update(category=CategoryFactory())
+    assert _documents() == _listed_active()
+    assert SearchDocument.objects.get(pk=x15.pk).price == Decimal("777.00")
+    Product.objects.filter(pk=x15.pk).update(is_active=False)
+    small.delete()
+    assert _documents() == _listed_active()
+    assert not SearchDocument.objects.filter(pk__in=[x15.pk, small.pk]).exists()
+    Product.objects.filter(pk=x15.pk).update(is_active=True)
+    usbc.delete()
+    assert _documents() == _listed_active()
+    assert SearchDocument.objects.filter(pk=x15.pk).exists()
+    assert not SearchDocument.objects.filter(pk=usbc.pk).exists()
