@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from shelf.warming import Warm
 
 from . import cache, selectors
-from .models import SearchTerm
+from .models import SearchDocument, SearchTerm
 
 # Words of shown products' names and brands and of their categories' names, as the 'simple'
 # configuration splits them (lower case, unstemmed: a correction must be a word to show).
@@ -111,8 +111,15 @@ def search_warm(queries: int | None = None) -> int:
     return sum(1 for entry in plan if entry.label == "search.results")
 
 
+def _documents_analyze() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SearchDocument._meta.db_table}")
+
+
 def search_catalog_reloaded() -> None:
-    """The whole catalog was replaced (seed_catalog): expire every search entry and rebuild
-    the vocabulary once the transaction commits."""
+    """The whole catalog was replaced (seed_catalog): expire every search entry, and once the
+    transaction commits refresh the documents' planner statistics (the seed analyses the
+    catalog's tables, which its rows reached this one through) and rebuild the vocabulary."""
     cache.invalidate_results()
+    transaction.on_commit(_documents_analyze, robust=True)
     transaction.on_commit(search_terms_refresh_if_outdated, robust=True)

@@ -5,11 +5,12 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 from django_redis import get_redis_connection
 
 from search import cache, selectors, services, tasks
-from search.models import SearchTerm
+from search.models import SearchDocument, SearchTerm
 from search.selectors import SearchParams
 from shelf import stats
 
@@ -150,3 +151,19 @@ def test_the_vocabulary_is_rebuilt_by_the_task_only_when_products_changed(catalo
     assert SearchTerm.objects.filter(word="zephyrine").exists()
     assert selectors.search(SearchParams("zephyrin"), record=False).corrected is None  # prefix
     assert selectors.search(SearchParams("zefyrine"), record=False).corrected == "zephyrine"
+
+
+def _analyses() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = %s",
+            [SearchDocument._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_reloaded_catalog_leaves_the_documents_with_fresh_planner_statistics(catalog):
+    before = _analyses()
+    services.search_catalog_reloaded()  # outside a transaction: runs at once
+    assert _analyses() == before + 1
