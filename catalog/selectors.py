@@ -140,12 +140,11 @@ def sold(products):
 def in_stock_q(category_ids: list[int] | None = None) -> Q:
     """Listed products (of these categories, if given) with units on hand: their own, or those
     of an active variant (a product with variants holds none itself). For products, or for
-    another model keyed by the product's id with a `stock` relation (search's documents).
-    The variants' side is an
-    EXISTS, which PostgreSQL plans either way: hashed once for a listing of thousands of
-    products, or a look-up by parent for the few it is asked about (a search's 3,700 matches
-    for `running shoes` took 56 ms to hash all 40,000 stocked variants, against about 5 ms of
-    look-ups)."""
+    another model keyed by the product's id with a `stock` relation (search's documents). The
+    variants' side is an EXISTS, which PostgreSQL plans either way: hashed once for a listing
+    of thousands of products, or a look-up by parent for the few it is asked about (a search's
+    3,700 matches for `running shoes` took 56 ms to hash all 40,000 stocked variants, against
+    about 5 ms of look-ups)."""
     stocked_variants = Product.objects.filter(
         parent_id=OuterRef("pk"), is_active=True, stock__quantity__gt=0
     )
