@@ -300,13 +300,18 @@ class RedisClusterNodes:
         )  # fmt: skip
         for port in self.ports:
             self._wait(lambda p=port: self.info(p)["cluster_state"] == "ok")
-        # Every node must know every other one and its role before the test starts.
+        # Every node must know every other one and its role before the test starts, and every
+        # master its replica (gossip may name the replica before it says whose replica it is).
         self._wait(
             lambda: (
                 len(self.masters()) == len(self.ports) // 2
                 and all(len(self.nodes(p)) == len(self.ports) for p in self.ports)
+                and all(self._has_replica(p, node[0]) for p, node in self.masters().items())
             )
         )
+
+    def _has_replica(self, master_port: int, master_id: str) -> bool:
+        return any(node[3] == master_id for node in self.nodes(master_port))
 
     def info(self, port: int) -> dict[str, str]:
         # Two arguments: redis-py leaves the reply of "CLUSTER" alone (plain text, parsed here).
