@@ -32,13 +32,16 @@ sub vcl_init {
     apps.add_backend(web1);
     apps.add_backend(web2);
     apps.add_backend(web3);
-    var.global_set("purged_at", "0");
+    # How many purges this edge has taken: a fetch is kept only if none came in while it ran.
+    # A count, not a time: `now` has millisecond resolution here, and a fetch that started in
+    # the same millisecond as a purge could not be told from one that started before it.
+    var.global_set("purges", "0");
 }
 
 sub vcl_recv {
     # Only Varnish says that a request may be answered for everyone.
     unset req.http.X-Shelf-Edge;
-    unset req.http.X-Shelf-Fetch-Started;
+    unset req.http.X-Shelf-Purges-Seen;
     set req.backend_hint = apps.backend();
 
     if (req.method == "PURGE") {
@@ -46,10 +49,10 @@ sub vcl_recv {
             return (synth(403, "Forbidden"));
         }
         # Before the purge itself: a fetch that started before this moment may hold the old
-        # page, and vcl_backend_response keeps none of those.
-        if (std.real(var.global_get("purged_at"), 0.0) < std.real(time=now)) {
-            var.global_set("purged_at", "" + std.real(time=now));
-        }
+        # page, and vcl_backend_response keeps none of those. (Two purges at once may both
+        # count to the same number: the count still moved past every fetch that started
+        # before either, and one that started between them started after both arrived.)
+        var.global_set("purges", "" + (std.integer(var.global_get("purges"), 0) + 1));
         set req.http.X-Purged = xkey.purge(req.http.xkey);
         return (synth(200, "Purged"));
     }
@@ -78,7 +81,7 @@ sub vcl_recv {
 
 sub vcl_backend_fetch {
     if (bereq.http.X-Shelf-Edge) {
-        set bereq.http.X-Shelf-Fetch-Started = "" + std.real(time=now);
+        set bereq.http.X-Shelf-Purges-Seen = var.global_get("purges");
     }
 }
 
@@ -87,8 +90,7 @@ sub vcl_backend_response {
         && beresp.status == 200
         && beresp.http.xkey
         && !beresp.http.Set-Cookie
-        && std.real(bereq.http.X-Shelf-Fetch-Started, 0.0)
-           > std.real(var.global_get("purged_at"), 0.0)) {
+        && bereq.http.X-Shelf-Purges-Seen == var.global_get("purges")) {
         set beresp.ttl = std.duration(beresp.http.X-Shelf-Edge-TTL + "s", 300s);
         set beresp.grace = 0s;
         set beresp.keep = 0s;
