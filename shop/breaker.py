@@ -40,6 +40,10 @@ class Breaker:
             return host
         return failed_at
 
+    def is_closed(self) -> bool:
+        """No failure since the last success, here or on the host."""
+        return self._last_failure() is None
+
     def is_open(self) -> bool:
         failed_at = self._last_failure()
         return failed_at is not None and time.monotonic() - failed_at < self._reset()

@@ -14,14 +14,21 @@ things bound what such a server costs a web request:
 - The breaker (DATABASE_BREAKER_RESET): after a connect or a read that failed, every new
   connection in this process, and in every other process of the host (shop/breaker.py), fails
   at once for that many seconds, so a hung server costs the host one timeout per interval
-  instead of one per request and worker; then one connect tries again.
+  instead of one per request and worker; then one connect tries again. In a web request that
+  connect is not the request's: a thread of the process's own makes it (DATABASE_CONNECT_TIMEOUT,
+  at least 2 s, psycopg's and libpq's minimum, would otherwise come on top of a request's 1 s
+  read deadline), and the request gets the 503 page at once; the next one after the probe's
+  success connects as usual. Outside requests (Celery, commands) the caller probes itself.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -31,6 +38,8 @@ from django.conf import settings
 from django.db.backends.postgresql import base
 
 from ..breaker import Breaker
+
+logger = logging.getLogger("shelf")
 
 # Seconds a wait for PostgreSQL may take in this context; None: unbounded (outside requests).
 _read_deadline: ContextVar[float | None] = ContextVar("database_read_deadline", default=None)
@@ -43,6 +52,11 @@ def _server() -> tuple:
 
 
 breaker = Breaker("database", lambda: settings.DATABASE_BREAKER_RESET, _server)
+# The probes of web requests, one at a time (held while one runs: a probe waiting out a hung
+# server's connect timeout outlasts the breaker's interval). Its thread starts at the first
+# probe, never before a fork.
+_prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-probe")
+_probing = threading.Lock()
 
 
 def request_started(**kwargs: Any) -> None:
@@ -85,12 +99,30 @@ def _bounded_wait(connection: psycopg.Connection, wait, gen, *args: Any, **kwarg
         ) from exc
 
 
+def _probe(conn_params: dict[str, Any]) -> None:
+    """Connect once, for the breaker's sake only (in the prober's thread: no read deadline)."""
+    try:
+        psycopg.connect(**conn_params).close()
+    except psycopg.Error as exc:
+        logger.warning("PostgreSQL probe failed: %s", exc)
+        breaker.failed()
+    else:
+        breaker.succeeded()
+    finally:
+        _probing.release()
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> psycopg.Connection:
-        if not breaker.allow():
-            raise psycopg.OperationalError(
-                "PostgreSQL failed moments ago; not retried for DATABASE_BREAKER_RESET seconds"
-            )
+        if not breaker.is_closed():
+            if not breaker.allow():
+                raise psycopg.OperationalError(
+                    "PostgreSQL failed moments ago; not retried for DATABASE_BREAKER_RESET seconds"
+                )
+            if _read_deadline.get() is not None:  # a web request: see the module docstring
+                if _probing.acquire(blocking=False):
+                    _prober.submit(_probe, conn_params)
+                raise psycopg.OperationalError("PostgreSQL failed moments ago; probing it now")
         try:
             connection = super().get_new_connection(conn_params)
         except psycopg.OperationalError:
@@ -100,3 +132,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # An instance attribute: psycopg's cursors, commits and rollbacks all wait through it.
         connection.wait = functools.partial(_bounded_wait, connection, connection.wait)
         return connection
+
+    def close_if_health_check_failed(self) -> None:
+        # A connection kept from before a failure that some thread of the host saw is not
+        # tried (each thread would wait out a read deadline of its own to find the server
+        # still hung): it is dropped, and connecting again goes through the breaker.
+        if self.connection is not None and not self.health_check_done and not breaker.is_closed():
+            self.close()
+        super().close_if_health_check_failed()

@@ -606,6 +606,54 @@ def test_postgresql_hung_uncached_pages_are_the_503_page_and_json_under_the_api(
     assert json.loads(api[1])["error"] == "temporarily unavailable"
 
 
+def test_a_web_request_leaves_the_probe_of_a_hung_postgresql_to_a_thread(settings):
+    """In-process, through a frozen TCP proxy: a connection kept from before the failure is
+    dropped untried; once the breaker's interval is over, a web
+    request does not connect itself (that would be a connect timeout of at least 2 s on top of
+    its read deadline): it is refused at once, one probe connects in a thread, and the others
+    are refused until that probe has its answer; after the thaw the probe closes the breaker."""
+    from django.db import OperationalError
+
+    from shop.db import base as db
+
+    settings.DATABASE_BREAKER_RESET = 0.2
+    real = connection.settings_dict
+    with tcp_proxy(real["HOST"] or "127.0.0.1", int(real["PORT"] or 5432)) as proxy:
+        hung = db.DatabaseWrapper(
+            {**real, "HOST": "127.0.0.1", "PORT": str(proxy.port), "CONN_MAX_AGE": 0,
+             "OPTIONS": {**real["OPTIONS"], "connect_timeout": 2}}, "hung",
+        )  # fmt: skip
+        kept = db.DatabaseWrapper(hung.settings_dict, "kept")  # a connection from before
+        kept.connection = kept.get_new_connection(kept.get_connection_params())
+        kept.health_check_enabled, kept.health_check_done = True, False
+        proxy.freeze()
+        try:
+            db.breaker.failed()
+            # Not tried (that would be a read deadline's wait): dropped, as the server failed.
+            started = time.monotonic()
+            with db.read_deadline(1.0):
+                kept.close_if_health_check_failed()
+            assert kept.connection is None and time.monotonic() - started < 0.5
+            time.sleep(0.25)  # the interval is over: the next connect is the probe
+            refused: list[tuple[str, float]] = []
+            for _ in range(3):
+                started = time.monotonic()
+                with db.read_deadline(1.0), pytest.raises(OperationalError) as error:
+                    hung.ensure_connection()
+                refused.append((str(error.value), time.monotonic() - started))
+            print(f"\nrefused while the probe waits: {[(m[:40], round(t, 4)) for m, t in refused]}")
+            assert "probing it now" in refused[0][0]
+            assert all("failed moments ago" in m for m, _ in refused)
+            assert max(t for _, t in refused) < 1.0, "a request waited for a connect"
+            assert not db.breaker.is_closed()
+        finally:
+            proxy.thaw()
+        # The probe's connect goes through once the proxy answers (or the next one does).
+        assert wait_until(db.breaker.is_closed, 10, 0.05), "the probe never closed the breaker"
+        with db.read_deadline(1.0):  # and a request connects as usual again
+            hung.get_new_connection(hung.get_connection_params()).close()
+
+
 def test_postgresql_unreachable_logged_in_shopper_keeps_browsing_shelved_pages(shop_data):
     """In-process: a session refresh that cannot reach PostgreSQL is kept in Redis, not a 503."""
     from shop import sessions
