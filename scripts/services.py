@@ -491,9 +491,20 @@ def postgres_base(server: Server, prefix: list[str]) -> Path:
 
 
 def start_postgres(server: Server) -> None:
+    prefix, _ = postgres_owner()
+    pidfile = pids_dir() / f"postgres-{server.port}.pid"
+    postgres_start(server, postgres_base(server, prefix), pidfile)
+
+
+def postgres_start(server: Server, base: Path, pidfile: Path | None = None) -> Path:
+    """Start a cluster for `server` in `base`/data, made by initdb if missing; its data folder.
+
+    `pidfile` records the cluster before it starts, so that an interrupted start can still be
+    stopped (`down`); the tests' own clusters keep none. `base` must be reachable by the
+    `postgres` user when we are root.
+    """
     bindir = pg_bindir(server)
     prefix, account = postgres_owner()
-    base = postgres_base(server, prefix)
     data = base / "data"
     log = base / "postgres.log"
     base.mkdir(parents=True, exist_ok=True)
@@ -520,13 +531,23 @@ def start_postgres(server: Server) -> None:
     options = f"-p {server.port} -h {server.host} -k ''"
     wait = str(int(timeout()))
     pg_ctl = [str(bindir / "pg_ctl"), "--pgdata", str(data), "--log", str(log)]
-    # Written before the start, so that an interrupted start can still be stopped.
-    pidfile = pids_dir() / f"postgres-{server.port}.pid"
-    pidfile.write_text(f"starting\n{data}\n{bindir}\n")
+    if pidfile is not None:
+        pidfile.write_text(f"starting\n{data}\n{bindir}\n")
     run([*prefix, *pg_ctl, "--options", options, "--wait", "--timeout", wait, "start"], log)
-    pid = read_pid(data / "postmaster.pid")
-    pidfile.write_text(f"{pid}\n{data}\n{bindir}\n")
+    if pidfile is not None:
+        pidfile.write_text(f"{read_pid(data / 'postmaster.pid')}\n{data}\n{bindir}\n")
     wait_until_answers(server, log)
+    return data
+
+
+def postgres_stop(data: Path, bindir: Path, where: str) -> None:
+    """Stop the cluster in `data` (fast: open sessions are ended), if it runs."""
+    pid = read_pid(data / "postmaster.pid")
+    if pid is not None and pid_alive(pid):
+        say(f"stopping the project-local PostgreSQL {where}")
+        prefix, _ = postgres_owner()
+        pg_ctl = [str(bindir / "pg_ctl"), "--pgdata", str(data), "--mode", "fast"]
+        run([*prefix, *pg_ctl, "--wait", "--timeout", str(int(timeout())), "stop"])
 
 
 def start_redis(server: Server) -> None:
@@ -597,13 +618,7 @@ def stop(entry: dict) -> None:
         if len(lines) < 3:
             say(f"PostgreSQL on port {port}: no pid file, nothing to stop")
             return
-        data, bindir = Path(lines[1]), Path(lines[2])
-        pid = read_pid(data / "postmaster.pid")
-        if pid is not None and pid_alive(pid):
-            say(f"stopping the project-local PostgreSQL on port {port}")
-            prefix, _ = postgres_owner()
-            pg_ctl = [str(bindir / "pg_ctl"), "--pgdata", str(data), "--mode", "fast"]
-            run([*prefix, *pg_ctl, "--wait", "--timeout", str(int(timeout())), "stop"])
+        postgres_stop(Path(lines[1]), Path(lines[2]), f"on port {port}")
         pidfile.unlink(missing_ok=True)
         return
     pid = read_pid(pidfile)

@@ -4,6 +4,8 @@ import pytest
 from django_redis import get_redis_connection
 from redis.connection import Connection
 
+from shelf.tests import servers
+
 
 @pytest.fixture
 def state_trips(monkeypatch):
@@ -20,3 +22,11 @@ def state_trips(monkeypatch):
 
     monkeypatch.setattr(Connection, "send_packed_command", counting)
     return sent
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A PostgreSQL cluster of the run's own that a test may freeze (the hang tests in
+    test_faults.py), started once for the session; each test loads its database into it."""
+    with servers.postgres_cluster() as cluster:
+        yield cluster
