@@ -15,10 +15,11 @@ things bound what such a server costs a web request:
   connection in this process, and in every other process of the host (shop/breaker.py), fails
   at once for that many seconds, so a hung server costs the host one timeout per interval
   instead of one per request and worker; then one connect tries again. In a web request that
-  connect is not the request's: a thread of the process's own makes it (DATABASE_CONNECT_TIMEOUT,
-  at least 2 s, psycopg's and libpq's minimum, would otherwise come on top of a request's 1 s
-  read deadline), and the request gets the 503 page at once; the next one after the probe's
-  success connects as usual. Outside requests (Celery, commands) the caller probes itself.
+  connect runs in a thread of the process's own, and the request waits for it only as long as
+  its read deadline (DATABASE_CONNECT_TIMEOUT, at least 2 s, psycopg's and libpq's minimum,
+  would otherwise be the bound): a server that is back (or a breaker that some earlier process
+  left open) costs a quick probe, a hung one the 503 page within the deadline. Outside requests
+  (Celery, commands) the caller probes itself.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -119,10 +120,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 raise psycopg.OperationalError(
                     "PostgreSQL failed moments ago; not retried for DATABASE_BREAKER_RESET seconds"
                 )
-            if _read_deadline.get() is not None:  # a web request: see the module docstring
+            deadline = _read_deadline.get()
+            if deadline is not None:  # a web request: see the module docstring
                 if _probing.acquire(blocking=False):
-                    _prober.submit(_probe, conn_params)
-                raise psycopg.OperationalError("PostgreSQL failed moments ago; probing it now")
+                    with suppress(TimeoutError):
+                        _prober.submit(_probe, conn_params).result(timeout=deadline)
+                if not breaker.is_closed():
+                    raise psycopg.OperationalError("PostgreSQL failed moments ago; probing it")
         try:
             connection = super().get_new_connection(conn_params)
         except psycopg.OperationalError:
