@@ -22,9 +22,10 @@ once it bumped what Redis missed: never before Redis, or an edge could fetch the
 the shelf again). A request that starts after the save's response was sent therefore misses at
 the edge and gets the new page; one whose fetch was in flight during the purge may carry the old
 page, and the edge keeps no such response (the VCL counts purges, and keeps a response only if
-the count did not move during its fetch). An edge that refuses or does not answer within SHELF_EDGE_TIMEOUT gets its purge from
-the durable outbox (`shop_pendingbump` rows naming the edge) at the next beat drain
-(SHELF_OUTBOX_DRAIN), until it answers: until then it may serve the old page.
+the count did not move during its fetch). An edge that refuses or does not answer within
+SHELF_EDGE_TIMEOUT gets its purge from the durable outbox (`shop_pendingbump` rows naming the
+edge) at the next beat drain (SHELF_OUTBOX_DRAIN), until it answers: until then it may serve the
+old page.
 """
 
 from __future__ import annotations
