@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 # other Redis databases and another PostgreSQL database, so make sure they are the ones used.
 export DJANGO_SETTINGS_MODULE=config.settings.test
 export PATH="$PWD/.venv/bin:$PATH"
+# The suite starts some sixty Python processes (gunicorn, Celery, manage.py): let them share
+# compiled bytecode (__pycache__/, ignored by git) instead of each compiling the project anew
+# where the environment says not to write it.
+unset PYTHONDONTWRITEBYTECODE
 
 mkdir -p .local/run
 record=".local/run/test-$$.json"

@@ -51,6 +51,9 @@ DATABASES["default"]["ENGINE"] = "shop.db"
 DATABASE_READ_TIMEOUT = env.float("DATABASE_READ_TIMEOUT", default=1.0)
 # After a connect or read that failed, new connections fail at once for this many seconds.
 DATABASE_BREAKER_RESET = env.float("DATABASE_BREAKER_RESET", default=1.0)
+# Until a connect succeeds again, a connection kept from before the failure gets this long
+# (seconds) for its health check at a request's first query, not the whole read deadline.
+DATABASE_RECHECK_TIMEOUT = env.float("DATABASE_RECHECK_TIMEOUT", default=0.2)
 DATABASES["default"]["OPTIONS"].update(
     {
         # Server side, every process: a runaway statement is cancelled (a migration that needs

@@ -138,9 +138,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return connection
 
     def close_if_health_check_failed(self) -> None:
-        # A connection kept from before a failure that some thread of the host saw is not
-        # tried (each thread would wait out a read deadline of its own to find the server
-        # still hung): it is dropped, and connecting again goes through the breaker.
-        if self.connection is not None and not self.health_check_done and not breaker.is_closed():
-            self.close()
-        super().close_if_health_check_failed()
+        # A connection kept from before a failure that some thread of the host saw gets a
+        # short health check (DATABASE_RECHECK_TIMEOUT), not the read deadline: each thread
+        # would otherwise wait out a deadline of its own to find the server still hung. On a
+        # server that is fine (the failure was one slow query) it answers in a millisecond.
+        deadline = _read_deadline.get()
+        if deadline is not None and self.connection is not None and not breaker.is_closed():
+            with read_deadline(min(deadline, settings.DATABASE_RECHECK_TIMEOUT)):
+                return super().close_if_health_check_failed()
+        return super().close_if_health_check_failed()

@@ -614,11 +614,12 @@ def test_postgresql_hung_uncached_pages_are_the_503_page_and_json_under_the_api(
 
 
 def test_a_web_request_leaves_the_probe_of_a_hung_postgresql_to_a_thread(settings):
-    """In-process, through a frozen TCP proxy: a connection kept from before the failure is
-    dropped untried; once the breaker's interval is over, a web request does not wait out a
-    connect timeout (at least 2 s): one probe connects in a thread, the request that started it
-    waits for it only as long as its read deadline, and the others are refused at once until
-    that probe has its answer; after the thaw the probe closes the breaker."""
+    """In-process, through a frozen TCP proxy: a connection kept from before the failure gets a
+    short health check, and is dropped when the server does not answer it; once the breaker's
+    interval is over, a web request does not wait out a connect timeout (at least 2 s): one
+    probe connects in a thread, the request that started it waits for it only as long as its
+    read deadline, and the others are refused at once until that probe has its answer; after
+    the thaw the probe closes the breaker."""
     from django.db import OperationalError
 
     from shop.db import base as db
@@ -633,14 +634,19 @@ def test_a_web_request_leaves_the_probe_of_a_hung_postgresql_to_a_thread(setting
         kept = db.DatabaseWrapper(hung.settings_dict, "kept")  # a connection from before
         kept.connection = kept.get_new_connection(kept.get_connection_params())
         kept.health_check_enabled, kept.health_check_done = True, False
+        db.breaker.failed()  # one slow query, say: the server itself is fine
+        with db.read_deadline(1.0):
+            kept.close_if_health_check_failed()
+        assert kept.connection is not None, "a connection that answers was dropped"
+        kept.health_check_done = False
         proxy.freeze()
         try:
             db.breaker.failed()
-            # Not tried (that would be a read deadline's wait): dropped, as the server failed.
+            # Checked with DATABASE_RECHECK_TIMEOUT (0.2 s), not the 1 s read deadline.
             started = time.monotonic()
             with db.read_deadline(1.0):
                 kept.close_if_health_check_failed()
-            assert kept.connection is None and time.monotonic() - started < 0.5
+            assert kept.connection is None and time.monotonic() - started < 0.6
             time.sleep(0.25)  # the interval is over: the next connect is the probe
             refused: list[tuple[str, float]] = []
             for _ in range(3):
