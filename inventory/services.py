@@ -4,13 +4,17 @@ here, from PostgreSQL only."""
 import functools
 from collections.abc import Mapping
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from .cache import stock_refresh
 from .models import Stock
 from .signals import availability_changed
+
+# The CHECK constraint on the stock (inventory.models.Stock.Meta).
+STOCK_NEVER_NEGATIVE = "stock_never_negative"
 
 
 class OutOfStock(Exception):
@@ -34,7 +38,7 @@ def _levels(product_ids: list[int]):
     )
 
 
-def stock_reserve(lines: Mapping[int, int]) -> None:
+def stock_reserve(lines: Mapping[int, int], *, commit: bool = False) -> None:
     """Take `lines` ({product id: units}) off the stock, all or nothing.
 
     Runs inside the caller's transaction and raises OutOfStock if any line is short, so that the
@@ -43,22 +47,32 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
     newest row version after waiting for a concurrent order, so two orders can never both take
     the last unit, and the CHECK constraint backs that up. Rows are taken in primary-key order,
     so two orders sharing products always lock them in the same order and cannot deadlock.
+
+    `commit`: this is the last statement of the caller's outermost atomic block, and the
+    COMMIT goes to PostgreSQL in the same round trip as the last UPDATE (see `_last_sql`), so
+    that no Python runs while the rows are locked (issue 16: under load, a thread waited
+    milliseconds for the GIL between the UPDATE's answer and sending the COMMIT). Inside a
+    savepoint or a nested block it is the usual UPDATE, and the caller's block commits.
     """
     if not connection.in_atomic_block:
         raise transaction.TransactionManagementError("stock_reserve needs a transaction")
     if any(n < 1 for n in lines.values()):
         raise ValueError("Reserve at least one unit of each product.")
     now, ids, sold_out, parents = timezone.now(), sorted(lines), [], []
+    outermost = len(connection.atomic_blocks) == 1 and not connection.savepoint_ids
     with connection.cursor() as cursor:
         for position, product_id in enumerate(ids):
             # RETURNING says whether this sale sold the product out, and which product it is a
             # variant of, so that nothing but the COMMIT follows the last UPDATE while its row
             # is locked (issue 16: a row is held for milliseconds; a query more would add a
             # round trip and, under load, a wait for the GIL).
-            cursor.execute(
-                _reserve_sql(), [lines[product_id], now, product_id, lines[product_id]]
-            )
-            row = cursor.fetchone()
+            if commit and outermost and position == len(ids) - 1:
+                row = _take_last_and_commit(cursor, product_id, lines[product_id], now)
+            else:
+                cursor.execute(
+                    _reserve_sql(), [lines[product_id], now, product_id, lines[product_id]]
+                )
+                row = cursor.fetchone()
             if row is None:
                 # Stop taking locks; read the rest only to tell the shopper every short line.
                 rest = ids[position:]
@@ -80,6 +94,51 @@ def stock_reserve(lines: Mapping[int, int]) -> None:
     stock_refresh(ids, parents)
     if sold_out:
         transaction.on_commit(lambda: availability_changed(sold_out), robust=True)
+
+
+def _take_last_and_commit(cursor, product_id: int, units: int, now) -> tuple | None:
+    """The last line's UPDATE and the COMMIT in one round trip; None (nothing committed, the
+    transaction usable again) if the line is short."""
+    try:
+        cursor.execute(_last_sql(), [units, now, product_id])
+    except (IntegrityError, DataError) as exc:
+        cause = exc.__cause__
+        short = isinstance(cause, psycopg.errors.DivisionByZero) or (
+            isinstance(cause, psycopg.errors.CheckViolation)
+            and cause.diag.constraint_name == STOCK_NEVER_NEGATIVE
+        )
+        if not short:
+            raise
+        # Short (the CHECK refused the decrement) or no stock row (the guard): the rest of the
+        # query (RELEASE, COMMIT) was skipped. Back to before it; the caller reads the levels
+        # and rolls back.
+        cursor.execute("ROLLBACK TO SAVEPOINT shelf_last_line")
+        return None
+    cursor.nextset()  # past the SAVEPOINT's result, to the line's
+    return cursor.fetchone()
+
+
+@functools.cache
+def _last_sql() -> str:
+    """The last line's UPDATE, made to fail on the CHECK constraint when short (a conditional
+    UPDATE would return no row and the COMMIT after it would still commit), inside a savepoint
+    so that a short line leaves the transaction usable, then the COMMIT: several statements
+    in one query, which psycopg sends with the simple query protocol, in one round trip (its
+    client-side binding puts the parameters in)."""
+    products = Stock._meta.get_field("product").related_model._meta.db_table
+    # A product without a stock row must not be committed either: the guard divides by the
+    # number of rows taken (0: division_by_zero, and the rest is skipped as for the CHECK).
+    return (
+        "SAVEPOINT shelf_last_line;"
+        f" WITH taken AS (UPDATE {Stock._meta.db_table} AS s"
+        " SET quantity = s.quantity - %s, updated_at = %s"
+        f" FROM {products} AS p WHERE s.product_id = %s AND p.id = s.product_id"
+        " RETURNING s.quantity, p.parent_id)"
+        " SELECT t.quantity, t.parent_id, guard.one"  # guard.one: else planned away
+        " FROM (SELECT 1 / (SELECT count(*) FROM taken)::int) AS guard (one)"
+        " LEFT JOIN taken AS t ON true;"
+        " RELEASE SAVEPOINT shelf_last_line; COMMIT"
+    )
 
 
 @functools.cache

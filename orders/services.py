@@ -204,7 +204,9 @@ def _order_reserve(
             order.save(update_fields=["subtotal", "shipping", "total", "updated_at"])
             # Last, so the stock rows stay locked only for these UPDATEs and the commit.
             try:
-                stock_reserve({line.product_id: line.quantity for line in priced.lines})
+                stock_reserve(
+                    {line.product_id: line.quantity for line in priced.lines}, commit=True
+                )
             except OutOfStock as exc:
                 raise ItemsUnavailable(_refusal(priced, exc.short)) from exc
     except IntegrityError as exc:

@@ -377,3 +377,27 @@ def test_a_reservation_the_provider_cannot_answer_for_stays_reserved():
     assert services.order_reservations_settle()["confirmed"] == 1
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and not SlowProvider.refunds
+
+
+def test_a_short_last_line_commits_nothing_and_takes_nothing():
+    """The last line's UPDATE goes with the COMMIT (inventory.services._last_sql): when it is
+    short, the CHECK refuses it and nothing is committed, the earlier line's units included."""
+    first, last = ProductFactory(stock__quantity=5), ProductFactory(stock__quantity=1)
+    assert first.pk < last.pk  # rows are taken in id order: `last` is the last line
+    cart_with("s:short-last", {first.pk: 2, last.pk: 3})
+    with pytest.raises(services.ItemsUnavailable) as refused:
+        order_for("s:short-last")
+    assert last.name in str(refused.value) and first.name not in str(refused.value)
+    assert dict(Stock.objects.values_list("product_id", "quantity")) == {first.pk: 5, last.pk: 1}
+    assert not Order.objects.exists()
+
+
+def test_a_last_line_without_a_stock_row_commits_nothing():
+    first, gone = ProductFactory(stock__quantity=5), ProductFactory(stock__quantity=5)
+    cart_with("s:no-row", {first.pk: 1, gone.pk: 1})
+    Stock.objects.filter(product=gone).delete()
+    with pytest.raises(services.ItemsUnavailable) as refused:
+        order_for("s:no-row")
+    assert gone.name in str(refused.value)
+    assert dict(Stock.objects.values_list("product_id", "quantity")) == {first.pk: 5}
+    assert not Order.objects.exists()
