@@ -15,6 +15,7 @@ samples of earlier runs have no eighth field (their cache-Redis calls are unknow
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -262,10 +263,15 @@ def summarize(results: dict) -> dict:
     }
     ceiling = {}
     for name, key in CEILING_PHASES:
-        if name in phases and phases[name]["result"]:
-            summary = summarize_config([phases[name]])
+        # One phase, or one per ceiling round (`<name>-r1`, `-r2`, ...; bench/run.py).
+        found = [
+            p for n, p in phases.items() if p["result"] and re.fullmatch(rf"{name}(-r\d+)?", n)
+        ]
+        if found:
+            summary = summarize_config(found)
             ceiling[key] = {
                 **summary["all"],
+                "rounds": summary["rounds"],
                 "postgres": summary["postgres"],
                 "redis": summary["redis"],
                 "shelf": summary["shelf"],
@@ -330,19 +336,37 @@ def summarize(results: dict) -> dict:
     return summary
 
 
+def _round_of(phase: str) -> str:
+    """`product-hit-on-r2` -> `r2`; a phase of a run without ceiling rounds -> ``."""
+    match = re.search(r"-(r\d+)$", phase)
+    return match.group(1) if match else ""
+
+
 def hit_ceiling(ceiling: dict) -> list[dict]:
     """Per kind of page hit: req/s, its share of the pre-rendered page's and the issue's goal
-    for that share; `met` is None when either phase is missing."""
-    prerendered = ceiling.get("prerendered", {}).get("rps")
+    for that share; `met` is None when either phase is missing. The share is the median of
+    each round's share against the pre-rendered phase of the same round (pooled req/s where
+    the rounds do not pair up, as in runs from before the ceiling rounds)."""
+    prerendered = ceiling.get("prerendered", {})
+    by_round = {_round_of(r["phase"]): r["rps"] for r in prerendered.get("rounds", [])}
     rows = []
     for label, key, goal, namespace in HIT_TARGETS:
         phase = ceiling.get(key, {})
-        ratio = _r(_div(phase.get("rps"), prerendered), 3)
+        shares = [
+            r["rps"] / by_round[_round_of(r["phase"])]
+            for r in phase.get("rounds", [])
+            if by_round.get(_round_of(r["phase"]))
+        ]
+        if shares:
+            ratio = _r(statistics.median(shares), 3)
+        else:
+            ratio = _r(_div(phase.get("rps"), prerendered.get("rps")), 3)
         rows.append({
             "kind": label, "phase": key, "rps": phase.get("rps"), "errors": phase.get("errors"),
             "namespace": namespace,
             "hit_rate": phase.get("shelf", {}).get(namespace, {}).get("hit_rate"),
-            "vs_prerendered": ratio, "goal": goal, "met": None if ratio is None else ratio >= goal,
+            "vs_prerendered": ratio, "round_shares": [round(x, 3) for x in shares],
+            "goal": goal, "met": None if ratio is None else ratio >= goal,
         })  # fmt: skip
     return rows
 
@@ -497,7 +521,9 @@ def markdown(s: dict, chart: str | None) -> str:
         "shelf off, "
         f"{c['seconds']} s measured after a {c['warmup']} s warm-up each (the same seed for "
         f"both halves of a round), after `warm_cache` and a {c['shelf_warmup']} s shelf "
-        f"warm-up; then the ceiling phases, {c['ceiling_seconds']} s each.",
+        f"warm-up; then the ceiling phases, {c['ceiling_seconds']} s each, and "
+        f"{c.get('ceiling_rounds', 1)} rounds of the pre-rendered page and the hit phases, "
+        f"{c.get('ceiling_round_seconds', c['ceiling_seconds'])} s each.",
         "- Compression: the shop's own zstd dictionaries, trained (`train_dictionaries`) on "
         "2,000 of its product pages before the run, as the README's sizing section says a shop "
         "does before it opens; the shelf is emptied again before `warm_cache`.",
@@ -788,8 +814,8 @@ def markdown(s: dict, chart: str | None) -> str:
 def hits_section(hits: list[dict]) -> list[str]:
     lines = ["## Hits of every kind of page", ""]
     lines += _table(
-        ["Page kind (shelf on)", "Req/s", "Share of the pre-rendered page", "Target", "Met",
-         "Shelf hit rate", "Errors"],
+        ["Page kind (shelf on)", "Req/s", "Share of the pre-rendered page (median)", "Target",
+         "Met", "Shelf hit rate", "Errors", "Each round's share"],
         [
             [
                 h["kind"],
@@ -799,6 +825,7 @@ def hits_section(hits: list[dict]) -> list[str]:
                 {True: "met", False: "**not met**", None: "-"}[h["met"]],
                 f"{fmt(h['hit_rate'], 'pct')} `{h['namespace']}`",
                 fmt(h["errors"]),
+                ", ".join(fmt(x, "pct") for x in h.get("round_shares") or []) or "-",
             ]
             for h in hits
         ],
@@ -810,8 +837,11 @@ def hits_section(hits: list[dict]) -> list[str]:
         "from the cache Redis, nothing else), after a warm-up that put every page of the phase "
         "on the shelf: the 1,000 most popular product pages (anonymous, then with every visit "
         "signed in), the home page, the first page of each category, the 30 most frequent "
-        "searches (each page fetched once before its phase). Req/s counts answered requests "
-        "only; the hit rate is the phase's own, of the namespace named.",
+        "searches (each page fetched once before its first phase). The phases run in rounds, "
+        "each round all of them in a rotated order: a kind's share is the median of its "
+        "rounds' req/s over the pre-rendered page's in the same round, as the load of a "
+        "shared machine moves between rounds. Req/s counts answered requests (all rounds); "
+        "the hit rate is the kind's own, of the namespace named.",
         "",
     ]
 
@@ -1016,9 +1046,13 @@ METHOD = [
     "`keyspace_hits/misses` of the cache server alone.",
     "- **Ceiling**: the same gunicorn (shelf on) serving `/bench/bare/` and "
     "`/bench/prerendered/` (config/urls_bench.py, bench settings only), then product pages "
-    "alone on each gunicorn, then hits of the home page, the categories' first pages, the 30 "
-    "most frequent searches and signed-in product pages on the shelf-on one, with the same "
-    "users.",
+    "alone on each gunicorn, then rounds of the pre-rendered page and hits of the most "
+    "popular product pages, the home page, the categories' first pages, the 30 most frequent "
+    "searches and signed-in product pages on the shelf-on one, with the same users. Each "
+    "round runs every one of these phases, in an order rotated by one per round, and a hit's "
+    "share of the ceiling is the median over rounds of its req/s over the pre-rendered "
+    "page's of the same round: run once each, minutes apart, the same code measured between "
+    "69% and 122% of the ceiling on this shared machine.",
     "- **The machine's size limits the numbers**: the two gunicorn workers share the cores "
     "with PostgreSQL, Redis, Celery and locust itself (one process), so every throughput here "
     "is that of the whole stack on these cores, not of the application alone; the ratios are "

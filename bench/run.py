@@ -16,12 +16,14 @@
    does; the real login form is checked once.
 4. Phases, one at a time, each a fresh headless locust run (bench/locustfile.py) with a
    warm-up that is not measured: a shelf warm-up, then ROUNDS x (shelf on, shelf off), the
-   same seed for both halves of a round, then the ceiling: Django's bare view, one
-   pre-rendered page from Redis, product pages alone with the shelf (fresh draws, then the
-   same requests again) and without it; then, shelf on, hits of every kind of page: the
-   1,000 most popular product pages, the home page, the first page of each category, the 30
-   most frequent searches, and the product pages again with every visit signed in
-   (bench.workload.hit_paths; each page is fetched once before the phase, so all are hits);
+   same seed for both halves of a round, then the ceiling: Django's bare view, product pages
+   alone with the shelf (fresh draws, then the same requests again) and without it; then
+   BENCH_CEILING_ROUNDS rounds, each in its own rotated order, of one pre-rendered page from
+   Redis and, shelf on, hits of every kind of page: the 1,000 most popular product pages,
+   the home page, the first page of each category, the 30 most frequent searches, and the
+   product pages again with every visit signed in (bench.workload.hit_paths; each page is
+   fetched once before its first phase, so all are hits); the report compares each hit phase
+   with the pre-rendered phase of its own round and quotes the median of those ratios;
    last, the first round's workload again with the cache Redis's maxmemory cut to
    BENCH_PRESSURE_MB (64 MB), so that allkeys-lru evicts, and then restored.
    Around each measured window: PostgreSQL's pg_stat_database, Redis's INFO, the shelf's
@@ -54,7 +56,8 @@ defaults in brackets):
     BENCH_PRODUCTS [100000]  BENCH_SEED [42]  BENCH_USERS (locust users) [12]
     BENCH_ACCOUNTS [200]  BENCH_SECONDS [60]  BENCH_WARMUP [10]  BENCH_ROUNDS [2]
     BENCH_SHELF_WARMUP [60]  BENCH_WARM_PRODUCTS [all the budget allows]
-    BENCH_CEILING_SECONDS [25]  BENCH_OUTPUT [docs/benchmarks]
+    BENCH_CEILING_SECONDS [25]  BENCH_CEILING_ROUNDS [3]  BENCH_CEILING_ROUND_SECONDS [10]
+    BENCH_OUTPUT [docs/benchmarks]
     BENCH_PRESSURE_MB (the memory-pressure round's maxmemory; 0 skips it) [64]
     BENCH_INPROCESS_REQUESTS (per kind of hit) [3000]  BENCH_STALENESS_ROUNDS [200]
     BENCH_STACK (0 skips the stack phase) [1]  BENCH_STACK_SECONDS [10]  BENCH_STACK_ROUNDS [5]
@@ -140,6 +143,9 @@ class Config:
     shelf_warmup: int
     warm_products: int | None
     ceiling_seconds: int
+    # The pre-rendered page and the hit phases: rounds, and each phase's measured seconds.
+    ceiling_rounds: int
+    ceiling_round_seconds: int
     inprocess_requests: int
     staleness_rounds: int
     output: str
@@ -174,6 +180,8 @@ class Config:
             shelf_warmup=int(e("BENCH_SHELF_WARMUP", "60")),
             warm_products=int(e("BENCH_WARM_PRODUCTS")) if e("BENCH_WARM_PRODUCTS") else None,
             ceiling_seconds=int(e("BENCH_CEILING_SECONDS", "25")),
+            ceiling_rounds=int(e("BENCH_CEILING_ROUNDS", "3")),
+            ceiling_round_seconds=int(e("BENCH_CEILING_ROUND_SECONDS", "10")),
             inprocess_requests=int(e("BENCH_INPROCESS_REQUESTS", "3000")),
             staleness_rounds=int(e("BENCH_STALENESS_ROUNDS", "200")),
             output=e("BENCH_OUTPUT", "docs/benchmarks"),
@@ -680,20 +688,28 @@ class Bench:
                        Phase(f"off-{n}", "off", c.seed + n, w, s)]  # fmt: skip
         ceiling = [
             Phase("ceiling-bare", "on", c.seed, 5, cs, only="bare"),
-            Phase("ceiling-prerendered", "on", c.seed, 5, cs, only="prerendered"),
             Phase("product-only-on", "on", c.seed + 500, 5, cs, only="product"),
             # The same requests again: every page is on the shelf now.
             Phase("product-replay-on", "on", c.seed + 500, 5, cs, only="product"),
             Phase("product-only-off", "off", c.seed + 500, 5, cs, only="product"),
-            # Hits of every kind of page: each fixed set is fetched once first (warm_pages):
-            # the most popular product pages (anonymous, then signed in), the home page, the
-            # categories' first pages, the most frequent searches.
-            Phase("product-hit-on", "on", c.seed, 5, cs, only="product-hit"),
-            Phase("home-hit-on", "on", c.seed, 5, cs, only="home"),
-            Phase("category-hit-on", "on", c.seed, 5, cs, only="category"),
-            Phase("search-hit-on", "on", c.seed, 5, cs, only="search"),
-            Phase("product-signed-in-on", "on", c.seed, 5, cs, only="product-signed-in"),
         ]
+        # The pre-rendered page and the hits of every kind of page, in CEILING_ROUNDS rounds
+        # that each run all of them in a rotated order, so that every hit phase is compared
+        # with a pre-rendered phase of its own round (minutes apart, a shared machine's load
+        # moved the ratio by half). Each fixed set is fetched once first (warm_pages): the
+        # most popular product pages (anonymous, then signed in), the home page, the
+        # categories' first pages, the most frequent searches.
+        kinds = ["prerendered", "product-hit", "home", "category", "search", "product-signed-in"]
+        names = {
+            "prerendered": "ceiling-prerendered", "product-hit": "product-hit-on",
+            "home": "home-hit-on", "category": "category-hit-on", "search": "search-hit-on",
+            "product-signed-in": "product-signed-in-on",
+        }  # fmt: skip
+        hits = []
+        for n in range(c.ceiling_rounds):
+            for kind in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
+                hits.append(Phase(f"{names[kind]}-r{n + 1}", "on", c.seed + n, 3,
+                                  c.ceiling_round_seconds, only=kind))  # fmt: skip
         probes = Probes(c)
         try:
             for phase in [warm, *rounds]:
@@ -701,8 +717,12 @@ class Bench:
             memory = self.memory_sample(catalog)
             shoppers = Catalog.load(WORK / "workload.json")
             for phase in ceiling:
-                if phase.only in HIT_KINDS:
+                self.run_phase(phase, probes)
+            warmed = set()
+            for phase in hits:
+                if phase.only in HIT_KINDS and phase.only not in warmed:
                     self.warm_pages(hit_paths(shoppers, HIT_KINDS[phase.only]))
+                    warmed.add(phase.only)
                 self.run_phase(phase, probes)
             # Last, as it evicts: the first round's workload again, in a smaller cache.
             pressure = Phase("pressure", "on", c.seed + 1, w, s)
@@ -712,7 +732,7 @@ class Bench:
             probes.close()
         inprocess = self.inprocess()
         staleness = self.staleness()
-        phases = [warm, *rounds, *ceiling, *pressed]
+        phases = [warm, *rounds, *ceiling, *hits, *pressed]
         return {
             "command": c.command,
             "config": {k: v for k, v in asdict(c).items() if k != "command"},

@@ -42,6 +42,21 @@ def test_hits_are_compared_with_the_prerendered_page_and_their_own_goal():
     assert rows["category_hit"]["met"] is None  # not measured: neither met nor not met
 
 
+
+def test_a_hit_is_compared_with_the_prerendered_page_of_its_own_round():
+    def rounds(name: str, *rps: float) -> list[dict]:
+        return [{"phase": f"{name}-r{n}", "rps": x} for n, x in enumerate(rps, 1)]
+
+    # The machine was twice as busy in round 2: pooled, the product page would be 0.75.
+    ceiling = {
+        "prerendered": {"rps": 600.0, "rounds": rounds("ceiling-prerendered", 1000, 500, 1000)},
+        "product_hit": {"rps": 450.0, "rounds": rounds("product-hit-on", 900, 600, 1100)},
+    }
+    row = {r["phase"]: r for r in report.hit_ceiling(ceiling)}["product_hit"]
+    assert row["round_shares"] == [0.9, 1.2, 1.1]
+    assert row["vs_prerendered"] == 1.1 and row["met"]
+
+
 def test_no_prerendered_phase_leaves_every_hit_unjudged():
     assert all(row["met"] is None for row in report.hit_ceiling({"home_hit": {"rps": 5.0}}))
 
