@@ -16,15 +16,37 @@ unset PYTHONDONTWRITEBYTECODE
 
 mkdir -p .local/run
 record=".local/run/test-$$.json"
+extra=".local/run/test-$$-worker"
 cleanup() {
     trap '' INT TERM
     python scripts/services.py down --record "$record" || true
+    for file in "$extra"-*.json; do
+        [ -e "$file" ] && { python scripts/services.py down --record "$file" || true; }
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 python scripts/services.py up --record "$record"
+
+# pytest in SHELF_TEST_WORKERS processes (pytest-xdist; 1: one process, as before). The suite
+# mostly waits on the servers it starts (one core busy on average), so two processes take
+# about half the time on two cores. Each worker past the first gets a Redis server of its own
+# (config/settings/test.py says why), on ports from 6393 up, started here if nothing answers.
+workers="${SHELF_TEST_WORKERS:-2}"
+parallel=()
+if [ "$workers" -gt 1 ]; then
+    servers="-"  # worker 0 keeps the configured test Redis
+    for n in $(seq 1 $((workers - 1))); do
+        url="redis://127.0.0.1:$((6392 + n))/0"
+        REDIS_CACHE_URL="$url" REDIS_STATE_URL="$url" CELERY_BROKER_URL="$url" \
+            python scripts/services.py up --record "$extra-$n.json"
+        servers="$servers,$url"
+    done
+    export TEST_REDIS_SERVERS="$servers"
+    parallel=(-n "$workers" --dist loadfile)
+fi
 
 # The browser tests need the system's Chromium, the alert-rule test promtool, the edge-cache
 # tests Varnish: install them, or skip only those tests (never in CI).
@@ -48,9 +70,9 @@ echo "test: pip-audit (dependencies; reports, never fails the build unless SHELF
 audit_status=0
 python scripts/audit.py || audit_status=$?
 
-echo "test: pytest $*"
+echo "test: pytest ${parallel[*]} $*"
 pytest_status=0
-pytest "$@" || pytest_status=$?
+pytest "${parallel[@]}" "$@" || pytest_status=$?
 
 # The skip reason was printed before ruff, hundreds of lines up: say it again where it is read.
 if [ -n "${SHELF_E2E_SKIP:-}" ]; then

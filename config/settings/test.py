@@ -12,6 +12,7 @@ from .base import (
     MIDDLEWARE,
     REDIS_CACHE_URL,
     REDIS_STATE_URL,
+    SHELF_BREAKER_DIR,
     env,
 )
 
@@ -32,9 +33,24 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# `make test` runs the suite in parallel processes (pytest-xdist: PYTEST_XDIST_WORKER is gw0,
+# gw1, ...). pytest-django gives each its own database (shelf_test_gw1); each gets a Redis
+# server of its own too, from TEST_REDIS_SERVERS (one URL per worker, scripts/test.sh starts
+# them): on a shared server one worker's FLUSHDB and writes would reach the other's L1 through
+# Redis's client tracking, which follows key names on every database. The host-wide breaker
+# flags are per worker as well, so that one worker's reset never closes another's breaker.
+_WORKER = int(env("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0)
+_SERVERS = env.list("TEST_REDIS_SERVERS", default=[])
+if _WORKER and len(_SERVERS) > _WORKER:
+    REDIS_CACHE_URL = REDIS_STATE_URL = CELERY_BROKER_URL = _SERVERS[_WORKER]
+if _WORKER:
+    SHELF_BREAKER_DIR = f"{SHELF_BREAKER_DIR}-gw{_WORKER}"
+
 # Pictures uploaded or seeded by tests, apart from a running shop's; kept between runs so the
 # shared demo pictures are drawn once.
 MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=BASE_DIR / ".local" / "test-media")
+if _WORKER and "TEST_MEDIA_ROOT" not in env.ENVIRON:  # parallel workers: one folder each
+    MEDIA_ROOT = MEDIA_ROOT.with_name(f"{MEDIA_ROOT.name}-gw{_WORKER}")
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="shelf_test")}
 # Fresh connections per request in-process; the hung-PostgreSQL test gives gunicorn
