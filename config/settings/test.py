@@ -48,9 +48,11 @@ if _WORKER:
 
 # Pictures uploaded or seeded by tests, apart from a running shop's; kept between runs so the
 # shared demo pictures are drawn once.
-MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=BASE_DIR / ".local" / "test-media")
-if _WORKER and "TEST_MEDIA_ROOT" not in env.ENVIRON:  # parallel workers: one folder each
-    MEDIA_ROOT = MEDIA_ROOT.with_name(f"{MEDIA_ROOT.name}-gw{_WORKER}")
+MEDIA_ROOT = env.path(
+    "TEST_MEDIA_ROOT",
+    # Parallel workers: one folder each.
+    default=BASE_DIR / ".local" / (f"test-media-gw{_WORKER}" if _WORKER else "test-media"),
+)
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="shelf_test")}
 # Fresh connections per request in-process; the hung-PostgreSQL test gives gunicorn
