@@ -342,7 +342,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the policy built once per process (shop/middleware.py).
+    "shop.middleware.PolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shop.middleware.RequestMetricsMiddleware",
     "shelf.middleware.ShelfMiddleware",

@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 import redis
 from celery import current_app as app
+from csp.constants import NONCE, SELF
+from csp.decorators import csp_update
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client, override_settings
+from django.http import HttpResponse
+from django.test import Client, RequestFactory, override_settings
 from django_redis import get_redis_connection
 
 from cart import services as cart_services
@@ -23,6 +27,7 @@ from shelf import backend, core
 from shelf.core import entry_envelope
 from shelf.tests.servers import redis_server
 from shop import security
+from shop.middleware import PolicyMiddleware
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +200,37 @@ def test_every_page_sends_the_content_security_policy(client):
         directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
         assert directives["script-src"] == "'self'", url
         assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
+def _through_policy(view) -> HttpResponse:
+    request = RequestFactory().get("/somewhere/")
+    middleware = PolicyMiddleware(view)
+    middleware.process_request(request)
+    return middleware.process_response(request, view(request))
+
+
+def test_the_policy_built_once_is_django_csps_own_and_follows_the_settings():
+    assert _through_policy(lambda r: HttpResponse("x"))["Content-Security-Policy"] == build_policy()
+    report_only = {"DIRECTIVES": {"default-src": ["'self'"], "report-uri": "/csp-report/"}}
+    with override_settings(CONTENT_SECURITY_POLICY_REPORT_ONLY=report_only):
+        response = _through_policy(lambda r: HttpResponse("x"))
+        assert "report-uri /csp-report/" in response["Content-Security-Policy-Report-Only"]
+    assert "Content-Security-Policy-Report-Only" not in _through_policy(lambda r: HttpResponse(""))
+
+
+def test_a_view_that_changes_its_policy_or_takes_a_nonce_still_gets_its_own():
+    changed = csp_update({"img-src": ["https://pictures.example"]})(lambda r: HttpResponse("x"))
+    assert "https://pictures.example" in _through_policy(changed)["Content-Security-Policy"]
+
+    def with_nonce(request):
+        return HttpResponse(f"<script nonce='{request.csp_nonce}'></script>")
+
+    # django-csp puts the nonce where a directive asks for it (csp.constants.NONCE).
+    policy = {"DIRECTIVES": {"default-src": [SELF], "script-src": [SELF, NONCE]}}
+    with override_settings(CONTENT_SECURITY_POLICY=policy):
+        response = _through_policy(with_nonce)
+    nonce = response.content.decode().split("'")[1]
+    assert f"script-src 'self' 'nonce-{nonce}'" in response["Content-Security-Policy"]
 
 
 # --- Login throttling (django-axes, database handler) ------------------------------------------
