@@ -3,6 +3,7 @@ Redis topologies a test may also run on (`@pytest.mark.also_on("cluster")` or ("
 and repetitions of race tests (`@pytest.mark.repeat(n)`)."""
 
 import pytest
+from celery.result import allow_join_result
 from django.conf import settings
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django_redis import get_redis_connection
@@ -93,6 +94,18 @@ def _clean_redis():
     stats.discard()  # the previous test's buffered counts must not land in the clean databases
     security._counts.discard()  # nor its rate-limit counts
     yield
+
+
+@pytest.fixture(autouse=True)
+def _join_allowed():
+    """Let the test wait on task results, whatever an earlier test's threads left behind.
+
+    Celery marks "inside a task, never wait on a result" in one process-wide flag, which an
+    eager `delay()` sets and then puts back as it found it: two threads delaying tasks at once
+    (the concurrent checkouts) can leave it set, and every later `.get()` in the process fails.
+    """
+    with allow_join_result():
+        yield
 
 
 @pytest.fixture(autouse=True)
