@@ -42,7 +42,11 @@ def _fail_over(servers, capsys) -> None:
     browser = Client()
     browser.force_login(user)
     add(browser, products[0], 2)
-    get_redis_connection("state").wait(1, 1000)  # the replica has the cart and the session
+    # The replica has the cart and the session: WAIT in steps shorter than the state client's
+    # socket timeout (0.5 s), which a busy machine's replica may take longer than to answer.
+    replicated = time.monotonic() + FAILOVER_BUDGET
+    while get_redis_connection("state").wait(1, 200) < 1:
+        assert time.monotonic() < replicated, "the replica never caught up before the kill"
     old_master = servers.master_port_now()
     servers.kill_master()
     killed = time.monotonic()
